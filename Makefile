@@ -1,0 +1,47 @@
+# Two commands: `make run` (everything on embedded defaults) and `make test` (the whole suite).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements-installed
+NODE_STAMP := node_modules/.package-lock-installed
+SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/docker-compose
+
+.PHONY: run test deps system-deps lint bench clean
+
+run: deps
+	$(PY) -m returns_console.devstack run
+
+test: deps system-deps
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+deps: $(STAMP) $(NODE_STAMP)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+
+$(STAMP): requirements.txt $(VENV)/bin/python
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+$(NODE_STAMP): package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Browser and compose validation for the tests come from Debian's packages.
+system-deps: $(SYSTEM_TOOLS)
+
+$(SYSTEM_TOOLS):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get install -y --no-install-recommends chromium docker-compose \
+	  || { $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium docker-compose; }
+
+lint: deps
+	$(PY) -m ruff check .
+
+bench: deps
+	$(PY) bench/commit.py
+
+clean:
+	rm -rf $(VENV) node_modules var test-output

@@ -1,0 +1,168 @@
+"""Reads and writes of the system of record on Cosmos DB (``azure.cosmos.aio``).
+
+Containers (created if missing):
+- ``customer_data`` partitioned by ``/customer_id``: customer, orders, returns, ledger entries.
+- ``products`` partitioned by ``/sku``: the catalog; point reads by SKU.
+- ``lookups`` partitioned by ``/id``: ``email:<address>`` and ``order:<id>`` -> customer id, so sign-in and
+  order lookups are point reads instead of cross-partition queries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.cosmos import PartitionKey
+from azure.cosmos.aio import ContainerProxy, CosmosClient, DatabaseProxy
+from azure.cosmos.exceptions import (
+    CosmosAccessConditionFailedError,
+    CosmosResourceExistsError,
+    CosmosResourceNotFoundError,
+)
+
+from customers.cosmos import documents as docs
+from customers.cosmos.client import CosmosConfig, cosmos_client
+from customers.domain import Customer, LedgerEntry, Order, Product, ReturnRecord
+from customers.errors import ConcurrencyConflict, NotFound
+
+CUSTOMER_DATA = "customer_data"
+PRODUCTS = "products"
+LOOKUPS = "lookups"
+
+CONTAINERS: dict[str, str] = {CUSTOMER_DATA: "/customer_id", PRODUCTS: "/sku", LOOKUPS: "/id"}
+
+
+def email_key(email: str) -> str:
+    return f"email:{email.strip().lower()}"
+
+
+def order_key(order_id: str) -> str:
+    return f"order:{order_id.strip().upper()}"
+
+
+class CosmosRepository:
+    def __init__(self, client: CosmosClient, database: DatabaseProxy) -> None:
+        self.client = client
+        self.database = database
+        self.customer_data: ContainerProxy = database.get_container_client(CUSTOMER_DATA)
+        self.products: ContainerProxy = database.get_container_client(PRODUCTS)
+        self.lookups: ContainerProxy = database.get_container_client(LOOKUPS)
+
+    # --- schema ---------------------------------------------------------------------------------
+    async def ensure_schema(self) -> None:
+        await self.client.create_database_if_not_exists(self.database.id)
+        for name, path in CONTAINERS.items():
+            await self.database.create_container_if_not_exists(id=name, partition_key=PartitionKey(path=path))
+
+    async def ping(self) -> None:
+        """One cheap authenticated round trip: reading the database's properties."""
+        await self.database.read()
+
+    # --- reads ----------------------------------------------------------------------------------
+    async def _point_read(self, container: ContainerProxy, item_id: str, partition: str, what: str) -> dict[str, Any]:
+        try:
+            return await container.read_item(item=item_id, partition_key=partition)
+        except CosmosResourceNotFoundError as error:
+            raise NotFound(f"{what} {item_id} was not found.") from error
+
+    async def _partition_query(self, partition: str, doc_type: str, order_by: str) -> list[dict[str, Any]]:
+        query = f"SELECT * FROM c WHERE c.customer_id = @customer_id AND c.type = @type ORDER BY c.{order_by}"
+        items = self.customer_data.query_items(
+            query=query,
+            parameters=[{"name": "@customer_id", "value": partition}, {"name": "@type", "value": doc_type}],
+            partition_key=partition,
+        )
+        return [item async for item in items]
+
+    async def get_customer(self, customer_id: str) -> Customer:
+        doc = await self._point_read(self.customer_data, customer_id, customer_id, "Customer")
+        return docs.customer_from_document(doc)
+
+    async def customer_id_for_email(self, email: str) -> str:
+        doc = await self._point_read(self.lookups, email_key(email), email_key(email), "Customer with email")
+        return str(doc["customer_id"])
+
+    async def customer_id_for_order(self, order_id: str) -> str:
+        doc = await self._point_read(self.lookups, order_key(order_id), order_key(order_id), "Order")
+        return str(doc["customer_id"])
+
+    async def get_order(self, customer_id: str, order_id: str) -> Order:
+        doc = await self._point_read(self.customer_data, order_id, customer_id, "Order")
+        if doc.get("type") != docs.ORDER:
+            raise NotFound(f"Order {order_id} was not found.")
+        return docs.order_from_document(doc)
+
+    async def list_orders(self, customer_id: str) -> list[Order]:
+        rows = await self._partition_query(customer_id, docs.ORDER, "ordered_at")
+        return [docs.order_from_document(row) for row in rows]
+
+    async def get_return(self, customer_id: str, return_id: str) -> ReturnRecord:
+        doc = await self._point_read(self.customer_data, return_id, customer_id, "Return")
+        if doc.get("type") != docs.RETURN:
+            raise NotFound(f"Return {return_id} was not found.")
+        return docs.return_from_document(doc)
+
+    async def list_returns(self, customer_id: str) -> list[ReturnRecord]:
+        rows = await self._partition_query(customer_id, docs.RETURN, "created_at")
+        return [docs.return_from_document(row) for row in rows]
+
+    async def list_ledger(self, customer_id: str) -> list[LedgerEntry]:
+        rows = await self._partition_query(customer_id, docs.LEDGER_ENTRY, "created_at")
+        return [docs.ledger_from_document(row) for row in rows]
+
+    async def credit_balance_cents(self, customer_id: str) -> int:
+        return sum(entry.amount_cents for entry in await self.list_ledger(customer_id))
+
+    async def get_product(self, sku: str) -> Product:
+        return docs.product_from_document(await self._point_read(self.products, sku, sku, "Product"))
+
+    async def get_products(self, skus: Sequence[str]) -> dict[str, Product]:
+        """Point reads in parallel; SKUs that do not exist are simply absent from the result."""
+
+        async def read(sku: str) -> Product | None:
+            try:
+                return await self.get_product(sku)
+            except NotFound:
+                return None
+
+        found = await asyncio.gather(*(read(sku) for sku in dict.fromkeys(skus)))
+        return {product.sku: product for product in found if product is not None}
+
+    # --- writes ---------------------------------------------------------------------------------
+    async def create_if_missing(self, container: ContainerProxy, doc: dict[str, Any]) -> bool:
+        """Create a document unless its id exists; True when it was created. Used by idempotent seeding."""
+        try:
+            await container.create_item(body=doc)
+            return True
+        except CosmosResourceExistsError:
+            return False
+
+    async def upsert(self, container: ContainerProxy, doc: dict[str, Any]) -> dict[str, Any]:
+        return await container.upsert_item(body=doc)
+
+    async def replace_guarded(self, container: ContainerProxy, doc: dict[str, Any], etag: str) -> dict[str, Any]:
+        """Replace only if nobody changed the document since it was read (optimistic concurrency)."""
+        try:
+            return await container.replace_item(
+                item=doc["id"], body=doc, etag=etag, match_condition=MatchConditions.IfNotModified
+            )
+        except CosmosAccessConditionFailedError as error:
+            raise ConcurrencyConflict(
+                f"{doc.get('type', 'Document')} {doc['id']} was changed by someone else."
+            ) from error
+        except CosmosResourceNotFoundError as error:
+            raise NotFound(f"{doc.get('type', 'Document')} {doc['id']} was not found.") from error
+
+    async def execute_batch(self, customer_id: str, operations: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+        """One transactional batch in the customer's partition: all operations apply, or none."""
+        return list(await self.customer_data.execute_item_batch(batch_operations=operations, partition_key=customer_id))
+
+
+@asynccontextmanager
+async def open_repository(config: CosmosConfig | None = None) -> AsyncIterator[CosmosRepository]:
+    config = config or CosmosConfig.from_settings()
+    async with cosmos_client(config) as client:
+        yield CosmosRepository(client, client.get_database_client(config.database))

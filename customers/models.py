@@ -1,0 +1,146 @@
+"""Django-side records of the returns domain: admin-editable policy and staff limits.
+
+The system of record for customers, orders, returns and credit is Cosmos DB (``customers.cosmos``);
+these tables hold what admins configure.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from customers.domain import Reason, Shipping, Tier
+from customers.policy import DEFAULT_POLICY, ReturnPolicy
+
+
+def _names(values: Any) -> list[str]:
+    return sorted(str(value) for value in values)
+
+
+def _cents(amount: Decimal) -> int:
+    return int((amount * 100).to_integral_value())
+
+
+def default_fee_reasons() -> list[str]:
+    return _names(DEFAULT_POLICY.restocking_fee_reasons)
+
+
+def default_fee_exempt_tiers() -> list[str]:
+    return _names(DEFAULT_POLICY.fee_exempt_tiers)
+
+
+def default_free_shipping_reasons() -> list[str]:
+    return _names(DEFAULT_POLICY.free_shipping_reasons)
+
+
+def default_free_shipping_tiers() -> list[str]:
+    return _names(DEFAULT_POLICY.free_shipping_tiers)
+
+
+PERCENT = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
+
+
+class ReturnPolicySettings(models.Model):
+    """The return policy as admins edit it. The newest active row is the policy in force."""
+
+    name = models.CharField(max_length=120, default=DEFAULT_POLICY.name)
+    is_active = models.BooleanField(default=True)
+    default_return_window_days = models.PositiveIntegerField(
+        default=DEFAULT_POLICY.default_return_window_days,
+        help_text="Used for products that do not set their own window.",
+    )
+    restocking_fee_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, default=DEFAULT_POLICY.restocking_fee_percent, validators=PERCENT
+    )
+    restocking_fee_reasons = models.JSONField(
+        default=default_fee_reasons, blank=True, help_text="Reasons that carry the fee."
+    )
+    fee_exempt_tiers = models.JSONField(
+        default=default_fee_exempt_tiers, blank=True, help_text="Tiers that never pay the fee."
+    )
+    store_credit_bonus_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, default=DEFAULT_POLICY.store_credit_bonus_percent, validators=PERCENT
+    )
+    keep_discount_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, default=DEFAULT_POLICY.keep_discount_percent, validators=PERCENT
+    )
+    prepaid_label_cost = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("6.99"))
+    pickup_cost = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("9.99"))
+    drop_off_cost = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0.00"))
+    return_to_store_cost = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0.00"))
+    free_shipping_reasons = models.JSONField(default=default_free_shipping_reasons, blank=True)
+    free_shipping_tiers = models.JSONField(default=default_free_shipping_tiers, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "return policy"
+        verbose_name_plural = "return policies"
+        ordering = ("-updated_at",)
+
+    def __str__(self) -> str:
+        return f"{self.name}{'' if self.is_active else ' (inactive)'}"
+
+    def clean(self) -> None:
+        checks = [
+            ("restocking_fee_reasons", Reason),
+            ("free_shipping_reasons", Reason),
+            ("fee_exempt_tiers", Tier),
+            ("free_shipping_tiers", Tier),
+        ]
+        errors: dict[str, str] = {}
+        for field_name, kind in checks:
+            value = getattr(self, field_name)
+            allowed = {str(member) for member in kind}
+            if not isinstance(value, list) or any(item not in allowed for item in value):
+                errors[field_name] = f"A list drawn from: {', '.join(sorted(allowed))}."
+        if errors:
+            raise ValidationError(errors)
+
+    def to_policy(self) -> ReturnPolicy:
+        return ReturnPolicy(
+            name=self.name,
+            version=self.pk or 0,
+            default_return_window_days=self.default_return_window_days,
+            restocking_fee_percent=Decimal(self.restocking_fee_percent),
+            restocking_fee_reasons=frozenset(Reason(value) for value in self.restocking_fee_reasons),
+            fee_exempt_tiers=frozenset(Tier(value) for value in self.fee_exempt_tiers),
+            store_credit_bonus_percent=Decimal(self.store_credit_bonus_percent),
+            keep_discount_percent=Decimal(self.keep_discount_percent),
+            shipping_costs_cents={
+                Shipping.PREPAID_LABEL: _cents(self.prepaid_label_cost),
+                Shipping.PICKUP: _cents(self.pickup_cost),
+                Shipping.DROP_OFF: _cents(self.drop_off_cost),
+                Shipping.RETURN_TO_STORE: _cents(self.return_to_store_cost),
+            },
+            free_shipping_reasons=frozenset(Reason(value) for value in self.free_shipping_reasons),
+            free_shipping_tiers=frozenset(Tier(value) for value in self.free_shipping_tiers),
+        )
+
+
+class StaffProfile(models.Model):
+    """What a staff member may approve on their own; above the limit a supervisor must."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile")
+    approval_limit = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Largest refund or credit this person may approve. Empty means no limit.",
+    )
+
+    def __str__(self) -> str:
+        limit = "no limit" if self.approval_limit is None else f"limit {self.approval_limit}"
+        return f"{self.user} ({limit})"
+
+    @property
+    def approval_limit_cents(self) -> int | None:
+        return None if self.approval_limit is None else _cents(self.approval_limit)
