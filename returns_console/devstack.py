@@ -20,9 +20,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from customers.cosmos.client import EMULATOR_KEY
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 EMULATOR_SCRIPT = BASE_DIR / "customers" / "cosmos" / "emulator.js"
-EMULATOR_KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
 
 
 class StartupError(RuntimeError):
@@ -151,7 +152,7 @@ def web_and_worker(env: dict[str, str], port: int, log_dir: Path | None) -> list
 
 def run() -> int:
     port = int(os.environ.get("PORT", "8000"))
-    log_dir = BASE_DIR / "var" / "log"
+    log_dir = Path(os.environ.get("VAR_DIR", BASE_DIR / "var")) / "log"
     stopping = False
 
     def request_stop(signum: int, frame: object) -> None:

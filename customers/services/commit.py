@@ -270,7 +270,9 @@ async def commit_return(repo: CosmosRepository, approved: ApprovedReturn, now: d
             results = await repo.execute_batch(approved.customer_id, operations)
         except CosmosBatchOperationError as error:
             status = error.operation_responses[error.error_index].get("statusCode")
-            if status not in (CONFLICT, EXISTS):
+            # Only two failures mean "lost a race": the order changed (412 on the replace) or this very
+            # return was written meanwhile (409 on its create). Anything else is a real error.
+            if (error.error_index, status) not in {(0, EXISTS), (1, CONFLICT)}:
                 raise
             # Someone changed the order (or wrote this very return) first: read again and re-decide.
             logger.info("commit %s lost a race (status %s), attempt %s", return_id, status, attempt + 1)

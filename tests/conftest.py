@@ -1,0 +1,91 @@
+"""Shared fixtures: real Redis and a real Cosmos DB emulator, started on free ports and stopped by pid.
+
+When ``REDIS_URL`` or ``COSMOS_ENDPOINT`` (+ ``COSMOS_KEY``) are set, the tests use those services instead.
+Each test that writes to Cosmos gets a database of its own, so tests never see each other's documents.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from customers.cosmos.client import CosmosConfig
+from customers.cosmos.repository import CosmosRepository, open_repository
+from returns_console import devstack
+
+OUTPUT_DIR = Path(__file__).resolve().parent.parent / "test-output"
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    OUTPUT_DIR.mkdir(exist_ok=True)
+    return OUTPUT_DIR
+
+
+@pytest.fixture(scope="session")
+def redis_url(output_dir: Path) -> Iterator[str]:
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    service = devstack.start_redis(output_dir / "logs")
+    yield service.url
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def cosmos_service(output_dir: Path) -> Iterator[dict[str, str]]:
+    """Environment variables that point a process at the test Cosmos DB."""
+    if os.environ.get("COSMOS_ENDPOINT"):
+        yield {
+            "COSMOS_ENDPOINT": os.environ["COSMOS_ENDPOINT"],
+            "COSMOS_KEY": os.environ.get("COSMOS_KEY", ""),
+            "COSMOS_VERIFY_TLS": os.environ.get("COSMOS_VERIFY_TLS", "true"),
+        }
+        return
+    (output_dir / "logs").mkdir(parents=True, exist_ok=True)
+    service = devstack.start_cosmos_emulator(output_dir / "logs")
+    yield service.env
+    service.stop()
+
+
+def cosmos_config_for(env: dict[str, str], database: str) -> CosmosConfig:
+    return CosmosConfig(
+        endpoint=env["COSMOS_ENDPOINT"],
+        key=env["COSMOS_KEY"],
+        database=database,
+        verify_tls=env.get("COSMOS_VERIFY_TLS", "true").lower() in {"1", "true", "yes", "on"},
+    )
+
+
+@pytest.fixture
+def cosmos_database() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def cosmos_config(cosmos_service: dict[str, str], cosmos_database: str) -> CosmosConfig:
+    return cosmos_config_for(cosmos_service, cosmos_database)
+
+
+@pytest.fixture
+async def repo(cosmos_config: CosmosConfig) -> AsyncIterator[CosmosRepository]:
+    async with open_repository(cosmos_config) as repository:
+        await repository.ensure_schema()
+        yield repository
+        await repository.client.delete_database(cosmos_config.database)
+
+
+@pytest.fixture
+def services_settings(settings, redis_url: str, cosmos_config: CosmosConfig):  # type: ignore[no-untyped-def]
+    """Django settings pointed at the test Redis and this test's Cosmos database."""
+    settings.REDIS_URL = redis_url
+    settings.CELERY_BROKER_URL = redis_url
+    settings.COSMOS_ENDPOINT = cosmos_config.endpoint
+    settings.COSMOS_KEY = cosmos_config.key
+    settings.COSMOS_DATABASE = cosmos_config.database
+    settings.COSMOS_VERIFY_TLS = cosmos_config.verify_tls
+    return settings

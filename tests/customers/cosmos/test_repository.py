@@ -1,0 +1,81 @@
+"""The Cosmos repository against a real emulator: not-found, etags, partitions, batches, seeding."""
+
+from __future__ import annotations
+
+import pytest
+from azure.cosmos.exceptions import CosmosBatchOperationError
+
+from customers.cosmos.repository import CosmosRepository
+from customers.errors import ConcurrencyConflict, NotFound
+from tests.customers.seeded import DATA, seed
+
+
+async def test_missing_items_are_not_found(repo: CosmosRepository):
+    with pytest.raises(NotFound):
+        await repo.get_customer("CUST-404")
+    with pytest.raises(NotFound):
+        await repo.get_order("CUST-404", "ORD-404")
+    with pytest.raises(NotFound):
+        await repo.get_return("CUST-404", "RET-404")
+    with pytest.raises(NotFound):
+        await repo.customer_id_for_email("nobody@example.com")
+    with pytest.raises(NotFound):
+        await repo.get_product("NOPE-1")
+
+
+async def test_seed_is_idempotent_and_lookups_are_point_reads(repo: CosmosRepository):
+    await seed(repo)
+    from customers.demo import seed_demo_data
+
+    again = await seed_demo_data(repo, DATA)
+    assert again.created == 0 and again.existing > 100
+    assert await repo.customer_id_for_email("RJohnson@Company.com ") == "CUST-1001"
+    assert await repo.customer_id_for_order("ord-79001") == "CUST-1001"
+    customer = await repo.get_customer("CUST-1001")
+    assert customer.name == "Robert Johnson"
+
+
+async def test_reads_are_scoped_to_the_customers_partition(repo: CosmosRepository):
+    await seed(repo)
+    with pytest.raises(NotFound):
+        await repo.get_order("CUST-1002", "ORD-79001")  # Robert's order, asked for in Maria's partition
+    with pytest.raises(NotFound):
+        await repo.get_order("CUST-1001", "CUST-1001")  # a customer document is not an order
+    robert_orders = {order.order_id for order in await repo.list_orders("CUST-1001")}
+    expected = {order.order_id for order in DATA.orders if order.customer_id == "CUST-1001"}
+    assert robert_orders == expected and "ORD-79001" in robert_orders
+
+
+async def test_stale_etag_is_a_conflict(repo: CosmosRepository):
+    await seed(repo)
+    raw = await repo.customer_data.read_item("ORD-79001", partition_key="CUST-1001")
+    first = await repo.replace_guarded(repo.customer_data, {**raw, "note": "first"}, raw["_etag"])
+    assert first["_etag"] != raw["_etag"]
+    with pytest.raises(ConcurrencyConflict):
+        await repo.replace_guarded(repo.customer_data, {**raw, "note": "second"}, raw["_etag"])
+    stored = await repo.customer_data.read_item("ORD-79001", partition_key="CUST-1001")
+    assert stored["note"] == "first"
+
+
+async def test_batch_is_all_or_nothing(repo: CosmosRepository):
+    await seed(repo)
+    raw = await repo.customer_data.read_item("ORD-79001", partition_key="CUST-1001")
+    operations = [
+        ("create", ({"id": "NEW-1", "customer_id": "CUST-1001", "type": "probe"},)),
+        ("replace", ("ORD-79001", {**raw, "note": "changed"}), {"if_match_etag": raw["_etag"]}),
+        ("create", ({"id": "CUST-1001", "customer_id": "CUST-1001", "type": "probe"},)),  # exists: fails
+    ]
+    with pytest.raises(CosmosBatchOperationError) as failed:
+        await repo.execute_batch("CUST-1001", operations)
+    assert failed.value.error_index == 2
+    assert failed.value.operation_responses[2]["statusCode"] == 409
+    with pytest.raises(NotFound):
+        await repo.get_order("CUST-1001", "NEW-1")
+    unchanged = await repo.customer_data.read_item("ORD-79001", partition_key="CUST-1001")
+    assert "note" not in unchanged and unchanged["_etag"] == raw["_etag"]
+
+
+async def test_get_products_skips_unknown_skus(repo: CosmosRepository):
+    await seed(repo)
+    products = await repo.get_products(["HUB-SMART-2", "NOPE-1", "HUB-SMART-2"])
+    assert list(products) == ["HUB-SMART-2"] and products["HUB-SMART-2"].return_window_days == 45

@@ -1,0 +1,46 @@
+"""Helpers for tests that need the demo data in a fresh Cosmos database."""
+
+from __future__ import annotations
+
+from customers.cosmos.repository import CosmosRepository
+from customers.demo import build_demo_data, seed_demo_data
+from customers.domain import Reason, Resolution, Shipping, Tier
+from customers.policy import DEFAULT_POLICY
+from customers.services.commit import ApprovedReturn, ReturnLineRequest
+from customers.services.quote import QuoteLine, refund_quote
+from tests.customers.factories import TODAY
+
+DATA = build_demo_data(TODAY)
+
+
+async def seed(repo: CosmosRepository) -> None:
+    await seed_demo_data(repo, DATA)
+
+
+def approval(
+    approval_id: str = "proposal-1",
+    *,
+    customer_id: str = "CUST-1001",
+    order_id: str = "ORD-79001",
+    sku: str = "HUB-SMART-2",
+    quantity: int = 1,
+    reason: Reason = Reason.DAMAGED,
+    resolution: Resolution = Resolution.STORE_CREDIT,
+    shipping: Shipping = Shipping.PREPAID_LABEL,
+    tier: Tier = Tier.PLATINUM,
+    unit_price_cents: int = 8999,
+) -> ApprovedReturn:
+    quote = refund_quote(
+        [QuoteLine(sku, sku, quantity, unit_price_cents)], reason, resolution, shipping, tier, DEFAULT_POLICY
+    )
+    return ApprovedReturn(
+        approval_id=approval_id,
+        customer_id=customer_id,
+        order_id=order_id,
+        lines=(ReturnLineRequest(sku, quantity),),
+        reason=reason,
+        resolution=resolution,
+        shipping=shipping,
+        quote=quote,
+        approved_by="agent",
+    )
