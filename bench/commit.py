@@ -118,7 +118,9 @@ async def bench(config: CosmosConfig, commits: int) -> bool:
                     ),
                 )
                 approvals = await prepare_orders(repo, f"c{concurrency}", commits)
-                rate, lat = await run_concurrently(commits, concurrency, lambda i, a=approvals: commit_return(repo, a[i]))
+                rate, lat = await run_concurrently(
+                    commits, concurrency, lambda i, a=approvals: commit_return(repo, a[i])
+                )
                 rows.append((concurrency, rate, lat, raw_rate, raw_lat))
         finally:
             await repo.client.delete_database(config.database)
