@@ -75,6 +75,8 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], name: str, timeou
 
 def spawn(args: Sequence[str], env: dict[str, str] | None = None, log: Path | None = None) -> subprocess.Popen[bytes]:
     """Start a child in its own process group, so stopping it stops its children too."""
+    if log:
+        log.parent.mkdir(parents=True, exist_ok=True)
     output = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115  (closed when the child exits)
     return subprocess.Popen(
         list(args), env={**os.environ, **(env or {})}, stdout=output, stderr=subprocess.STDOUT, start_new_session=True

@@ -47,15 +47,28 @@ def client_options(config: CosmosConfig) -> dict[str, object]:
 
 
 @asynccontextmanager
+async def _opened(client: CosmosClient) -> AsyncIterator[CosmosClient]:
+    """Like ``async with client``, but also closes the HTTP session when opening fails (the SDK does not)."""
+    try:
+        await client.__aenter__()
+    except BaseException:
+        await client.close()
+        raise
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@asynccontextmanager
 async def cosmos_client(config: CosmosConfig) -> AsyncIterator[CosmosClient]:
     if config.key:
-        async with CosmosClient(config.endpoint, credential=config.key, **client_options(config)) as client:
+        async with _opened(CosmosClient(config.endpoint, credential=config.key, **client_options(config))) as client:
             yield client
         return
     from azure.identity.aio import DefaultAzureCredential
 
-    async with (
-        DefaultAzureCredential() as credential,
-        CosmosClient(config.endpoint, credential=credential, **client_options(config)) as client,
-    ):
-        yield client
+    async with DefaultAzureCredential() as credential:
+        client = CosmosClient(config.endpoint, credential=credential, **client_options(config))
+        async with _opened(client) as opened:
+            yield opened
