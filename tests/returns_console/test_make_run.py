@@ -55,7 +55,8 @@ def test_make_run_boots_healthy_and_stops_cleanly(tmp_path: Path):
         assert f"http://127.0.0.1:{port}/healthz" in text and "smoke-test-pw" in text
         assert "rjohnson@company.com" in text
         os.killpg(make.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-        assert make.wait(60) == 0, log.read_text()[-4000:]
+        # make re-raises the SIGINT once its child has exited; the stack itself stops cleanly ("Stopped.").
+        assert make.wait(60) in (0, -signal.SIGINT), log.read_text()[-4000:]
     finally:
         stop_process(make)
     assert "Stopped." in log.read_text()
