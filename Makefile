@@ -12,9 +12,17 @@ SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/docker-compose
 run: deps
 	$(PY) -m returns_console.devstack run
 
+PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+LOCAL_REDIS ?= redis://127.0.0.1:6379/15
+
 test: deps system-deps
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+	@# Second, production-like pass where PostgreSQL and Redis already run (skipped where they do not).
+	@if $(PY) -c "import socket as s; [s.create_connection(('127.0.0.1', p), 1) for p in (5432, 6379)]" 2>/dev/null; then \
+	  echo "PostgreSQL and Redis found: database and broker tests again on them"; \
+	  DATABASE_URL=$(PG_TEST_URL) REDIS_URL=$(LOCAL_REDIS) $(PY) -m pytest -m "django_db or broker"; \
+	else echo "No local PostgreSQL/Redis: production-like pass skipped"; fi
 
 deps: $(STAMP) $(NODE_STAMP)
 

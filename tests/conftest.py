@@ -89,3 +89,15 @@ def services_settings(settings, redis_url: str, cosmos_config: CosmosConfig):  #
     settings.COSMOS_DATABASE = cosmos_config.database
     settings.COSMOS_VERIFY_TLS = cosmos_config.verify_tls
     return settings
+
+
+@pytest.fixture(autouse=True)
+async def _close_thread_connections(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Async tests reach the database from asgiref's worker thread; close that connection too, or
+    PostgreSQL refuses to drop the test database at the end."""
+    yield
+    if request.node.get_closest_marker("django_db"):
+        from asgiref.sync import sync_to_async
+        from django.db import connections
+
+        await sync_to_async(connections.close_all)()

@@ -22,6 +22,8 @@ from tests.customers.seeded import approval, seed
 from tests.faultproxy import FaultProxy
 from tests.processes import app_env, start_worker
 
+pytestmark = pytest.mark.broker
+
 TASK = "customers.commit_return"
 
 
