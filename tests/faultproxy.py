@@ -3,7 +3,7 @@
 It forwards bytes between a client (a Celery worker) and the emulator (plain HTTP), watching for the
 transactional batch request. ``hold="response"`` lets the batch reach the emulator (so it is applied) but
 never returns the answer; ``hold="request"`` never lets it reach the emulator. Either way the client is
-left waiting mid-commit, where the test can kill it.
+left waiting mid-commit, where the test can kill it. ``hold=None`` just forwards (a database that comes back).
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ BATCH_HEADER = b"x-ms-cosmos-is-batch-request"
 
 
 class FaultProxy:
-    def __init__(self, upstream_port: int, hold: str) -> None:
-        assert hold in {"request", "response"}
+    def __init__(self, upstream_port: int, hold: str | None, port: int = 0) -> None:
+        assert hold in {"request", "response", None}
         self.upstream_port = upstream_port
         self.hold = hold
         self.batch_seen = threading.Event()
         self.response_held = threading.Event()
-        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server = socket.create_server(("127.0.0.1", port))
         self.port = self._server.getsockname()[1]
         self._sockets: list[socket.socket] = [self._server]
         self._closed = False
@@ -43,7 +43,7 @@ class FaultProxy:
     def _pump_requests(self, source: socket.socket, target: socket.socket, held: threading.Event) -> None:
         with contextlib.suppress(OSError):
             while chunk := source.recv(65536):
-                if BATCH_HEADER in chunk.lower():
+                if self.hold and BATCH_HEADER in chunk.lower():
                     held.set()
                     self.batch_seen.set()
                     if self.hold == "request":

@@ -36,7 +36,13 @@ class ProcessRepository:
         self._pid = os.getpid()
         self._runner = asyncio.Runner()
         self._context = open_repository()
-        self._repo = self._runner.run(self._context.__aenter__())
+        try:
+            self._repo = self._runner.run(self._context.__aenter__())
+        except BaseException:
+            # Cosmos unreachable: leave nothing half-open; the next task tries again.
+            self._runner.close()
+            self._runner = self._context = None
+            raise
 
     def close(self) -> None:
         if self._runner is None or self._pid != os.getpid():

@@ -17,10 +17,10 @@ from celery import Celery
 
 from customers.cosmos.repository import CosmosRepository
 from customers.services.commit import return_id_for
-from returns_console.devstack import stop_process
+from returns_console.devstack import free_port, stop_process
 from tests.customers.seeded import approval, seed
 from tests.faultproxy import FaultProxy
-from tests.processes import app_env, start_worker
+from tests.processes import app_env, start_worker, wait_for_log
 
 pytestmark = pytest.mark.broker
 
@@ -113,4 +113,27 @@ async def test_worker_killed_mid_commit_leaves_exactly_one_return(repo, env, que
     finally:
         stop_process(survivor)
     assert outcome == {"status": "committed", "return_id": return_id_for("task-kill"), "created": hold == "request"}
+    assert await _state(repo) == (1, 1, 1)
+
+
+async def test_cosmos_outage_is_retried_with_backoff_until_it_commits(repo, env, queue, client, tmp_path):
+    await seed(repo)
+    emulator_port = urlparse(env["COSMOS_ENDPOINT"]).port
+    if urlparse(env["COSMOS_ENDPOINT"]).scheme != "http":
+        pytest.fail("the fault proxy needs the plain-HTTP local emulator (unset COSMOS_ENDPOINT)")
+    outage_port = free_port()  # nothing listens here yet: Cosmos is "down"
+    log = tmp_path / "worker.log"
+    worker = start_worker({**env, "COSMOS_ENDPOINT": f"http://127.0.0.1:{outage_port}"}, queue, log)
+    proxy = None
+    try:
+        result = client.send_task(TASK, args=[approval("task-outage").to_payload()], queue=queue)
+        wait_for_log(log, "transient error, retrying", worker)
+        proxy = FaultProxy(emulator_port, hold=None, port=outage_port)  # Cosmos is back
+        outcome = result.get(timeout=90)
+    finally:
+        stop_process(worker)
+        if proxy:
+            proxy.close()
+    assert outcome == {"status": "committed", "return_id": return_id_for("task-outage"), "created": True}
+    assert "Retry in" in log.read_text()
     assert await _state(repo) == (1, 1, 1)
