@@ -10,7 +10,6 @@ from celery.signals import worker_ready, worker_shutdown
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "returns_console.settings")
 
 
-
 def broker_transport_options(visibility_timeout: int) -> dict[str, int]:
     """Redis transport: a dead worker's unacked task is redelivered ``visibility_timeout`` s after delivery.
 

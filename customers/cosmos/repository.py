@@ -78,7 +78,7 @@ class CosmosRepository:
         return [item async for item in items]
 
     async def get_customer(self, customer_id: str) -> Customer:
-        doc = await self._point_read(self.customer_data, customer_id, customer_id, "Customer")
+        doc = await self._customer_document(customer_id, customer_id, docs.CUSTOMER, "Customer")
         return docs.customer_from_document(doc)
 
     async def customer_id_for_email(self, email: str) -> str:
@@ -89,21 +89,22 @@ class CosmosRepository:
         doc = await self._point_read(self.lookups, order_key(order_id), order_key(order_id), "Order")
         return str(doc["customer_id"])
 
+    async def _customer_document(self, customer_id: str, item_id: str, doc_type: str, what: str) -> dict[str, Any]:
+        """A document of one type in the customer's partition; an id of another type is simply not found."""
+        doc = await self._point_read(self.customer_data, item_id, customer_id, what)
+        if doc.get("type") != doc_type:
+            raise NotFound(f"{what} {item_id} was not found.")
+        return doc
+
     async def get_order(self, customer_id: str, order_id: str) -> Order:
-        doc = await self._point_read(self.customer_data, order_id, customer_id, "Order")
-        if doc.get("type") != docs.ORDER:
-            raise NotFound(f"Order {order_id} was not found.")
-        return docs.order_from_document(doc)
+        return docs.order_from_document(await self._customer_document(customer_id, order_id, docs.ORDER, "Order"))
 
     async def list_orders(self, customer_id: str) -> list[Order]:
         rows = await self._partition_query(customer_id, docs.ORDER, "ordered_at")
         return [docs.order_from_document(row) for row in rows]
 
     async def get_return(self, customer_id: str, return_id: str) -> ReturnRecord:
-        doc = await self._point_read(self.customer_data, return_id, customer_id, "Return")
-        if doc.get("type") != docs.RETURN:
-            raise NotFound(f"Return {return_id} was not found.")
-        return docs.return_from_document(doc)
+        return docs.return_from_document(await self._customer_document(customer_id, return_id, docs.RETURN, "Return"))
 
     async def list_returns(self, customer_id: str) -> list[ReturnRecord]:
         rows = await self._partition_query(customer_id, docs.RETURN, "created_at")

@@ -49,35 +49,21 @@ def check_eligibility(
     window_ends_on = order.delivered_on + timedelta(days=return_window_days(product, policy))
     days_left = (window_ends_on - today).days
     if days_left < 0:
-        return Eligibility(
-            eligible=False,
-            reason=IneligibleReason.WINDOW_EXPIRED,
-            message=f"The return window for {line.name} closed on {window_ends_on.isoformat()}.",
-            returnable_quantity=0,
-            window_ends_on=window_ends_on,
-            days_left=days_left,
-        )
+        message = f"The return window for {line.name} closed on {window_ends_on.isoformat()}."
+        return _ineligible(IneligibleReason.WINDOW_EXPIRED, message, window_ends_on, days_left)
     if line.returnable_quantity <= 0:
-        return Eligibility(
-            eligible=False,
-            reason=IneligibleReason.FULLY_RETURNED,
-            message=f"All {line.quantity} of {line.name} have already been returned.",
-            returnable_quantity=0,
-            window_ends_on=window_ends_on,
-            days_left=days_left,
-        )
+        message = f"All {line.quantity} of {line.name} have already been returned."
+        return _ineligible(IneligibleReason.FULLY_RETURNED, message, window_ends_on, days_left)
+    plural = "s" if days_left != 1 else ""
     return Eligibility(
-        eligible=True,
-        reason=None,
-        message=f"{days_left} day{'s' if days_left != 1 else ''} left to return.",
-        returnable_quantity=line.returnable_quantity,
-        window_ends_on=window_ends_on,
-        days_left=days_left,
+        True, None, f"{days_left} day{plural} left to return.", line.returnable_quantity, window_ends_on, days_left
     )
 
 
-def _ineligible(reason: IneligibleReason, message: str) -> Eligibility:
-    return Eligibility(False, reason, message, 0, None, None)
+def _ineligible(
+    reason: IneligibleReason, message: str, window_ends_on: date | None = None, days_left: int | None = None
+) -> Eligibility:
+    return Eligibility(False, reason, message, 0, window_ends_on, days_left)
 
 
 def validate_quantity(line: OrderLine, quantity: object) -> int:
