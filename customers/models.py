@@ -144,3 +144,52 @@ class StaffProfile(models.Model):
     @property
     def approval_limit_cents(self) -> int | None:
         return None if self.approval_limit is None else _cents(self.approval_limit)
+
+
+class ProposalState(models.TextChoices):
+    PROPOSED = "proposed", "Waiting for review"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    COMMITTING = "committing", "Committing"
+    COMMITTED = "committed", "Committed"
+    FAILED = "failed", "Failed"
+
+
+class Proposal(models.Model):
+    """A return the assistant proposes, awaiting a decision. The assistant never writes returns itself.
+
+    Everything shown to staff is frozen here as it was computed: the lines, the quote, and the evidence
+    (each line's eligibility and the policy figures), so a decision can be audited later.
+    """
+
+    customer_id = models.CharField(max_length=64, db_index=True)
+    customer_name = models.CharField(max_length=200)
+    customer_tier = models.CharField(max_length=20)
+    order_id = models.CharField(max_length=32)
+    thread_id = models.CharField(max_length=64, db_index=True)
+    # The summary the customer confirmed: confirming it twice files one proposal.
+    submission_key = models.CharField(max_length=128)
+    lines = models.JSONField()
+    reason = models.CharField(max_length=40)
+    resolution = models.CharField(max_length=40)
+    shipping = models.CharField(max_length=40)
+    quote = models.JSONField()
+    evidence = models.JSONField()
+    state = models.CharField(max_length=20, choices=ProposalState.choices, default=ProposalState.PROPOSED)
+    version = models.PositiveIntegerField(default=1)
+    return_id = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        constraints = (
+            models.UniqueConstraint(fields=("thread_id", "submission_key"), name="one_proposal_per_submission"),
+        )
+
+    def __str__(self) -> str:
+        return f"Proposal {self.pk} for {self.order_id} ({self.get_state_display()})"
+
+    @property
+    def total_cents(self) -> int:
+        return int(self.quote.get("refund_cents", 0)) + int(self.quote.get("store_credit_cents", 0))

@@ -6,3 +6,5 @@ from django.dispatch import Signal
 return_committed = Signal()
 # sender=None, approval_id: str, code: str, message: str, final: bool
 return_commit_failed = Signal()
+# sender=Proposal, proposal: Proposal
+proposal_filed = Signal()

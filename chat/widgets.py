@@ -1,0 +1,265 @@
+"""The guided assistant's widgets, built from ChatKit's widget types.
+
+Buttons carry server actions (``ActionConfig``) whose ``type`` is one of ``Actions``; payloads hold only
+ids the server checks again, never amounts.
+"""
+
+from __future__ import annotations
+
+from chatkit.actions import ActionConfig
+from chatkit.widgets import Badge, Button, Caption, Card, Col, Divider, ListView, ListViewItem, Row, Text, Title
+
+from customers.domain import Reason, Resolution, Shipping, Tier
+from customers.services.assessment import CustomerOverview, LineView
+from customers.services.quote import RefundQuote
+
+TIER_COLORS = {Tier.STANDARD: "secondary", Tier.SILVER: "info", Tier.GOLD: "warning", Tier.PLATINUM: "discovery"}
+
+
+class Actions:
+    SELECT_ITEM = "returns.select_item"
+    SELECT_REASON = "returns.select_reason"
+    SELECT_RESOLUTION = "returns.select_resolution"
+    SELECT_SHIPPING = "returns.select_shipping"
+    SET_QUANTITY = "returns.set_quantity"
+    CONFIRM = "returns.confirm"
+    CHANGE = "returns.change"
+    CANCEL = "returns.cancel"
+    START_OVER = "returns.start_over"
+    ALL = frozenset(
+        {
+            SELECT_ITEM,
+            SELECT_REASON,
+            SELECT_RESOLUTION,
+            SELECT_SHIPPING,
+            SET_QUANTITY,
+            CONFIRM,
+            CHANGE,
+            CANCEL,
+            START_OVER,
+        }
+    )
+
+
+def money(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    return f"{sign}${abs(cents) // 100:,}.{abs(cents) % 100:02d}"
+
+
+def _button(label: str, action: str, payload: dict[str, object] | None = None, primary: bool = False) -> Button:
+    return Button(
+        label=label,
+        onClickAction=ActionConfig(type=action, payload=payload or {}),
+        style="primary" if primary else "secondary",
+    )
+
+
+def customer_card(overview: CustomerOverview) -> Card:
+    customer = overview.customer
+    return Card(
+        key="customer",
+        children=[
+            Row(
+                children=[
+                    Title(value=customer.name, size="sm"),
+                    Badge(label=str(customer.tier), color=TIER_COLORS[customer.tier], pill=True),
+                ],
+                justify="between",
+            ),
+            Caption(value=customer.email),
+        ],
+    )
+
+
+def _line_row(view: LineView) -> ListViewItem:
+    line, eligibility = view.line, view.eligibility
+    returnable = f"{line.returnable_quantity} of {line.quantity} returnable"
+    details = f"{view.order.order_id} · {returnable} · {money(line.unit_price_cents)}"
+    children: list = [
+        Col(
+            children=[
+                Text(value=line.name, weight="semibold"),
+                Caption(value=details),
+                Caption(value=eligibility.message, color="secondary" if eligibility.eligible else "danger"),
+            ],
+            flex=1,
+        )
+    ]
+    if eligibility.eligible:
+        payload = {"order_id": view.order.order_id, "sku": line.sku}
+        children.append(_button("Return This", Actions.SELECT_ITEM, payload, primary=True))
+    else:
+        children.append(Badge(label="Not returnable", color="danger"))
+    return ListViewItem(children=[Row(children=children, align="center", gap=3)])
+
+
+def returnable_items(overview: CustomerOverview, order_id: str | None = None) -> Card:
+    """The customer's items, eligible first; ineligible ones stay visible with their reason."""
+    views = [v for v in overview.lines if order_id is None or v.order.order_id == order_id]
+    views.sort(key=lambda v: (not v.eligibility.eligible, v.order.order_id != order_id))
+    return Card(
+        key="items",
+        children=[
+            Title(value="Which item would you like to return?", size="sm"),
+            ListView(children=[_line_row(v) for v in views[:12]]),
+        ],
+    )
+
+
+REASON_ORDER = list(Reason)
+
+
+def reason_options(item_names: str) -> Card:
+    return Card(
+        key="reasons",
+        children=[
+            Title(value=f"Why are you returning {item_names}?", size="sm"),
+            Col(
+                children=[
+                    _button(str(reason), Actions.SELECT_REASON, {"reason": str(reason)}) for reason in REASON_ORDER
+                ],
+                gap=2,
+            ),
+        ],
+    )
+
+
+def _quote_summary(quote: RefundQuote) -> str:
+    if quote.resolution is Resolution.EXCHANGE:
+        return "Replacement sent, nothing charged"
+    parts = []
+    if quote.restocking_fee_cents:
+        parts.append(f"{money(quote.restocking_fee_cents)} restocking fee")
+    if quote.shipping_cost_cents:
+        parts.append(f"{money(quote.shipping_cost_cents)} return shipping")
+    if quote.bonus_cents:
+        parts.append(f"+{money(quote.bonus_cents)} bonus")
+    if quote.fee_waived_reason:
+        parts.append(quote.fee_waived_reason)
+    amount = money(quote.total_cents)
+    what = "store credit" if quote.store_credit_cents else "back"
+    return f"{amount} {what}" + (f" ({'; '.join(parts)})" if parts else "")
+
+
+def resolution_options(quotes: list[RefundQuote]) -> Card:
+    rows = [
+        ListViewItem(
+            children=[
+                Row(
+                    children=[
+                        Col(
+                            children=[
+                                Text(value=str(q.resolution), weight="semibold"),
+                                Caption(value=_quote_summary(q)),
+                            ],
+                            flex=1,
+                        ),
+                        _button("Choose", Actions.SELECT_RESOLUTION, {"resolution": str(q.resolution)}),
+                    ],
+                    align="center",
+                    gap=3,
+                )
+            ]
+        )
+        for q in quotes
+    ]
+    return Card(
+        key="resolutions",
+        children=[Title(value="How would you like this resolved?", size="sm"), ListView(children=rows)],
+    )
+
+
+def shipping_options(costs: dict[Shipping, int]) -> Card:
+    rows = [
+        ListViewItem(
+            children=[
+                Row(
+                    children=[
+                        Col(
+                            children=[
+                                Text(value=str(option), weight="semibold"),
+                                Caption(value="Free" if cost == 0 else f"{money(cost)} deducted"),
+                            ],
+                            flex=1,
+                        ),
+                        _button("Choose", Actions.SELECT_SHIPPING, {"shipping": str(option)}),
+                    ],
+                    align="center",
+                    gap=3,
+                )
+            ]
+        )
+        for option, cost in costs.items()
+    ]
+    return Card(
+        key="shipping", children=[Title(value="How will you send it back?", size="sm"), ListView(children=rows)]
+    )
+
+
+def summary(
+    order_id: str, items: list[tuple[str, int, int]], reason: Reason, shipping: Shipping, quote: RefundQuote
+) -> Card:
+    """items: (name, quantity, unit price cents)."""
+    lines: list = [Title(value="Your return", size="sm"), Caption(value=f"Order {order_id}")]
+    for name, quantity, unit_cents in items:
+        lines.append(
+            Row(
+                children=[Text(value=f"{quantity} × {name}"), Text(value=money(quantity * unit_cents))],
+                justify="between",
+            )
+        )
+    lines += [
+        Divider(),
+        Row(children=[Caption(value="Reason"), Text(value=str(reason))], justify="between"),
+        Row(children=[Caption(value="Resolution"), Text(value=str(quote.resolution))], justify="between"),
+        Row(children=[Caption(value="Shipping"), Text(value=str(shipping))], justify="between"),
+    ]
+    for label, cents, sign in (
+        ("Restocking fee", quote.restocking_fee_cents, -1),
+        ("Return shipping", quote.shipping_cost_cents, -1),
+        ("Store credit bonus", quote.bonus_cents, 1),
+    ):
+        if cents:
+            lines.append(Row(children=[Caption(value=label), Text(value=money(sign * cents))], justify="between"))
+    total_label = "Store credit" if quote.store_credit_cents else "Refund"
+    lines += [
+        Divider(),
+        Row(
+            children=[
+                Text(value=total_label, weight="semibold"),
+                Text(value=money(quote.total_cents), weight="semibold"),
+            ],
+            justify="between",
+        ),
+        Row(
+            children=[
+                _button("Confirm", Actions.CONFIRM, primary=True),
+                _button("Change", Actions.CHANGE),
+                _button("Cancel", Actions.CANCEL),
+            ],
+            gap=2,
+        ),
+    ]
+    return Card(key="summary", children=lines)
+
+
+def status_card(title: str, badge: str, badge_color: str, rows: list[tuple[str, str]], note: str = "") -> Card:
+    children: list = [
+        Row(children=[Title(value=title, size="sm"), Badge(label=badge, color=badge_color)], justify="between")
+    ]
+    for label, value in rows:
+        children.append(Row(children=[Caption(value=label), Text(value=value)], justify="between"))
+    if note:
+        children.append(Caption(value=note))
+    return Card(key="status", children=children)
+
+
+def choices(question: str, options: list[tuple[str, str, dict[str, object]]]) -> Card:
+    """A short question with buttons, so unclear input never ends in a dead end."""
+    return Card(
+        key="choices",
+        children=[
+            Text(value=question),
+            Row(children=[_button(label, action, payload) for label, action, payload in options], gap=2, wrap="wrap"),
+        ],
+    )

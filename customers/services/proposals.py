@@ -1,0 +1,91 @@
+"""Filing a proposal: the exact return the assistant wants, checked again by the rules, awaiting staff."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError
+
+from customers.domain import Reason, Resolution, Shipping
+from customers.models import Proposal
+from customers.policy import ReturnPolicy
+from customers.services.assessment import CustomerOverview, Selection, assess
+from customers.signals import proposal_filed
+
+
+@dataclass(frozen=True)
+class ProposalRequest:
+    thread_id: str
+    submission_key: str
+    order_id: str
+    selections: tuple[Selection, ...]
+    reason: Reason
+    resolution: Resolution
+    shipping: Shipping
+
+
+async def file_proposal(overview: CustomerOverview, request: ProposalRequest, policy: ReturnPolicy) -> Proposal:
+    """Re-assess from the system of record and store the proposal; the same submission files it once.
+
+    Raises ``InvalidRequest`` / ``NotReturnable`` when the rules say no: the chat then tells the customer why.
+    """
+    assessment = assess(
+        overview,
+        request.order_id,
+        list(request.selections),
+        request.reason,
+        request.resolution,
+        request.shipping,
+        policy,
+    )
+    assert assessment.quote is not None  # a resolution was given
+    lines = [
+        {
+            "sku": view.line.sku,
+            "name": view.line.name,
+            "quantity": quantity,
+            "unit_price_cents": view.line.unit_price_cents,
+        }
+        for view, quantity in assessment.lines
+    ]
+    evidence = {
+        "eligibility": [
+            {
+                "sku": view.line.sku,
+                "eligible": view.eligibility.eligible,
+                "message": view.eligibility.message,
+                "days_left": view.eligibility.days_left,
+                "window_ends_on": view.eligibility.window_ends_on.isoformat()
+                if view.eligibility.window_ends_on
+                else None,
+                "returnable_quantity": view.eligibility.returnable_quantity,
+            }
+            for view, _ in assessment.lines
+        ],
+        "policy": policy.as_evidence(),
+    }
+    existing = await Proposal.objects.filter(
+        thread_id=request.thread_id, submission_key=request.submission_key
+    ).afirst()
+    if existing:
+        return existing
+    try:
+        proposal = await Proposal.objects.acreate(
+            customer_id=overview.customer.customer_id,
+            customer_name=overview.customer.name,
+            customer_tier=str(overview.customer.tier),
+            order_id=request.order_id,
+            thread_id=request.thread_id,
+            submission_key=request.submission_key,
+            lines=lines,
+            reason=str(request.reason),
+            resolution=str(request.resolution),
+            shipping=str(request.shipping),
+            quote=assessment.quote.to_dict(),
+            evidence=evidence,
+        )
+    except IntegrityError:
+        # A second click raced the first one in: theirs is the proposal.
+        return await Proposal.objects.aget(thread_id=request.thread_id, submission_key=request.submission_key)
+    await proposal_filed.asend(sender=Proposal, proposal=proposal)
+    return proposal
