@@ -121,7 +121,7 @@ class ReturnRecord:
     lines: tuple[ReturnLine, ...]
     reason: Reason
     resolution: Resolution
-    shipping: Shipping
+    shipping: Shipping | None
     status: ReturnStatus
     refund_cents: int
     store_credit_cents: int

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import atexit
 import os
+import weakref
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from customers.cosmos.client import CosmosConfig, cosmos_client
 from customers.cosmos.repository import CosmosRepository, open_repository
 
 T = TypeVar("T")
@@ -59,3 +61,21 @@ async def _await(awaitable: Awaitable[T]) -> T:
 
 process_repository = ProcessRepository()
 atexit.register(process_repository.close)
+
+
+_loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, bool], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def loop_repository(config: CosmosConfig | None = None) -> CosmosRepository:
+    """The repository for async code (Daphne, consumers): one Cosmos client per event loop and account,
+    opened on first use and kept, since a client is bound to the loop its HTTP session was made on."""
+    config = config or CosmosConfig.from_settings()
+    clients = _loop_clients.setdefault(asyncio.get_running_loop(), {})
+    key = (config.endpoint, config.key, config.verify_tls)
+    if key not in clients:
+        context = cosmos_client(config)
+        clients[key] = (context, await context.__aenter__())
+    client = clients[key][1]
+    return CosmosRepository(client, client.get_database_client(config.database))

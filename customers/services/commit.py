@@ -59,7 +59,8 @@ class ApprovedReturn:
     lines: tuple[ReturnLineRequest, ...]
     reason: Reason
     resolution: Resolution
-    shipping: Shipping
+    # None only when the customer keeps the item (Keep with Discount): nothing travels.
+    shipping: Shipping | None
     quote: RefundQuote
     approved_by: str
 
@@ -71,7 +72,7 @@ class ApprovedReturn:
             "lines": [{"sku": line.sku, "quantity": line.quantity} for line in self.lines],
             "reason": str(self.reason),
             "resolution": str(self.resolution),
-            "shipping": str(self.shipping),
+            "shipping": str(self.shipping) if self.shipping else None,
             "quote": self.quote.to_dict(),
             "approved_by": self.approved_by,
         }
@@ -139,7 +140,7 @@ def parse_approved_return(payload: Any) -> ApprovedReturn:
         lines=tuple(lines),
         reason=choice("reason", Reason),
         resolution=resolution,
-        shipping=choice("shipping", Shipping),
+        shipping=None if resolution is Resolution.KEEP_WITH_DISCOUNT else choice("shipping", Shipping),
         quote=quote,
         approved_by=text("approved_by"),
     )
@@ -170,10 +171,10 @@ def _next_business_day(now: datetime) -> str:
 
 
 def shipping_arrangement(
-    return_id: str, shipping: Shipping, resolution: Resolution, now: datetime
+    return_id: str, shipping: Shipping | None, resolution: Resolution, now: datetime
 ) -> tuple[str | None, str]:
     """The tracking number (if the parcel travels) and what the customer does next."""
-    if resolution is Resolution.KEEP_WITH_DISCOUNT:
+    if resolution is Resolution.KEEP_WITH_DISCOUNT or shipping is None:
         return None, "Keep the item; nothing needs to be sent back."
     tracking = _tracking_number(return_id)
     if shipping is Shipping.PREPAID_LABEL:
