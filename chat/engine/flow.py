@@ -1,0 +1,84 @@
+"""The return being put together in one conversation: the slots the customer has filled so far.
+
+Kept in the ChatKit thread's metadata, so it survives reconnects and every server process sees the same state.
+Text and widget clicks both change it through the same methods, so they always reach the same state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from customers.domain import Reason, Resolution, Shipping
+
+METADATA_KEY = "return_flow"
+
+
+@dataclass
+class FlowItem:
+    sku: str
+    quantity: int
+
+
+@dataclass
+class Flow:
+    order_id: str | None = None
+    items: list[FlowItem] = field(default_factory=list)
+    reason: Reason | None = None
+    resolution: Resolution | None = None
+    shipping: Shipping | None = None
+    proposal_id: int | None = None
+
+    @classmethod
+    def load(cls, metadata: dict[str, Any]) -> Flow:
+        raw = metadata.get(METADATA_KEY) or {}
+        try:
+            return cls(
+                order_id=raw.get("order_id"),
+                items=[FlowItem(str(i["sku"]), int(i["quantity"])) for i in raw.get("items", [])],
+                reason=Reason(raw["reason"]) if raw.get("reason") else None,
+                resolution=Resolution(raw["resolution"]) if raw.get("resolution") else None,
+                shipping=Shipping(raw["shipping"]) if raw.get("shipping") else None,
+                proposal_id=raw.get("proposal_id"),
+            )
+        except (KeyError, TypeError, ValueError):
+            return cls()  # unreadable state: start afresh rather than fail the conversation
+
+    def save(self, metadata: dict[str, Any]) -> None:
+        metadata[METADATA_KEY] = json.loads(json.dumps(asdict(self), default=str))
+
+    @property
+    def needs_shipping(self) -> bool:
+        return self.resolution is not Resolution.KEEP_WITH_DISCOUNT
+
+    @property
+    def complete(self) -> bool:
+        return bool(
+            self.order_id
+            and self.items
+            and self.reason
+            and self.resolution
+            and (self.shipping or not self.needs_shipping)
+        )
+
+    def submission_key(self) -> str:
+        """Same return, same key: confirming one summary twice files one proposal; any change files anew."""
+        content = {k: v for k, v in asdict(self).items() if k != "proposal_id"}
+        return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+    def choose_item(self, order_id: str, sku: str, quantity: int) -> None:
+        """Items come from one order per return; choosing from another order starts the return afresh."""
+        if self.order_id != order_id:
+            self.reset()
+            self.order_id = order_id
+        self.proposal_id = None
+        for item in self.items:
+            if item.sku == sku:
+                item.quantity = quantity
+                return
+        self.items.append(FlowItem(sku, quantity))
+
+    def reset(self) -> None:
+        self.__dict__.update(Flow().__dict__)

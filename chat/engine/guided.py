@@ -1,0 +1,476 @@
+"""The guided assistant: offline, deterministic slot filling over text and widget clicks.
+
+Each turn reads the customer's orders from the system of record, applies what the customer said or clicked
+to the ``Flow``, and shows the next missing step: items -> reason -> resolution (with exact quotes) ->
+shipping -> summary -> proposal. Clicks never go through language understanding; text does, and both land
+in the same ``Flow`` methods.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from chatkit.store import Store
+from chatkit.types import ThreadMetadata, ThreadStreamEvent, UserMessageItem
+
+from chat import widgets
+from chat.context import ChatContext
+from chat.engine.events import Emitter
+from chat.engine.flow import Flow
+from chat.engine.understanding import CatalogItem, Intent, Understanding, understand
+from chat.widgets import Actions
+from customers.clock import store_today
+from customers.cosmos.runner import loop_repository
+from customers.domain import Reason, Resolution, Shipping
+from customers.errors import ReturnsError
+from customers.policy import ReturnPolicy
+from customers.selectors.policy import aactive_policy
+from customers.services.assessment import CustomerOverview, Selection, assess, customer_overview
+from customers.services.proposals import ProposalRequest, file_proposal
+
+logger = logging.getLogger(__name__)
+
+MENU = [
+    ("Start a return", Actions.START_OVER, {}),
+    ("Where is my return?", "returns.status", {}),
+]
+
+
+class GuidedEngine:
+    def __init__(self, store: Store[ChatContext]) -> None:
+        self.store = store
+
+    async def respond(
+        self, thread: ThreadMetadata, message: UserMessageItem | None, context: ChatContext
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        text = " ".join(part.text for part in (message.content if message else []) if getattr(part, "text", None))
+        async for event in self._turn(thread, context, text=text):
+            yield event
+
+    async def action(
+        self, thread: ThreadMetadata, action_type: str, payload: dict[str, Any], context: ChatContext
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        async for event in self._turn(thread, context, action=(action_type, payload)):
+            yield event
+
+    # --- one turn -------------------------------------------------------------------------------
+    async def _turn(
+        self,
+        thread: ThreadMetadata,
+        context: ChatContext,
+        text: str | None = None,
+        action: tuple[str, dict[str, Any]] | None = None,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        out = Emitter(self.store, thread, context)
+        flow = Flow.load(thread.metadata)
+        yield out.progress("Looking up your orders…")
+        repo = await loop_repository()
+        policy = await aactive_policy()
+        overview = await customer_overview(repo, context.customer_id, policy, store_today())
+        turn = _Turn(out, flow, overview, policy, context, thread)
+        steps = turn.on_action(*action) if action is not None else turn.on_text(text or "")
+        async for event in steps:
+            yield event
+        flow.save(thread.metadata)
+
+
+class _Turn:
+    """The work of one turn, with everything it needs at hand."""
+
+    def __init__(
+        self,
+        out: Emitter,
+        flow: Flow,
+        overview: CustomerOverview,
+        policy: ReturnPolicy,
+        context: ChatContext,
+        thread: ThreadMetadata,
+    ) -> None:
+        self.out = out
+        self.flow = flow
+        self.overview = overview
+        self.policy = policy
+        self.context = context
+        self.thread = thread
+
+    # --- clicks ---------------------------------------------------------------------------------
+    async def on_action(self, action_type: str, payload: dict[str, Any]) -> AsyncIterator[ThreadStreamEvent]:
+        flow = self.flow
+        try:
+            if action_type == Actions.SELECT_ITEM:
+                async for event in self._choose_item(
+                    str(payload.get("order_id", "")), str(payload.get("sku", "")), None
+                ):
+                    yield event
+                return
+            elif action_type == Actions.SELECT_REASON:
+                flow.reason = Reason(str(payload.get("reason")))
+            elif action_type == Actions.SELECT_RESOLUTION:
+                flow.resolution = Resolution(str(payload.get("resolution")))
+            elif action_type == Actions.SELECT_SHIPPING:
+                flow.shipping = Shipping(str(payload.get("shipping")))
+            elif action_type == Actions.SET_QUANTITY:
+                self._set_quantity(str(payload.get("sku", "")), payload.get("quantity"))
+            elif action_type == Actions.CONFIRM:
+                async for event in self._confirm():
+                    yield event
+                return
+            elif action_type == Actions.CHANGE:
+                async for event in self._ask_what_to_change():
+                    yield event
+                return
+            elif action_type == "returns.change_step":
+                self._clear_step(str(payload.get("step", "")))
+            elif action_type == Actions.CANCEL:
+                flow.reset()
+                async for event in self.out.say(
+                    "No problem, I've cancelled that return. Anything else I can help with?"
+                ):
+                    yield event
+                yield self.out.widget(widgets.choices("What would you like to do?", MENU), "Menu")
+                return
+            elif action_type == Actions.START_OVER:
+                flow.reset()
+            elif action_type == "returns.status":
+                async for event in self._status():
+                    yield event
+                return
+            else:
+                async for event in self.out.say("Sorry, I didn't recognise that choice."):
+                    yield event
+                return
+        except (ValueError, TypeError):
+            async for event in self.out.say("Sorry, that choice isn't valid any more. Here is where we are:"):
+                yield event
+        async for event in self._next_step():
+            yield event
+
+    # --- text -----------------------------------------------------------------------------------
+    async def on_text(self, text: str) -> AsyncIterator[ThreadStreamEvent]:
+        catalog = list({v.line.sku: CatalogItem(v.line.sku, v.line.name) for v in self.overview.lines}.values())
+        said = understand(text, catalog)
+        flow = self.flow
+        if said.intent is Intent.CANCEL:
+            async for event in self.on_action(Actions.CANCEL, {}):
+                yield event
+            return
+        if said.intent is Intent.START_OVER:
+            flow.reset()
+        if said.intent is Intent.RETURN_STATUS:
+            async for event in self._status():
+                yield event
+            return
+        if said.intent is Intent.HUMAN:
+            self.thread.metadata["handoff_requested"] = True
+            async for event in self.out.say(
+                "I've flagged this conversation for our support team; an agent will join here. "
+                "Meanwhile I can keep helping with your return."
+            ):
+                yield event
+            return
+        if said.intent is Intent.START_RETURN and flow.proposal_id:
+            flow.reset()  # a new return after one was filed
+        applied = [event async for event in self._apply_slots(said)]
+        for event in applied:
+            yield event
+        if said.intent in (Intent.CONFIRM, Intent.YES) and flow.complete:
+            async for event in self._confirm():
+                yield event
+            return
+        if said.intent in (Intent.CHANGE, Intent.NO) and not _has_slots(said) and flow.complete:
+            async for event in self._ask_what_to_change():
+                yield event
+            return
+        understood = _has_slots(said) or said.intent in (Intent.START_RETURN, Intent.START_OVER, Intent.GREETING)
+        if not understood and said.intent in (Intent.THANKS,):
+            async for event in self.out.say("You're welcome! Anything else I can help with?"):
+                yield event
+            return
+        if not understood and said.intent is Intent.HELP:
+            async for event in self.out.say(
+                "I can start a return, tell you where a return is, and answer questions about our return policy."
+            ):
+                yield event
+            yield self.out.widget(widgets.choices("What would you like to do?", MENU), "Menu")
+            return
+        if not understood and not flow.items:
+            async for event in self.out.say("Sorry, I didn't quite get that. What would you like to do?"):
+                yield event
+            yield self.out.widget(widgets.choices("Choose one:", MENU), "Menu")
+            return
+        if not understood:
+            async for event in self.out.say("Sorry, I didn't quite get that. Let's pick up where we were:"):
+                yield event
+        async for event in self._next_step(greet=said.intent is Intent.GREETING and not flow.items):
+            yield event
+
+    async def _apply_slots(self, said: Understanding) -> AsyncIterator[ThreadStreamEvent]:
+        flow = self.flow
+        if said.order_id and not any(v.order.order_id == said.order_id for v in self.overview.lines):
+            async for event in self.out.say(f"I couldn't find order {said.order_id} on your account."):
+                yield event
+        elif said.order_id and said.order_id != flow.order_id:
+            flow.reset()
+            flow.order_id = said.order_id
+        for mention in said.items:
+            order_id = self._order_for(mention.sku, said.order_id or flow.order_id)
+            if order_id is None:
+                continue
+            view = self.overview.line(order_id, mention.sku)
+            assert view is not None
+            quantity = view.line.returnable_quantity if mention.all_units else (mention.quantity or said.quantity or 1)
+            if said.all_units and len(said.items) == 1:
+                quantity = view.line.returnable_quantity
+            async for event in self._choose_item(order_id, mention.sku, quantity, then_next=False):
+                yield event
+        if said.quantity and not said.items and len(flow.items) == 1:
+            self._set_quantity(flow.items[0].sku, said.quantity)
+        if said.reason:
+            flow.reason = said.reason
+        if said.resolution:
+            flow.resolution = said.resolution
+        if said.shipping:
+            flow.shipping = said.shipping
+
+    def _order_for(self, sku: str, preferred: str | None) -> str | None:
+        """The order an item mention refers to: the one in play, else the newest order where it is returnable."""
+        candidates = [v for v in self.overview.lines if v.line.sku == sku]
+        for view in candidates:
+            if view.order.order_id == preferred:
+                return preferred
+        eligible = [v for v in candidates if v.eligibility.eligible]
+        chosen = (eligible or candidates or [None])[0]
+        return chosen.order.order_id if chosen else None
+
+    # --- steps ----------------------------------------------------------------------------------
+    async def _choose_item(
+        self, order_id: str, sku: str, quantity: int | None, then_next: bool = True
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        view = self.overview.line(order_id, sku)
+        if view is None:
+            async for event in self.out.say("I couldn't find that item on your orders."):
+                yield event
+            return
+        if not view.eligibility.eligible:
+            async for event in self.out.say(f"Sorry, {view.line.name} can't be returned: {view.eligibility.message}"):
+                yield event
+            return
+        wanted = max(1, min(quantity or 1, view.line.returnable_quantity))
+        self.flow.choose_item(order_id, sku, wanted)
+        if then_next:
+            async for event in self._next_step():
+                yield event
+
+    def _set_quantity(self, sku: str, quantity: object) -> None:
+        for item in self.flow.items:
+            view = self.overview.line(self.flow.order_id or "", item.sku)
+            if item.sku == sku and view is not None and isinstance(quantity, int) and not isinstance(quantity, bool):
+                item.quantity = max(1, min(quantity, view.line.returnable_quantity))
+                self.flow.proposal_id = None
+
+    def _clear_step(self, step: str) -> None:
+        flow = self.flow
+        if step == "items":
+            flow.items = []
+        elif step == "reason":
+            flow.reason = None
+        elif step == "resolution":
+            flow.resolution = None
+        elif step == "shipping":
+            flow.shipping = None
+        flow.proposal_id = None
+
+    def _item_names(self) -> str:
+        names = []
+        for item in self.flow.items:
+            view = self.overview.line(self.flow.order_id or "", item.sku)
+            name = view.line.name if view else item.sku
+            names.append(f"{item.quantity} × {name}" if item.quantity > 1 else f"the {name}")
+        return " and ".join(names)
+
+    def _selections(self) -> list[Selection]:
+        return [Selection(item.sku, item.quantity) for item in self.flow.items]
+
+    async def _next_step(self, greet: bool = False) -> AsyncIterator[ThreadStreamEvent]:
+        flow, out = self.flow, self.out
+        customer = self.overview.customer
+        if not flow.items:
+            yield out.progress("Checking eligibility…")
+            if greet or not self.thread.metadata.get("greeted"):
+                self.thread.metadata["greeted"] = True
+                async for event in out.say(f"Hi {customer.name.split()[0]}! Here are the items on your orders."):
+                    yield event
+                yield out.widget(widgets.customer_card(self.overview), f"{customer.name} ({customer.tier})")
+            else:
+                async for event in out.say("Which item would you like to return?"):
+                    yield event
+            yield out.widget(widgets.returnable_items(self.overview, flow.order_id), "Returnable items")
+            return
+        if flow.reason is None:
+            async for event in out.say(f"Got it: {self._item_names()}. What's the reason for the return?"):
+                yield event
+            yield out.widget(widgets.reason_options(self._item_names()), "Reasons")
+            return
+        if flow.resolution is None:
+            yield out.progress("Working out your options…")
+            quotes = []
+            for resolution in Resolution:
+                assessment = assess(
+                    self.overview,
+                    flow.order_id or "",
+                    self._selections(),
+                    flow.reason,
+                    resolution,
+                    flow.shipping,
+                    self.policy,
+                )
+                assert assessment.quote is not None
+                quotes.append(assessment.quote)
+            async for event in out.say(f"Thanks. Here's what you can get for {self._item_names()}:"):
+                yield event
+            yield out.widget(widgets.resolution_options(quotes), "Resolution options")
+            return
+        if flow.needs_shipping and flow.shipping is None:
+            costs = {}
+            for option in Shipping:
+                quote = assess(
+                    self.overview,
+                    flow.order_id or "",
+                    self._selections(),
+                    flow.reason,
+                    flow.resolution,
+                    option,
+                    self.policy,
+                ).quote
+                assert quote is not None
+                costs[option] = quote.shipping_cost_cents
+            async for event in out.say(f"{flow.resolution} it is. How would you like to send it back?"):
+                yield event
+            yield out.widget(widgets.shipping_options(costs), "Shipping options")
+            return
+        async for event in self._summary():
+            yield event
+
+    async def _summary(self) -> AsyncIterator[ThreadStreamEvent]:
+        flow = self.flow
+        try:
+            assessment = assess(
+                self.overview,
+                flow.order_id or "",
+                self._selections(),
+                flow.reason,
+                flow.resolution,
+                flow.shipping,
+                self.policy,
+            )
+        except ReturnsError as error:
+            flow.items = []
+            async for event in self.out.say(f"Sorry: {error.message}"):
+                yield event
+            return
+        assert assessment.quote is not None and flow.order_id and flow.reason
+        items = [(view.line.name, qty, view.line.unit_price_cents) for view, qty in assessment.lines]
+        async for event in self.out.say("Here's your return. Please check it and confirm."):
+            yield event
+        yield self.out.widget(
+            widgets.summary(flow.order_id, items, flow.reason, flow.shipping, assessment.quote), "Return summary"
+        )
+
+    async def _ask_what_to_change(self) -> AsyncIterator[ThreadStreamEvent]:
+        options = [
+            ("Item", "returns.change_step", {"step": "items"}),
+            ("Reason", "returns.change_step", {"step": "reason"}),
+            ("Resolution", "returns.change_step", {"step": "resolution"}),
+        ]
+        if self.flow.needs_shipping:
+            options.append(("Shipping", "returns.change_step", {"step": "shipping"}))
+        yield self.out.widget(widgets.choices("What would you like to change?", options), "Change")
+
+    async def _confirm(self) -> AsyncIterator[ThreadStreamEvent]:
+        flow = self.flow
+        if not flow.complete or flow.reason is None or flow.resolution is None or flow.order_id is None:
+            async for event in self._next_step():
+                yield event
+            return
+        yield self.out.progress("Sending your return for review…")
+        request = ProposalRequest(
+            thread_id=self.thread.id,
+            submission_key=flow.submission_key(),
+            order_id=flow.order_id,
+            selections=tuple(self._selections()),
+            reason=flow.reason,
+            resolution=flow.resolution,
+            shipping=flow.shipping,
+        )
+        try:
+            proposal = await file_proposal(self.overview, request, self.policy)
+        except ReturnsError as error:
+            async for event in self.out.say(f"Sorry, I can't submit this return: {error.message}"):
+                yield event
+            return
+        flow.proposal_id = proposal.pk
+        async for event in self.out.say(
+            "Thanks! Your return is with our team for a quick review. You'll see the decision right here."
+        ):
+            yield event
+        amount = widgets.money(proposal.total_cents)
+        yield self.out.widget(
+            widgets.status_card(
+                f"Return request #{proposal.pk}",
+                "Waiting for review",
+                "warning",
+                [("Order", proposal.order_id), ("Items", self._item_names()), (str(flow.resolution), amount)],
+            ),
+            f"Return request #{proposal.pk}: waiting for review",
+        )
+
+    async def _status(self) -> AsyncIterator[ThreadStreamEvent]:
+        from customers.models import Proposal
+
+        yield self.out.progress("Looking up your returns…")
+        repo = await loop_repository()
+        returns = await repo.list_returns(self.context.customer_id)
+        pending = [
+            p
+            async for p in Proposal.objects.filter(customer_id=self.context.customer_id, state="proposed").order_by(
+                "-created_at"
+            )
+        ]
+        if not returns and not pending:
+            async for event in self.out.say("You don't have any returns yet. Would you like to start one?"):
+                yield event
+            yield self.out.widget(widgets.choices("Start a return?", MENU[:1]), "Start a return")
+            return
+        async for event in self.out.say("Here's where your returns are:"):
+            yield event
+        for proposal in pending[:5]:
+            yield self.out.widget(
+                widgets.status_card(
+                    f"Return request #{proposal.pk}",
+                    "Waiting for review",
+                    "warning",
+                    [("Order", proposal.order_id), (proposal.resolution, widgets.money(proposal.total_cents))],
+                ),
+                f"Return request #{proposal.pk}: waiting for review",
+            )
+        for record in sorted(returns, key=lambda r: r.created_at, reverse=True)[:5]:
+            amount = record.store_credit_cents or record.refund_cents
+            rows = [("Order", record.order_id), (str(record.resolution), widgets.money(amount))]
+            if record.tracking_number:
+                rows.append(("Tracking", record.tracking_number))
+            yield self.out.widget(
+                widgets.status_card(
+                    f"Return {record.return_id}",
+                    str(record.status).replace("_", " ").title(),
+                    "success",
+                    rows,
+                    note=record.instructions,
+                ),
+                f"Return {record.return_id}: {record.status}",
+            )
+
+
+def _has_slots(said: Understanding) -> bool:
+    return bool(said.items or said.order_id or said.reason or said.resolution or said.shipping or said.quantity)

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from chat import views
+
+urlpatterns = [
+    path("chat/", views.chat_page, name="chat"),
+    path("chat/session", views.start_session, name="chat-session"),
+    path("chatkit", views.chatkit_endpoint, name="chatkit"),
+]

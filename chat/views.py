@@ -1,0 +1,144 @@
+"""The customer's HTTP endpoints: sign-in, the chat page, and the ChatKit protocol endpoint.
+
+Thin: parse, check who is asking, call the service or the ChatKit server, render. Every failure a client
+can cause is a 4xx with a JSON reason.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from chatkit.server import StreamingResult
+from chatkit.store import NotFoundError
+from chatkit.types import ChatKitReq
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_GET, require_POST
+from pydantic import TypeAdapter, ValidationError
+
+from chat import ratelimit
+from chat.context import ChatContext
+from chat.server import ReturnsChatServer
+from chat.store import CosmosChatStore
+from customers.cosmos.runner import loop_repository
+from customers.services.identity import identify_customer, normalise_order_id
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+SESSION_CUSTOMER = "customer_id"
+SESSION_ORDER = "customer_order_id"
+SIGN_IN_LIMIT = (10, 300)  # attempts per window (seconds), per client address and per email
+_request_adapter: TypeAdapter[Any] = TypeAdapter(ChatKitReq)
+_ready_containers: set[tuple[int, str]] = set()
+
+
+def error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": code, "message": message}, status=status)
+
+
+def _client_address(request: HttpRequest) -> str:
+    return str(request.META.get("REMOTE_ADDR", "unknown"))
+
+
+@require_GET
+@ensure_csrf_cookie
+def chat_page(request: HttpRequest) -> HttpResponse:
+    return render(request, "chat/index.html")
+
+
+@require_POST
+async def start_session(request: HttpRequest) -> JsonResponse:
+    """Sign in with email + order number; a wrong pair gets one neutral answer whichever half was wrong."""
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return error(400, "invalid_json", "The body must be JSON: {\"email\": ..., \"order_id\": ...}.")
+    if not isinstance(body, dict):
+        return error(400, "invalid_request", "The body must be a JSON object.")
+    email, order_id = body.get("email"), body.get("order_id")
+    if not isinstance(email, str) or not isinstance(order_id, str) or not email.strip() or not order_id.strip():
+        return error(400, "invalid_request", "Both 'email' and 'order_id' are required.")
+    email = email.strip().lower()
+    limit, window = SIGN_IN_LIMIT
+    allowed_address = await ratelimit.hit(f"signin:ip:{_client_address(request)}", limit, window)
+    allowed_email = await ratelimit.hit(f"signin:email:{email}", limit, window)
+    if not (allowed_address and allowed_email):
+        return error(429, "rate_limited", "Too many attempts. Please wait a few minutes and try again.")
+    customer_id = await identify_customer(await loop_repository(), email, order_id)
+    if customer_id is None:
+        return error(401, "not_recognised", "We couldn't find an order with that email and order number.")
+    await request.session.acycle_key()  # a new session id at sign-in prevents session fixation
+    await request.session.aset(SESSION_CUSTOMER, customer_id)
+    await request.session.aset(SESSION_ORDER, normalise_order_id(order_id))
+    return JsonResponse({"customer_id": customer_id, "order_id": normalise_order_id(order_id)})
+
+
+async def customer_context(request: HttpRequest) -> ChatContext | None:
+    customer_id = await request.session.aget(SESSION_CUSTOMER)
+    order_id = await request.session.aget(SESSION_ORDER)
+    return ChatContext(customer_id=customer_id, order_id=order_id) if customer_id else None
+
+
+async def chat_store() -> CosmosChatStore:
+    repo = await loop_repository()
+    store = CosmosChatStore(repo.database)
+    key = (id(repo.client), repo.database.id)
+    if key not in _ready_containers:
+        await store.ensure_container()
+        _ready_containers.add(key)
+    return store
+
+
+async def _refers_to_missing(store: CosmosChatStore, parsed: Any, context: ChatContext) -> bool:
+    """Whether the request names a thread or item this customer does not have (another's looks the same)."""
+    params = getattr(parsed, "params", None)
+    thread_id = getattr(params, "thread_id", None)
+    if not thread_id:
+        return False
+    try:
+        await store.load_thread(thread_id, context)
+        item_ids = list(getattr(params, "item_ids", None) or [])
+        if getattr(params, "item_id", None):
+            item_ids.append(params.item_id)
+        for item_id in item_ids:
+            await store.load_item(thread_id, item_id, context)
+    except NotFoundError:
+        return True
+    return False
+
+
+@require_POST
+async def chatkit_endpoint(request: HttpRequest) -> HttpResponse:
+    context = await customer_context(request)
+    if context is None:
+        return error(401, "not_signed_in", "Sign in with your email and order number first.")
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > MAX_BODY_BYTES:
+        return error(413, "too_large", f"Requests are limited to {MAX_BODY_BYTES // 1024} KB.")
+    body = request.body
+    try:
+        parsed = _request_adapter.validate_json(body)
+    except ValidationError as invalid:
+        first = invalid.errors()[0] if invalid.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return error(400, "invalid_request", f"Not a ChatKit request: {first.get('msg', 'invalid')} at {where or 'body'}.")
+    store = await chat_store()
+    if await _refers_to_missing(store, parsed, context):
+        return error(404, "not_found", "That conversation or message does not exist.")
+    server = ReturnsChatServer(store)
+    try:
+        result = await server.process(body, context)
+    except NotFoundError:
+        return error(404, "not_found", "That conversation or message does not exist.")
+    except (ValueError, NotImplementedError, RuntimeError) as refused:
+        return error(400, "unsupported", str(refused)[:200] or "This request is not supported.")
+    if isinstance(result, StreamingResult):
+        response = StreamingHttpResponse(result, content_type="text/event-stream")
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"
+        return response
+    return HttpResponse(result.json, content_type="application/json")
