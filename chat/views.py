@@ -77,6 +77,12 @@ async def start_session(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"customer_id": customer_id, "order_id": normalise_order_id(order_id)})
 
 
+@require_POST
+async def end_session(request: HttpRequest) -> JsonResponse:
+    await request.session.aflush()
+    return JsonResponse({"signed_out": True})
+
+
 async def customer_context(request: HttpRequest) -> ChatContext | None:
     customer_id = await request.session.aget(SESSION_CUSTOMER)
     order_id = await request.session.aget(SESSION_ORDER)

@@ -1,0 +1,324 @@
+// The customer chat page: sign-in, the transcript, widgets, streaming text, progress and feedback.
+(function () {
+  "use strict";
+
+  const client = window.ChatKitClient;
+  const $ = (id) => document.getElementById(id);
+  const els = {
+    signin: $("signin"),
+    signinForm: $("signin-form"),
+    signinError: $("signin-error"),
+    chat: $("chat"),
+    messages: $("messages"),
+    progress: $("progress"),
+    progressText: $("progress-text"),
+    composer: $("composer"),
+    input: $("message"),
+    send: $("send"),
+    signOut: $("sign-out"),
+  };
+  const state = { threadId: null, customerId: null, busy: false, items: new Map() };
+  const storageKey = () => `returns.thread.${state.customerId}`;
+
+  // --- rendering of widgets -----------------------------------------------------------------
+  const GAP = (gap) => (gap === undefined || gap === null ? null : typeof gap === "number" ? `${gap * 4}px` : gap);
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  function renderChildren(parent, children, ctx) {
+    for (const child of children || []) {
+      const rendered = renderComponent(child, ctx);
+      if (rendered) parent.appendChild(rendered);
+    }
+    return parent;
+  }
+
+  function layout(node, component) {
+    if (component.gap !== undefined) node.style.gap = GAP(component.gap);
+    if (component.justify) node.style.justifyContent = { between: "space-between", around: "space-around" }[component.justify] || component.justify;
+    if (component.align) node.style.alignItems = { start: "flex-start", end: "flex-end" }[component.align] || component.align;
+    if (component.wrap) node.style.flexWrap = component.wrap;
+    if (component.flex !== undefined) node.style.flex = String(component.flex);
+    return node;
+  }
+
+  function renderComponent(component, ctx) {
+    switch (component.type) {
+      case "Card":
+        return renderChildren(el("div", "card"), component.children, ctx);
+      case "ListView":
+        return renderChildren(el("ul", "list-view"), component.children, ctx);
+      case "ListViewItem":
+        return renderChildren(layout(el("li", "list-item"), component), component.children, ctx);
+      case "Row":
+        return renderChildren(layout(el("div", "row"), component), component.children, ctx);
+      case "Col":
+      case "Box":
+      case "Form":
+        return renderChildren(layout(el("div", "col"), component), component.children, ctx);
+      case "Title":
+        return el("h3", "title", component.value);
+      case "Text":
+        return el("p", `text ${component.weight ? "w-" + component.weight : ""}`, component.value);
+      case "Markdown":
+        return el("p", "text", component.value);
+      case "Caption":
+        return el("p", `caption ${component.color ? "c-" + component.color : ""}`, component.value);
+      case "Badge":
+        return el("span", `badge badge-${component.color || "secondary"}`, component.label);
+      case "Divider":
+        return el("hr", "divider");
+      case "Button": {
+        const button = el("button", component.style === "primary" ? "primary" : "secondary", component.label || "");
+        button.type = "button";
+        if (component.onClickAction) button.addEventListener("click", () => ctx.onAction(component.onClickAction, button));
+        if (ctx.readOnly) button.disabled = true;
+        return button;
+      }
+      default:
+        return null; // a component this page does not draw yet is left out rather than shown broken
+    }
+  }
+
+  // --- rendering of thread items --------------------------------------------------------------
+  function textOf(item) {
+    return (item.content || []).map((part) => part.text || "").join("");
+  }
+
+  function feedbackBar(item) {
+    const bar = el("div", "feedback");
+    for (const [kind, label, symbol] of [["positive", "Helpful", "👍"], ["negative", "Not helpful", "👎"]]) {
+      const button = el("button", "icon", symbol);
+      button.type = "button";
+      button.setAttribute("aria-label", label);
+      button.addEventListener("click", async () => {
+        bar.querySelectorAll("button").forEach((b) => (b.disabled = true));
+        button.classList.add("chosen");
+        try {
+          await client.request("items.feedback", { thread_id: state.threadId, item_ids: [item.id], kind });
+          bar.appendChild(el("span", "caption", "Thanks for the feedback"));
+        } catch (error) {
+          bar.appendChild(el("span", "caption c-danger", "Couldn't send feedback"));
+        }
+      });
+      bar.appendChild(button);
+    }
+    return bar;
+  }
+
+  function renderItem(item) {
+    const li = el("li", `item item-${item.type}`);
+    li.dataset.itemId = item.id;
+    if (item.type === "user_message") {
+      li.appendChild(el("div", "bubble user", textOf(item)));
+    } else if (item.type === "assistant_message") {
+      li.appendChild(el("div", "bubble assistant", textOf(item)));
+      li.appendChild(feedbackBar(item));
+    } else if (item.type === "widget") {
+      const readOnly = Boolean(item.answered);
+      li.appendChild(renderComponent(item.widget, { onAction: (action, button) => runAction(item, action, button), readOnly }));
+    } else if (item.type === "task" || item.type === "workflow") {
+      li.appendChild(el("div", "caption", (item.task && item.task.title) || "Working…"));
+    } else {
+      return null;
+    }
+    return li;
+  }
+
+  function upsertItem(item) {
+    state.items.set(item.id, item);
+    const rendered = renderItem(item);
+    const existing = els.messages.querySelector(`[data-item-id="${CSS.escape(item.id)}"]`);
+    if (!rendered) return;
+    if (existing) existing.replaceWith(rendered);
+    else els.messages.appendChild(rendered);
+    rendered.scrollIntoView({ block: "end", behavior: "smooth" });
+  }
+
+  function appendDelta(itemId, delta) {
+    const node = els.messages.querySelector(`[data-item-id="${CSS.escape(itemId)}"] .bubble`);
+    if (node) node.textContent += delta;
+  }
+
+  function showProgress(text) {
+    els.progressText.textContent = text;
+    els.progress.hidden = !text;
+  }
+
+  function notice(message, kind) {
+    const li = el("li", `item notice ${kind || ""}`);
+    li.appendChild(el("div", "caption", message));
+    els.messages.appendChild(li);
+  }
+
+  // --- talking to the server ------------------------------------------------------------------
+  async function consume(events) {
+    for await (const event of events) {
+      switch (event.type) {
+        case "thread.created":
+          state.threadId = event.thread.id;
+          sessionStorage.setItem(storageKey(), state.threadId);
+          break;
+        case "thread.item.added":
+        case "thread.item.done":
+        case "thread.item.replaced":
+          upsertItem(event.item);
+          if (event.type === "thread.item.done") showProgress("");
+          break;
+        case "thread.item.updated":
+          if (event.update && event.update.type === "assistant_message.content_part.text_delta") appendDelta(event.item_id, event.update.delta);
+          break;
+        case "thread.item.removed": {
+          const node = els.messages.querySelector(`[data-item-id="${CSS.escape(event.item_id)}"]`);
+          if (node) node.remove();
+          break;
+        }
+        case "progress_update":
+          showProgress(event.text);
+          break;
+        case "error":
+          notice(event.message || "Something went wrong. Please try again.", "error");
+          break;
+        case "notice":
+          notice(event.message, event.level);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  async function run(makeEvents) {
+    if (state.busy) return;
+    state.busy = true;
+    els.send.disabled = true;
+    try {
+      await consume(makeEvents());
+    } catch (error) {
+      if (error.status === 401) return showSignIn("Your session ended. Please sign in again.");
+      if (error.status === 404) {
+        sessionStorage.removeItem(storageKey());
+        state.threadId = null;
+      }
+      notice(error.message || "We couldn't reach the server. Please try again.", "error");
+    } finally {
+      showProgress("");
+      state.busy = false;
+      els.send.disabled = false;
+    }
+  }
+
+  function sendText(text) {
+    upsertItem({ id: `local-${Date.now()}`, type: "user_message", content: [{ text }] });
+    const input = client.userInput(text);
+    return run(() =>
+      state.threadId
+        ? client.stream("threads.add_user_message", { thread_id: state.threadId, input })
+        : client.stream("threads.create", { input }),
+    );
+  }
+
+  function runAction(item, action, button) {
+    if (state.busy) return;
+    const card = button.closest(".card");
+    if (card) card.querySelectorAll("button").forEach((b) => (b.disabled = true));
+    button.classList.add("chosen");
+    return run(() => client.stream("threads.custom_action", { thread_id: state.threadId, item_id: item.id, action }));
+  }
+
+  async function restoreThread() {
+    const threadId = sessionStorage.getItem(storageKey());
+    if (!threadId) return false;
+    try {
+      const thread = await client.request("threads.get_by_id", { thread_id: threadId });
+      state.threadId = thread.id;
+      const items = (thread.items && thread.items.data) || [];
+      items.forEach((item, index) => {
+        // Only the newest widget still takes clicks; earlier ones are the record of what was chosen.
+        item.answered = items.slice(index + 1).some((later) => later.type !== "end_of_turn");
+        upsertItem(item);
+      });
+      return true;
+    } catch (error) {
+      sessionStorage.removeItem(storageKey());
+      return false;
+    }
+  }
+
+  // --- screens --------------------------------------------------------------------------------
+  function showSignIn(message) {
+    els.chat.hidden = true;
+    els.signOut.hidden = true;
+    els.signin.hidden = false;
+    els.signinError.hidden = !message;
+    els.signinError.textContent = message || "";
+    $("email").focus();
+  }
+
+  async function showChat() {
+    els.signin.hidden = true;
+    els.chat.hidden = false;
+    els.signOut.hidden = false;
+    els.messages.textContent = "";
+    state.items.clear();
+    if (!(await restoreThread())) {
+      const welcome = el("li", "item welcome");
+      welcome.appendChild(el("div", "bubble assistant", "Hi! I can help you return an item, check on a return, or answer policy questions."));
+      const row = el("div", "row quick");
+      for (const [label, text] of [["Start a return", "I want to return some items"], ["Where is my return?", "Where is my return?"]]) {
+        const button = el("button", "secondary", label);
+        button.type = "button";
+        button.addEventListener("click", () => sendText(text));
+        row.appendChild(button);
+      }
+      welcome.appendChild(row);
+      els.messages.appendChild(welcome);
+    }
+    els.input.focus();
+  }
+
+  els.signinForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const email = $("email").value.trim();
+    const order = $("order").value.trim();
+    if (!email || !order) return showSignIn("Please enter both your email and your order number.");
+    try {
+      const session = await client.signIn(email, order);
+      state.customerId = session.customer_id;
+      sessionStorage.setItem("returns.customer", state.customerId);
+      await showChat();
+    } catch (error) {
+      showSignIn(error.message);
+    }
+  });
+
+  els.composer.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = els.input.value.trim();
+    if (!text || state.busy) return;
+    els.input.value = "";
+    sendText(text);
+  });
+
+  els.input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      els.composer.requestSubmit();
+    }
+  });
+
+  els.signOut.addEventListener("click", async () => {
+    sessionStorage.clear();
+    await client.postJSON("/chat/signout", {});
+    window.location.reload();
+  });
+
+  state.customerId = sessionStorage.getItem("returns.customer");
+  if (state.customerId) showChat();
+  else showSignIn("");
+})();
