@@ -1,0 +1,95 @@
+"""Customers sign in the returns-portal way: email + order number, with CSRF, neutral errors and a rate limit."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from django.test import AsyncClient
+
+from tests.customers.seeded import seed
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+async def seeded(repo, services_settings):  # type: ignore[no-untyped-def]
+    await seed(repo)
+    return repo
+
+
+def _post(client: AsyncClient, body: object, **headers: str):  # type: ignore[no-untyped-def]
+    data = body if isinstance(body, (str, bytes)) else json.dumps(body)
+    return client.post("/chat/session", data=data, content_type="application/json", **headers)
+
+
+def _address() -> str:
+    """A fresh client address per test, so rate-limit buckets never leak between tests."""
+    return f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+
+
+async def test_right_pair_signs_in(seeded):
+    client = AsyncClient(REMOTE_ADDR=_address())
+    response = await _post(client, {"email": "RJohnson@company.com ", "order_id": "ord-79001"})
+    assert response.status_code == 200
+    assert response.json() == {"customer_id": "CUST-1001", "order_id": "ORD-79001"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"email": "rjohnson@company.com", "order_id": "ORD-79003"},  # someone else's order
+        {"email": "nobody@example.com", "order_id": "ORD-79001"},  # unknown email
+        {"email": "rjohnson@company.com", "order_id": "ORD-00000"},  # unknown order
+        {"email": "rjohnson@company.com", "order_id": "79001; DROP TABLE"},
+    ],
+)
+async def test_wrong_pairs_get_one_neutral_401(seeded, body):
+    response = await _post(AsyncClient(REMOTE_ADDR=_address()), body)
+    assert response.status_code == 401
+    assert response.json() == {
+        "error": "not_recognised",
+        "message": "We couldn't find an order with that email and order number.",
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ("not json", "invalid_json"),
+        ("[1, 2]", "invalid_request"),
+        ({"email": "rjohnson@company.com"}, "invalid_request"),
+        ({"email": 5, "order_id": ["ORD-79001"]}, "invalid_request"),
+        ({"email": "", "order_id": ""}, "invalid_request"),
+    ],
+)
+async def test_malformed_bodies_are_400_with_a_reason(seeded, body, code):
+    response = await _post(AsyncClient(REMOTE_ADDR=_address()), body)
+    assert response.status_code == 400
+    assert response.json()["error"] == code and response.json()["message"]
+
+
+async def test_csrf_is_enforced(seeded):
+    client = AsyncClient(enforce_csrf_checks=True, REMOTE_ADDR=_address())
+    refused = await _post(client, {"email": "rjohnson@company.com", "order_id": "ORD-79001"})
+    assert refused.status_code == 403
+    page = await client.get("/chat/")
+    token = page.cookies["csrftoken"].value
+    accepted = await _post(client, {"email": "rjohnson@company.com", "order_id": "ORD-79001"}, HTTP_X_CSRFTOKEN=token)
+    assert accepted.status_code == 200
+
+
+async def test_attempts_are_rate_limited(seeded):
+    client = AsyncClient(REMOTE_ADDR=_address())
+    statuses = [
+        (await _post(client, {"email": "x@example.com", "order_id": f"ORD-{n:05d}"})).status_code for n in range(12)
+    ]
+    assert statuses[:10] == [401] * 10
+    assert statuses[10:] == [429, 429]
+    # The limit is per address and per email: the right pair from this address is refused too, for now.
+    assert (await _post(client, {"email": "rjohnson@company.com", "order_id": "ORD-79001"})).status_code == 429
+
+
+async def test_get_is_not_allowed(seeded):
+    assert (await AsyncClient().get("/chat/session")).status_code == 405
