@@ -56,7 +56,7 @@ async def start_session(request: HttpRequest) -> JsonResponse:
     try:
         body = json.loads(request.body or b"{}")
     except (ValueError, UnicodeDecodeError):
-        return error(400, "invalid_json", "The body must be JSON: {\"email\": ..., \"order_id\": ...}.")
+        return error(400, "invalid_json", 'The body must be JSON: {"email": ..., "order_id": ...}.')
     if not isinstance(body, dict):
         return error(400, "invalid_request", "The body must be a JSON object.")
     email, order_id = body.get("email"), body.get("order_id")
@@ -131,7 +131,9 @@ async def chatkit_endpoint(request: HttpRequest) -> HttpResponse:
     except ValidationError as invalid:
         first = invalid.errors()[0] if invalid.errors() else {}
         where = ".".join(str(part) for part in first.get("loc", ()))
-        return error(400, "invalid_request", f"Not a ChatKit request: {first.get('msg', 'invalid')} at {where or 'body'}.")
+        return error(
+            400, "invalid_request", f"Not a ChatKit request: {first.get('msg', 'invalid')} at {where or 'body'}."
+        )
     store = await chat_store()
     if await _refers_to_missing(store, parsed, context):
         return error(404, "not_found", "That conversation or message does not exist.")

@@ -4,26 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Feedback',
+            name="Feedback",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('customer_id', models.CharField(db_index=True, max_length=64)),
-                ('thread_id', models.CharField(db_index=True, max_length=64)),
-                ('item_ids', models.JSONField()),
-                ('kind', models.CharField(choices=[('positive', 'Thumbs up'), ('negative', 'Thumbs down')], max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("customer_id", models.CharField(db_index=True, max_length=64)),
+                ("thread_id", models.CharField(db_index=True, max_length=64)),
+                ("item_ids", models.JSONField()),
+                (
+                    "kind",
+                    models.CharField(choices=[("positive", "Thumbs up"), ("negative", "Thumbs down")], max_length=10),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name_plural': 'feedback',
-                'ordering': ('-created_at',),
+                "verbose_name_plural": "feedback",
+                "ordering": ("-created_at",),
             },
         ),
     ]

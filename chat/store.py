@@ -1,0 +1,198 @@
+"""ChatKit's Store on Cosmos DB: threads, items and attachment metadata, one partition per customer.
+
+Every read names the signed-in customer's partition, so another customer's thread or item id is simply
+not found: isolation does not depend on remembering a check.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.cosmos import PartitionKey
+from azure.cosmos.aio import DatabaseProxy
+from azure.cosmos.exceptions import CosmosResourceNotFoundError
+from chatkit.store import NotFoundError, Store
+from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
+from pydantic import TypeAdapter
+
+from chat.context import ChatContext
+
+CHAT_CONTAINER = "chat"
+THREAD = "thread"
+ITEM = "item"
+ATTACHMENT = "attachment"
+
+_items: TypeAdapter[Any] = TypeAdapter(ThreadItem)
+_attachments: TypeAdapter[Any] = TypeAdapter(Attachment)
+
+
+def _item_doc_id(thread_id: str, item_id: str) -> str:
+    # Item ids are unique within a thread only; Cosmos ids must be unique within the partition.
+    return f"{thread_id}:{item_id}"
+
+
+def _page(rows: list[Any], ids: list[str], after: str | None, limit: int) -> tuple[list[Any], bool, str | None]:
+    """Rows after the one with id ``after`` (all when it is absent), at most ``limit``."""
+    start = ids.index(after) + 1 if after in ids else 0
+    window = rows[start : start + limit]
+    has_more = start + limit < len(rows)
+    return window, has_more, (ids[start + len(window) - 1] if window and has_more else None)
+
+
+class CosmosChatStore(Store[ChatContext]):
+    def __init__(self, database: DatabaseProxy) -> None:
+        self.database = database
+        self.container = database.get_container_client(CHAT_CONTAINER)
+
+    async def ensure_container(self) -> None:
+        await self.database.create_container_if_not_exists(
+            id=CHAT_CONTAINER, partition_key=PartitionKey(path="/customer_id")
+        )
+
+    async def _read(self, doc_id: str, context: ChatContext, doc_type: str) -> dict[str, Any]:
+        try:
+            doc = await self.container.read_item(item=doc_id, partition_key=context.customer_id)
+        except CosmosResourceNotFoundError:
+            raise NotFoundError(f"{doc_type} {doc_id} not found") from None
+        if doc.get("type") != doc_type:
+            raise NotFoundError(f"{doc_type} {doc_id} not found")
+        return doc
+
+    async def _query(self, query: str, context: ChatContext, **parameters: Any) -> list[dict[str, Any]]:
+        rows = self.container.query_items(
+            query=query,
+            parameters=[{"name": f"@{name}", "value": value} for name, value in parameters.items()],
+            partition_key=context.customer_id,
+        )
+        return [row async for row in rows]
+
+    # --- threads --------------------------------------------------------------------------------
+    async def load_thread(self, thread_id: str, context: ChatContext) -> ThreadMetadata:
+        doc = await self._read(thread_id, context, THREAD)
+        return ThreadMetadata.model_validate(doc["data"])
+
+    async def save_thread(self, thread: ThreadMetadata, context: ChatContext) -> None:
+        await self.container.upsert_item(
+            {
+                "id": thread.id,
+                "type": THREAD,
+                "customer_id": context.customer_id,
+                "created_at": thread.created_at.isoformat(),
+                "updated_at": datetime.now(UTC).isoformat(),
+                "data": thread.model_dump(mode="json"),
+            }
+        )
+
+    async def load_threads(
+        self, limit: int, after: str | None, order: str, context: ChatContext
+    ) -> Page[ThreadMetadata]:
+        direction = "DESC" if order == "desc" else "ASC"
+        rows = await self._query(
+            f"SELECT c.id, c.data FROM c WHERE c.customer_id = @customer AND c.type = @type "
+            f"ORDER BY c.created_at {direction}",
+            context,
+            customer=context.customer_id,
+            type=THREAD,
+        )
+        window, has_more, next_after = _page(rows, [row["id"] for row in rows], after, limit)
+        return Page(
+            data=[ThreadMetadata.model_validate(row["data"]) for row in window], has_more=has_more, after=next_after
+        )
+
+    async def delete_thread(self, thread_id: str, context: ChatContext) -> None:
+        await self._read(thread_id, context, THREAD)
+        rows = await self._query(
+            "SELECT c.id FROM c WHERE c.customer_id = @customer AND c.thread_id = @thread",
+            context,
+            customer=context.customer_id,
+            thread=thread_id,
+        )
+        for row in rows:
+            await self.container.delete_item(row["id"], partition_key=context.customer_id)
+        await self.container.delete_item(thread_id, partition_key=context.customer_id)
+
+    # --- items ----------------------------------------------------------------------------------
+    async def load_thread_items(
+        self, thread_id: str, after: str | None, limit: int, order: str, context: ChatContext
+    ) -> Page[ThreadItem]:
+        await self._read(thread_id, context, THREAD)
+        direction = "DESC" if order == "desc" else "ASC"
+        rows = await self._query(
+            f"SELECT c.item_id, c.data FROM c WHERE c.customer_id = @customer AND c.type = @type "
+            f"AND c.thread_id = @thread ORDER BY c.seq {direction}",
+            context,
+            customer=context.customer_id,
+            type=ITEM,
+            thread=thread_id,
+        )
+        window, has_more, next_after = _page(rows, [row["item_id"] for row in rows], after, limit)
+        return Page(data=[_items.validate_python(row["data"]) for row in window], has_more=has_more, after=next_after)
+
+    async def _next_seq(self, thread_id: str, context: ChatContext) -> int:
+        rows = await self._query(
+            "SELECT TOP 1 c.seq FROM c WHERE c.customer_id = @customer AND c.type = @type AND c.thread_id = @thread "
+            "ORDER BY c.seq DESC",
+            context,
+            customer=context.customer_id,
+            type=ITEM,
+            thread=thread_id,
+        )
+        # Clock-based so it is monotonic across processes, and never below the last one.
+        return max(time.time_ns(), (rows[0]["seq"] + 1) if rows else 0)
+
+    async def _write_item(self, thread_id: str, item: ThreadItem, seq: int, context: ChatContext) -> None:
+        await self.container.upsert_item(
+            {
+                "id": _item_doc_id(thread_id, item.id),
+                "type": ITEM,
+                "customer_id": context.customer_id,
+                "thread_id": thread_id,
+                "item_id": item.id,
+                "created_at": item.created_at.isoformat(),
+                "seq": seq,
+                "data": item.model_dump(mode="json"),
+            }
+        )
+
+    async def add_thread_item(self, thread_id: str, item: ThreadItem, context: ChatContext) -> None:
+        await self._read(thread_id, context, THREAD)
+        await self._write_item(thread_id, item, await self._next_seq(thread_id, context), context)
+
+    async def save_item(self, thread_id: str, item: ThreadItem, context: ChatContext) -> None:
+        """Upsert: an existing item keeps its place in the thread."""
+        await self._read(thread_id, context, THREAD)
+        try:
+            existing = await self._read(_item_doc_id(thread_id, item.id), context, ITEM)
+            seq = int(existing["seq"])
+        except NotFoundError:
+            seq = await self._next_seq(thread_id, context)
+        await self._write_item(thread_id, item, seq, context)
+
+    async def load_item(self, thread_id: str, item_id: str, context: ChatContext) -> ThreadItem:
+        doc = await self._read(_item_doc_id(thread_id, item_id), context, ITEM)
+        return _items.validate_python(doc["data"])
+
+    async def delete_thread_item(self, thread_id: str, item_id: str, context: ChatContext) -> None:
+        await self._read(_item_doc_id(thread_id, item_id), context, ITEM)
+        await self.container.delete_item(_item_doc_id(thread_id, item_id), partition_key=context.customer_id)
+
+    # --- attachments ----------------------------------------------------------------------------
+    async def save_attachment(self, attachment: Attachment, context: ChatContext) -> None:
+        await self.container.upsert_item(
+            {
+                "id": f"attachment:{attachment.id}",
+                "type": ATTACHMENT,
+                "customer_id": context.customer_id,
+                "data": attachment.model_dump(mode="json"),
+            }
+        )
+
+    async def load_attachment(self, attachment_id: str, context: ChatContext) -> Attachment:
+        doc = await self._read(f"attachment:{attachment_id}", context, ATTACHMENT)
+        return _attachments.validate_python(doc["data"])
+
+    async def delete_attachment(self, attachment_id: str, context: ChatContext) -> None:
+        await self._read(f"attachment:{attachment_id}", context, ATTACHMENT)
+        await self.container.delete_item(f"attachment:{attachment_id}", partition_key=context.customer_id)
