@@ -1,4 +1,4 @@
-"""Fixed-window rate limits in Redis, shared by every web process."""
+"""Failed-attempt limits in Redis, shared by every web process (fixed windows)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import weakref
 import redis.asyncio as aioredis
 from django.conf import settings
 
+PREFIX = "returns:ratelimit:"
 # A redis.asyncio pool belongs to the loop it was made on.
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aioredis.Redis]] = weakref.WeakKeyDictionary()
 
@@ -20,11 +21,15 @@ def _client() -> aioredis.Redis:
     return per_loop[url]
 
 
-async def hit(bucket: str, limit: int, window_seconds: int) -> bool:
-    """Count one attempt; True while the bucket is within ``limit`` attempts per window."""
-    key = f"returns:ratelimit:{bucket}"
+async def blocked(buckets: list[str], limit: int) -> bool:
+    """Whether any bucket already holds ``limit`` failures in its current window."""
+    counts = await _client().mget([PREFIX + bucket for bucket in buckets])
+    return any(int(count or 0) >= limit for count in counts)
+
+
+async def record_failure(buckets: list[str], window_seconds: int) -> None:
     async with _client().pipeline(transaction=True) as pipe:
-        pipe.incr(key)
-        pipe.expire(key, window_seconds, nx=True)
-        count, _ = await pipe.execute()
-    return int(count) <= limit
+        for bucket in buckets:
+            pipe.incr(PREFIX + bucket)
+            pipe.expire(PREFIX + bucket, window_seconds, nx=True)
+        await pipe.execute()

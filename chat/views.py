@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 SESSION_CUSTOMER = "customer_id"
 SESSION_ORDER = "customer_order_id"
-SIGN_IN_LIMIT = (10, 300)  # attempts per window (seconds), per client address and per email
+SIGN_IN_LIMIT = (10, 300)  # failed attempts per window (seconds), per client address and per email
 _request_adapter: TypeAdapter[Any] = TypeAdapter(ChatKitReq)
 _ready_containers: set[tuple[int, str]] = set()
 
@@ -63,13 +63,14 @@ async def start_session(request: HttpRequest) -> JsonResponse:
     if not isinstance(email, str) or not isinstance(order_id, str) or not email.strip() or not order_id.strip():
         return error(400, "invalid_request", "Both 'email' and 'order_id' are required.")
     email = email.strip().lower()
+    # Only failures count, so a customer who signs in often is never locked out by their own successes.
     limit, window = SIGN_IN_LIMIT
-    allowed_address = await ratelimit.hit(f"signin:ip:{_client_address(request)}", limit, window)
-    allowed_email = await ratelimit.hit(f"signin:email:{email}", limit, window)
-    if not (allowed_address and allowed_email):
+    buckets = [f"signin:ip:{_client_address(request)}", f"signin:email:{email}"]
+    if await ratelimit.blocked(buckets, limit):
         return error(429, "rate_limited", "Too many attempts. Please wait a few minutes and try again.")
     customer_id = await identify_customer(await loop_repository(), email, order_id)
     if customer_id is None:
+        await ratelimit.record_failure(buckets, window)
         return error(401, "not_recognised", "We couldn't find an order with that email and order number.")
     await request.session.acycle_key()  # a new session id at sign-in prevents session fixation
     await request.session.aset(SESSION_CUSTOMER, customer_id)

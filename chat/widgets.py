@@ -7,7 +7,7 @@ ids the server checks again, never amounts.
 from __future__ import annotations
 
 from chatkit.actions import ActionConfig
-from chatkit.widgets import Badge, Button, Caption, Card, Col, Divider, ListView, ListViewItem, Row, Text, Title
+from chatkit.widgets import Badge, Button, Caption, Card, Col, Divider, Row, Text, Title
 
 from customers.domain import Reason, Resolution, Shipping, Tier
 from customers.services.assessment import CustomerOverview, LineView
@@ -71,7 +71,17 @@ def customer_card(overview: CustomerOverview) -> Card:
     )
 
 
-def _line_row(view: LineView) -> ListViewItem:
+def _list(rows: list[Row]) -> Col:
+    """A list inside a card (ChatKit allows ListView only as a root): rows separated by dividers."""
+    children: list = []
+    for index, row in enumerate(rows):
+        if index:
+            children.append(Divider(spacing=2))
+        children.append(row)
+    return Col(children=children, gap=2)
+
+
+def _line_row(view: LineView) -> Row:
     line, eligibility = view.line, view.eligibility
     returnable = f"{line.returnable_quantity} of {line.quantity} returnable"
     details = f"{view.order.order_id} · {returnable} · {money(line.unit_price_cents)}"
@@ -90,7 +100,7 @@ def _line_row(view: LineView) -> ListViewItem:
         children.append(_button("Return This", Actions.SELECT_ITEM, payload, primary=True))
     else:
         children.append(Badge(label="Not returnable", color="danger"))
-    return ListViewItem(children=[Row(children=children, align="center", gap=3)])
+    return Row(children=children, align="center", gap=3)
 
 
 def returnable_items(overview: CustomerOverview, order_id: str | None = None) -> Card:
@@ -101,7 +111,7 @@ def returnable_items(overview: CustomerOverview, order_id: str | None = None) ->
         key="items",
         children=[
             Title(value="Which item would you like to return?", size="sm"),
-            ListView(children=[_line_row(v) for v in views[:12]]),
+            _list([_line_row(v) for v in views[:12]]),
         ],
     )
 
@@ -141,59 +151,36 @@ def _quote_summary(quote: RefundQuote) -> str:
     return f"{amount} {what}" + (f" ({'; '.join(parts)})" if parts else "")
 
 
+def _option_row(title: str, caption: str, action: str, payload: dict[str, object]) -> Row:
+    return Row(
+        children=[
+            Col(children=[Text(value=title, weight="semibold"), Caption(value=caption)], flex=1),
+            _button("Choose", action, payload),
+        ],
+        align="center",
+        gap=3,
+    )
+
+
 def resolution_options(quotes: list[RefundQuote]) -> Card:
     rows = [
-        ListViewItem(
-            children=[
-                Row(
-                    children=[
-                        Col(
-                            children=[
-                                Text(value=str(q.resolution), weight="semibold"),
-                                Caption(value=_quote_summary(q)),
-                            ],
-                            flex=1,
-                        ),
-                        _button("Choose", Actions.SELECT_RESOLUTION, {"resolution": str(q.resolution)}),
-                    ],
-                    align="center",
-                    gap=3,
-                )
-            ]
-        )
+        _option_row(str(q.resolution), _quote_summary(q), Actions.SELECT_RESOLUTION, {"resolution": str(q.resolution)})
         for q in quotes
     ]
-    return Card(
-        key="resolutions",
-        children=[Title(value="How would you like this resolved?", size="sm"), ListView(children=rows)],
-    )
+    return Card(key="resolutions", children=[Title(value="How would you like this resolved?", size="sm"), _list(rows)])
 
 
 def shipping_options(costs: dict[Shipping, int]) -> Card:
     rows = [
-        ListViewItem(
-            children=[
-                Row(
-                    children=[
-                        Col(
-                            children=[
-                                Text(value=str(option), weight="semibold"),
-                                Caption(value="Free" if cost == 0 else f"{money(cost)} deducted"),
-                            ],
-                            flex=1,
-                        ),
-                        _button("Choose", Actions.SELECT_SHIPPING, {"shipping": str(option)}),
-                    ],
-                    align="center",
-                    gap=3,
-                )
-            ]
+        _option_row(
+            str(option),
+            "Free" if cost == 0 else f"{money(cost)} deducted",
+            Actions.SELECT_SHIPPING,
+            {"shipping": str(option)},
         )
         for option, cost in costs.items()
     ]
-    return Card(
-        key="shipping", children=[Title(value="How will you send it back?", size="sm"), ListView(children=rows)]
-    )
+    return Card(key="shipping", children=[Title(value="How will you send it back?", size="sm"), _list(rows)])
 
 
 def summary(

@@ -46,29 +46,30 @@ def client_options(config: CosmosConfig) -> dict[str, object]:
     return options
 
 
-@asynccontextmanager
-async def _opened(client: CosmosClient) -> AsyncIterator[CosmosClient]:
-    """Like ``async with client``, but also closes the HTTP session when opening fails (the SDK does not)."""
+def new_client(config: CosmosConfig) -> CosmosClient:
+    """A client not yet opened: with the account key, or Entra ID through DefaultAzureCredential."""
+    if config.key:
+        return CosmosClient(config.endpoint, credential=config.key, **client_options(config))
+    from azure.identity.aio import DefaultAzureCredential
+
+    return CosmosClient(config.endpoint, credential=DefaultAzureCredential(), **client_options(config))
+
+
+async def open_client(config: CosmosConfig) -> CosmosClient:
+    """An opened client; the HTTP session is closed again when opening fails (the SDK leaves it open)."""
+    client = new_client(config)
     try:
         await client.__aenter__()
     except BaseException:
         await client.close()
         raise
-    try:
-        yield client
-    finally:
-        await client.close()
+    return client
 
 
 @asynccontextmanager
 async def cosmos_client(config: CosmosConfig) -> AsyncIterator[CosmosClient]:
-    if config.key:
-        async with _opened(CosmosClient(config.endpoint, credential=config.key, **client_options(config))) as client:
-            yield client
-        return
-    from azure.identity.aio import DefaultAzureCredential
-
-    async with DefaultAzureCredential() as credential:
-        client = CosmosClient(config.endpoint, credential=credential, **client_options(config))
-        async with _opened(client) as opened:
-            yield opened
+    client = await open_client(config)
+    try:
+        yield client
+    finally:
+        await client.close()

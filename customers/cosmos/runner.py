@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
-from customers.cosmos.client import CosmosConfig, cosmos_client
+from customers.cosmos.client import CosmosConfig, open_client
 from customers.cosmos.repository import CosmosRepository, open_repository
 
 T = TypeVar("T")
@@ -75,7 +75,6 @@ async def loop_repository(config: CosmosConfig | None = None) -> CosmosRepositor
     clients = _loop_clients.setdefault(asyncio.get_running_loop(), {})
     key = (config.endpoint, config.key, config.verify_tls)
     if key not in clients:
-        context = cosmos_client(config)
-        clients[key] = (context, await context.__aenter__())
-    client = clients[key][1]
+        clients[key] = await open_client(config)
+    client = clients[key]
     return CosmosRepository(client, client.get_database_client(config.database))

@@ -19,9 +19,9 @@ async def seeded(repo, services_settings):  # type: ignore[no-untyped-def]
     return repo
 
 
-def _post(client: AsyncClient, body: object, **headers: str):  # type: ignore[no-untyped-def]
+def _post(client: AsyncClient, body: object, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
     data = body if isinstance(body, (str, bytes)) else json.dumps(body)
-    return client.post("/chat/session", data=data, content_type="application/json", **headers)
+    return client.post("/chat/session", data=data, content_type="application/json", headers=headers)
 
 
 def _address() -> str:
@@ -76,7 +76,9 @@ async def test_csrf_is_enforced(seeded):
     assert refused.status_code == 403
     page = await client.get("/chat/")
     token = page.cookies["csrftoken"].value
-    accepted = await _post(client, {"email": "rjohnson@company.com", "order_id": "ORD-79001"}, HTTP_X_CSRFTOKEN=token)
+    accepted = await _post(
+        client, {"email": "rjohnson@company.com", "order_id": "ORD-79001"}, headers={"X-CSRFToken": token}
+    )
     assert accepted.status_code == 200
 
 

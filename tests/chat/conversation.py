@@ -1,0 +1,83 @@
+"""A signed-in customer talking to /chatkit through Django's async test client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatkit.types import ThreadCreatedEvent, ThreadItemDoneEvent, WidgetItem
+from django.test import AsyncClient
+
+from tests.chat import protocol
+
+
+class Conversation:
+    def __init__(self, client: AsyncClient) -> None:
+        self.client = client
+        self.thread_id: str | None = None
+        self.events: list[Any] = []
+
+    @classmethod
+    async def sign_in(cls, email: str = "rjohnson@company.com", order_id: str = "ORD-79001") -> Conversation:
+        import uuid
+
+        client = AsyncClient(REMOTE_ADDR=f"10.9.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}")
+        response = await client.post(
+            "/chat/session", data={"email": email, "order_id": order_id}, content_type="application/json"
+        )
+        assert response.status_code == 200, response.content
+        return cls(client)
+
+    async def post(self, request: Any) -> Any:
+        return await self.client.post("/chatkit", data=protocol.body(request), content_type="application/json")
+
+    async def stream(self, request: Any) -> list[Any]:
+        response = await self.post(request)
+        assert response.status_code == 200, response.content
+        assert response["Content-Type"] == "text/event-stream"
+        raw = b"".join([chunk async for chunk in response.streaming_content])
+        events = protocol.parse_sse(raw)
+        for event in events:
+            if isinstance(event, ThreadCreatedEvent):
+                self.thread_id = event.thread.id
+        self.events = events
+        return events
+
+    async def say(self, text: str) -> list[Any]:
+        if self.thread_id is None:
+            return await self.stream(protocol.create(text))
+        return await self.stream(protocol.add_message(self.thread_id, text))
+
+    async def click(self, action_type: str, payload: dict[str, Any]) -> list[Any]:
+        widget = self.last_widget()
+        assert self.thread_id and widget
+        return await self.stream(protocol.custom_action(self.thread_id, widget.id, action_type, payload))
+
+    def done_items(self) -> list[Any]:
+        return [event.item for event in self.events if isinstance(event, ThreadItemDoneEvent)]
+
+    def last_widget(self) -> WidgetItem | None:
+        widgets = [item for item in self.done_items() if isinstance(item, WidgetItem)]
+        return widgets[-1] if widgets else None
+
+    def widget_keys(self) -> list[str]:
+        return [item.widget.key for item in self.done_items() if isinstance(item, WidgetItem)]
+
+    def text(self) -> str:
+        return " ".join(
+            part.text for item in self.done_items() if item.type == "assistant_message" for part in item.content
+        )
+
+    def buttons(self) -> list[tuple[str, str, dict]]:
+        """(label, action type, payload) of every button in the newest widget."""
+        found: list[tuple[str, str, dict]] = []
+
+        def walk(node: Any) -> None:
+            if getattr(node, "type", None) == "Button" and node.onClickAction:
+                found.append((node.label, node.onClickAction.type, node.onClickAction.payload))
+            for child in getattr(node, "children", None) or []:
+                walk(child)
+
+        widget = self.last_widget()
+        if widget:
+            walk(widget.widget)
+        return found
