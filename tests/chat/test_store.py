@@ -107,7 +107,7 @@ async def test_save_item_updates_in_place(store):
     assert await _all_ids(store, "thr_1", "asc", 10) == ["msg_000", "msg_001", "msg_002"]
     assert (await store.load_item("thr_1", "msg_000", A)).content[0].text == "edited"
     await store.save_item("thr_1", _message("thr_1", 9), A)  # upsert of a new item appends it
-    assert await _all_ids(store, "thr_1", "asc", 10)[-1] == "msg_009"
+    assert (await _all_ids(store, "thr_1", "asc", 10))[-1] == "msg_009"
 
 
 async def test_every_item_type_round_trips(store):
