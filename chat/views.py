@@ -33,6 +33,22 @@ SESSION_CUSTOMER = "customer_id"
 SESSION_ORDER = "customer_order_id"
 SIGN_IN_LIMIT = (10, 300)  # failed attempts per window (seconds), per client address and per email
 _request_adapter: TypeAdapter[Any] = TypeAdapter(ChatKitReq)
+# What this assistant answers. The rest (client tools, structured input, attachments, dictation, synchronous
+# actions) would fail half-way through a stream, so they are refused up front with a clear 400.
+SUPPORTED_REQUESTS = frozenset(
+    {
+        "threads.create",
+        "threads.add_user_message",
+        "threads.custom_action",
+        "threads.retry_after_item",
+        "threads.get_by_id",
+        "threads.list",
+        "threads.update",
+        "threads.delete",
+        "items.list",
+        "items.feedback",
+    }
+)
 _ready_containers: set[tuple[int, str]] = set()
 
 
@@ -103,9 +119,9 @@ async def chat_store() -> CosmosChatStore:
 async def _refers_to_missing(store: CosmosChatStore, parsed: Any, context: ChatContext) -> bool:
     """Whether the request names a thread or item this customer does not have (another's looks the same)."""
     params = getattr(parsed, "params", None)
-    thread_id = getattr(params, "thread_id", None)
-    if not thread_id:
+    if not hasattr(params, "thread_id"):
         return False
+    thread_id = params.thread_id
     try:
         await store.load_thread(thread_id, context)
         item_ids = list(getattr(params, "item_ids", None) or [])
@@ -135,6 +151,8 @@ async def chatkit_endpoint(request: HttpRequest) -> HttpResponse:
         return error(
             400, "invalid_request", f"Not a ChatKit request: {first.get('msg', 'invalid')} at {where or 'body'}."
         )
+    if parsed.type not in SUPPORTED_REQUESTS:
+        return error(400, "unsupported", f"'{parsed.type}' is not supported by this assistant.")
     store = await chat_store()
     if await _refers_to_missing(store, parsed, context):
         return error(404, "not_found", "That conversation or message does not exist.")
