@@ -144,7 +144,7 @@ async def test_valid_requests_with_hostile_text_get_answers_not_errors(repo, ser
 async def test_session_endpoint_fuzz(repo, services_settings):
     await seed(repo)
     chat = await Conversation.sign_in()
-    for weird in WEIRD + [b"{", b"[]"]:
+    for weird in [*WEIRD, b"{", b"[]"]:
         for body in (
             [weird]
             if isinstance(weird, bytes)
