@@ -1,0 +1,44 @@
+"""A live stack for tests that meet the app as users do: Daphne (and optionally a Celery worker) in
+subprocesses, on a migrated SQLite database and a seeded Cosmos database of their own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from returns_console import devstack
+from tests.processes import ROOT, app_env
+
+
+@dataclass
+class LiveStack:
+    url: str
+    env: dict[str, str]
+
+
+@contextmanager
+def live_stack(tmp: Path, redis_url: str, cosmos_env: dict[str, str]) -> Iterator[LiveStack]:
+    env = app_env(tmp, redis_url, cosmos_env, f"live-{uuid.uuid4().hex[:8]}")
+    env.update({"DATABASE_URL": f"sqlite:///{tmp / 'live.sqlite3'}", "DEMO_PASSWORD": "live-test-pw", "DEBUG": "false"})
+    full_env = {**os.environ, **env}
+    for command in (["migrate", "--noinput"], ["seed_demo"]):
+        subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), *command], env=full_env, check=True, capture_output=True
+        )
+    port = devstack.free_port()
+    web = devstack.spawn(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "returns_console.asgi:application"],
+        env=full_env,
+        log=tmp / "daphne.log",
+    )
+    try:
+        devstack.wait_for_port(port, web, "daphne")
+        yield LiveStack(f"http://127.0.0.1:{port}", env)
+    finally:
+        devstack.stop_process(web)
