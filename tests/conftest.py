@@ -92,12 +92,12 @@ def services_settings(settings, redis_url: str, cosmos_config: CosmosConfig):  #
 
 
 @pytest.fixture(autouse=True)
-async def _close_thread_connections(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    """Async tests reach the database from asgiref's worker thread; close that connection too, or
-    PostgreSQL refuses to drop the test database at the end."""
+def _close_thread_connections(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Async tests reach the database from asgiref's single worker thread; close that connection too, or
+    PostgreSQL refuses to drop the test database at the end. (Sync, so browser tests' loops are left alone.)"""
     yield
     if request.node.get_closest_marker("django_db"):
-        from asgiref.sync import sync_to_async
+        from asgiref.sync import SyncToAsync
         from django.db import connections
 
-        await sync_to_async(connections.close_all)()
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result()

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import aiohttp
 import pytest
+from yarl import URL
 
 from tests.chat import protocol
 from tests.live import LiveStack, live_stack
@@ -22,7 +23,7 @@ def stack(tmp_path_factory, redis_url, cosmos_service) -> Iterator[LiveStack]:  
 async def _signed_in(session: aiohttp.ClientSession, url: str) -> str:
     async with session.get(f"{url}/chat/") as page:
         assert page.status == 200
-    token = session.cookie_jar.filter_cookies(url)["csrftoken"].value
+    token = session.cookie_jar.filter_cookies(URL(url))["csrftoken"].value
     async with session.post(
         f"{url}/chat/session",
         json={"email": "rjohnson@company.com", "order_id": "ORD-79001"},
@@ -62,7 +63,7 @@ async def test_csrf_and_sign_in_are_required_on_the_real_server(stack: LiveStack
             assert response.status == 403  # no CSRF token
         async with session.get(f"{stack.url}/chat/") as page:
             assert page.status == 200
-        token = session.cookie_jar.filter_cookies(stack.url)["csrftoken"].value
+        token = session.cookie_jar.filter_cookies(URL(stack.url))["csrftoken"].value
         async with session.post(
             f"{stack.url}/chatkit", data=protocol.body(protocol.create("hi")), headers={"X-CSRFToken": token}
         ) as response:

@@ -1,0 +1,133 @@
+"""A customer in a real browser (Playwright driving Debian's Chromium): the seed scenario typed, and clicked.
+
+Screenshots of every step go to test-output/screenshots/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.live import LiveStack, live_stack
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, redis_url, cosmos_service) -> Iterator[LiveStack]:  # type: ignore[no-untyped-def]
+    with live_stack(tmp_path_factory.mktemp("e2e"), redis_url, cosmos_service) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), "Chromium is missing: `make test` installs it from Debian's packages"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def shots(output_dir: Path) -> Path:
+    folder = output_dir / "screenshots"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def _sign_in(page: Page, url: str, email: str = "rjohnson@company.com", order: str = "ORD-79001") -> None:
+    page.goto(f"{url}/chat/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Order number").fill(order)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator("#chat")).to_be_visible()
+
+
+def _say(page: Page, text: str) -> None:
+    page.get_by_label("Message").fill(text)
+    page.keyboard.press("Enter")
+
+
+def _wait_for_card(page: Page, text: str) -> None:
+    expect(page.locator(".card").filter(has_text=text).last).to_be_visible(timeout=15000)
+
+
+def test_seed_scenario_typed_at_phone_width(stack: LiveStack, browser: Browser, shots: Path):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    page = context.new_page()
+    _sign_in(page, stack.url)
+    page.screenshot(path=shots / "chat-01-signed-in.png")
+    _say(page, "I want to return some items")
+    _wait_for_card(page, "Which item would you like to return?")
+    expect(page.locator(".badge", has_text="Platinum")).to_be_visible()
+    page.screenshot(path=shots / "chat-02-items.png", full_page=True)
+    _say(page, "I want to return Smart Home Hub from order ORD-79001")
+    _wait_for_card(page, "Why are you returning")
+    _say(page, "it was completely damaged")
+    _wait_for_card(page, "How would you like this resolved?")
+    expect(page.locator(".card").last).to_contain_text("$98.99 store credit")
+    page.screenshot(path=shots / "chat-03-resolutions.png")
+    _say(page, "I would like a STORE_CREDIT")
+    _wait_for_card(page, "How will you send it back?")
+    _say(page, "prepaid label")
+    _wait_for_card(page, "Your return")
+    expect(page.locator(".card").last).to_contain_text("$98.99")
+    page.screenshot(path=shots / "chat-04-summary.png")
+    page.locator(".card").last.get_by_role("button", name="Confirm").click()
+    _wait_for_card(page, "Waiting for review")
+    page.screenshot(path=shots / "chat-05-waiting-for-review.png")
+    # A reload restores the conversation from the server.
+    page.reload()
+    _wait_for_card(page, "Waiting for review")
+    expect(page.locator(".bubble.user", has_text="it was completely damaged")).to_be_visible()
+    context.close()
+
+
+def test_seed_scenario_clicked_with_keyboard_and_feedback(stack: LiveStack, browser: Browser, shots: Path):
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    _sign_in(page, stack.url)
+    page.get_by_role("button", name="Start a return").click()
+    _wait_for_card(page, "Which item would you like to return?")
+    row = page.locator(".card .row").filter(has_text="Smart Home Hub").last
+    row.get_by_role("button", name="Return This").focus()
+    page.keyboard.press("Enter")
+    _wait_for_card(page, "Why are you returning")
+    page.locator(".card").last.get_by_role("button", name="Damaged/Defective").click()
+    _wait_for_card(page, "How would you like this resolved?")
+    page.locator(".card").last.locator(".row").filter(has_text="Store Credit").get_by_role(
+        "button", name="Choose"
+    ).click()
+    _wait_for_card(page, "How will you send it back?")
+    page.locator(".card").last.locator(".row").filter(has_text="Prepaid Shipping Label").get_by_role("button").click()
+    _wait_for_card(page, "Your return")
+    page.locator(".card").last.get_by_role("button", name="Confirm").click()
+    _wait_for_card(page, "Waiting for review")
+    page.get_by_role("button", name="Helpful").last.click()
+    expect(page.get_by_text("Thanks for the feedback")).to_be_visible()
+    page.screenshot(path=shots / "chat-06-desktop-clicked.png", full_page=True)
+    # Answered widgets are a record, not buttons that still act.
+    expect(page.locator(".card").filter(has_text="Which item").get_by_role("button").first).to_be_disabled()
+    context.close()
+
+
+def test_wrong_pair_shows_a_neutral_error(stack: LiveStack, browser: Browser):
+    page = browser.new_page()
+    page.goto(f"{stack.url}/chat/")
+    page.get_by_label("Email").fill("rjohnson@company.com")
+    page.get_by_label("Order number").fill("ORD-79003")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("alert")).to_have_text("We couldn't find an order with that email and order number.")
+    page.close()
