@@ -421,7 +421,11 @@ class _Turn:
                 f"Return request #{proposal.pk}",
                 "Waiting for review",
                 "warning",
-                [("Order", proposal.order_id), ("Items", self._item_names()), (str(flow.resolution), amount)],
+                [
+                    ("Order", proposal.order_id),
+                    ("Items", ", ".join(f"{line['quantity']} × {line['name']}" for line in proposal.lines)),
+                    (str(flow.resolution), amount),
+                ],
             ),
             f"Return request #{proposal.pk}: waiting for review",
         )

@@ -17,7 +17,7 @@
     send: $("send"),
     signOut: $("sign-out"),
   };
-  const state = { threadId: null, customerId: null, busy: false, items: new Map() };
+  const state = { threadId: null, customerId: null, busy: false, items: new Map(), pendingEcho: null };
   const storageKey = () => `returns.thread.${state.customerId}`;
 
   // --- rendering of widgets -----------------------------------------------------------------
@@ -85,6 +85,12 @@
     }
   }
 
+  // Drawn, not emoji: many systems (and headless browsers) have no emoji font.
+  const THUMB_SVG =
+    '<svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true"><path fill="currentColor" ' +
+    'd="M2 21h4V9H2v12zm20-11a2 2 0 0 0-2-2h-6.3l1-4.6v-.3c0-.4-.2-.8-.4-1.1L13.2 1 6.6 7.6C6.2 8 6 8.5 6 9v10a2 ' +
+    '2 0 0 0 2 2h9c.8 0 1.5-.5 1.8-1.2l3-7.1c.1-.2.2-.5.2-.7v-2z"/></svg>';
+
   // --- rendering of thread items --------------------------------------------------------------
   function textOf(item) {
     return (item.content || []).map((part) => part.text || "").join("");
@@ -92,8 +98,9 @@
 
   function feedbackBar(item) {
     const bar = el("div", "feedback");
-    for (const [kind, label, symbol] of [["positive", "Helpful", "👍"], ["negative", "Not helpful", "👎"]]) {
-      const button = el("button", "icon", symbol);
+    for (const [kind, label] of [["positive", "Helpful"], ["negative", "Not helpful"]]) {
+      const button = el("button", `icon thumb thumb-${kind}`);
+      button.innerHTML = THUMB_SVG;
       button.type = "button";
       button.setAttribute("aria-label", label);
       button.addEventListener("click", async () => {
@@ -131,13 +138,19 @@
   }
 
   function upsertItem(item) {
+    if (item.type === "user_message" && state.pendingEcho && item.id !== state.pendingEcho) {
+      // The server's copy of what the customer typed replaces the instant local echo.
+      const echo = els.messages.querySelector(`[data-item-id="${CSS.escape(state.pendingEcho)}"]`);
+      if (echo) echo.remove();
+      state.pendingEcho = null;
+    }
     state.items.set(item.id, item);
     const rendered = renderItem(item);
     const existing = els.messages.querySelector(`[data-item-id="${CSS.escape(item.id)}"]`);
     if (!rendered) return;
     if (existing) existing.replaceWith(rendered);
     else els.messages.appendChild(rendered);
-    rendered.scrollIntoView({ block: "end", behavior: "smooth" });
+    rendered.scrollIntoView({ block: "end" });
   }
 
   function appendDelta(itemId, delta) {
@@ -214,7 +227,9 @@
   }
 
   function sendText(text) {
-    upsertItem({ id: `local-${Date.now()}`, type: "user_message", content: [{ text }] });
+    const echoId = `local-${Date.now()}`;
+    upsertItem({ id: echoId, type: "user_message", content: [{ text }] });
+    state.pendingEcho = echoId;
     const input = client.userInput(text);
     return run(() =>
       state.threadId
@@ -238,6 +253,12 @@
       const thread = await client.request("threads.get_by_id", { thread_id: threadId });
       state.threadId = thread.id;
       const items = (thread.items && thread.items.data) || [];
+      // get_by_id carries the first page only; long conversations continue through items.list.
+      let page = thread.items || {};
+      while (page.has_more && page.after) {
+        page = await client.request("items.list", { thread_id: thread.id, after: page.after, limit: 50, order: "asc" });
+        items.push(...(page.data || []));
+      }
       items.forEach((item, index) => {
         // Only the newest widget still takes clicks; earlier ones are the record of what was chosen.
         item.answered = items.slice(index + 1).some((later) => later.type !== "end_of_turn");
