@@ -26,6 +26,7 @@ from customers.cosmos.runner import loop_repository
 from customers.domain import Reason, Resolution, Shipping
 from customers.errors import ReturnsError
 from customers.policy import ReturnPolicy
+from customers.search import policy_search
 from customers.selectors.policy import aactive_policy
 from customers.services.assessment import CustomerOverview, Selection, assess, customer_overview
 from customers.services.proposals import ProposalRequest, file_proposal
@@ -160,6 +161,10 @@ class _Turn:
             flow.reset()
         if said.intent is Intent.RETURN_STATUS:
             async for event in self._status():
+                yield event
+            return
+        if said.intent is Intent.POLICY_QUESTION:
+            async for event in self._answer_policy(said.policy_topic or ""):
                 yield event
             return
         if said.intent is Intent.HUMAN:
@@ -429,6 +434,25 @@ class _Turn:
             ),
             f"Return request #{proposal.pk}: waiting for review",
         )
+
+    async def _answer_policy(self, question: str) -> AsyncIterator[ThreadStreamEvent]:
+        """Answer from the policy search and name the policy, so the customer knows where it comes from."""
+        yield self.out.progress("Checking our return policy…")
+        hits = policy_search().search(question, top=3)
+        if not hits:
+            async for event in self.out.say(
+                "I couldn't find a policy about that. I can tell you about return windows, fees, refunds, "
+                "store credit, exchanges and shipping, or start a return for you."
+            ):
+                yield event
+            return
+        best = hits[0]
+        async for event in self.out.say(f"From our “{best.title}” policy: {best.body}"):
+            yield event
+        if len(hits) > 1:
+            related = ", ".join(f"“{hit.title}”" for hit in hits[1:])
+            async for event in self.out.say(f"Related: {related}. Anything else?"):
+                yield event
 
     async def _status(self) -> AsyncIterator[ThreadStreamEvent]:
         from customers.models import Proposal

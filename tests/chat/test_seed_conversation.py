@@ -100,3 +100,27 @@ async def test_ineligible_items_are_explained_not_offered(seeded):
     await chat.say("return the clearance TV")
     assert "final-sale" in chat.text()
     assert await Proposal.objects.acount() == 0
+
+
+@pytest.mark.parametrize(
+    ("question", "policy"),
+    [
+        ("how long do I have to return a TV?", "65in OLED TV return window"),
+        ("is there a restocking fee?", "Restocking fee"),
+        ("what is your return policy?", "Return windows"),
+    ],
+)
+async def test_policy_questions_are_answered_from_search_naming_the_policy(seeded, question, policy):
+    chat = await Conversation.sign_in()
+    events = await chat.say(question)
+    assert any(isinstance(e, ProgressUpdateEvent) and "policy" in e.text for e in events)
+    assert f"From our “{policy}” policy:" in chat.text()
+
+
+async def test_a_question_mid_flow_keeps_the_return_where_it_was(seeded):
+    chat = await Conversation.sign_in()
+    await chat.say("I want to return Smart Home Hub from order ORD-79001")
+    await chat.say("is there a restocking fee?")
+    assert "Restocking fee" in chat.text()
+    await chat.say("it was completely damaged")
+    assert chat.widget_keys() == ["resolutions"]
