@@ -15,6 +15,7 @@ class Conversation:
         self.client = client
         self.thread_id: str | None = None
         self.events: list[Any] = []
+        self.newest_widget: WidgetItem | None = None
 
     @classmethod
     async def sign_in(cls, email: str = "rjohnson@company.com", order_id: str = "ORD-79001") -> Conversation:
@@ -40,6 +41,7 @@ class Conversation:
             if isinstance(event, ThreadCreatedEvent):
                 self.thread_id = event.thread.id
         self.events = events
+        self.newest_widget = self.last_widget() or self.newest_widget
         return events
 
     async def say(self, text: str) -> list[Any]:
@@ -48,9 +50,8 @@ class Conversation:
         return await self.stream(protocol.add_message(self.thread_id, text))
 
     async def click(self, action_type: str, payload: dict[str, Any]) -> list[Any]:
-        widget = self.last_widget()
-        assert self.thread_id and widget
-        return await self.stream(protocol.custom_action(self.thread_id, widget.id, action_type, payload))
+        assert self.thread_id and self.newest_widget, "nothing to click yet"
+        return await self.stream(protocol.custom_action(self.thread_id, self.newest_widget.id, action_type, payload))
 
     def done_items(self) -> list[Any]:
         return [event.item for event in self.events if isinstance(event, ThreadItemDoneEvent)]

@@ -1,0 +1,154 @@
+"""The guided assistant's conversations beyond the happy path: several items, changes of mind, cancel,
+start over, status, quantities, unclear input. Text and clicks reach the same state."""
+
+from __future__ import annotations
+
+import pytest
+
+from chat.widgets import Actions
+from customers.models import Proposal
+from tests.chat.conversation import Conversation
+from tests.customers.seeded import seed
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+async def chat(repo, services_settings):  # type: ignore[no-untyped-def]
+    await seed(repo)
+    return await Conversation.sign_in()
+
+
+async def _proposal() -> Proposal:
+    return await Proposal.objects.aget()
+
+
+async def test_several_items_at_once(chat):
+    await chat.say("I want to return the cable and the hub from ORD-79001, they arrived broken")
+    assert chat.widget_keys() == ["resolutions"]
+    await chat.say("refund")
+    await chat.say("schedule a pickup")
+    await chat.say("confirm")
+    proposal = await _proposal()
+    assert {(line["sku"], line["quantity"]) for line in proposal.lines} == {("CBL-USBC-6FT-3PK", 1), ("HUB-SMART-2", 1)}
+    assert proposal.quote["refund_cents"] == 1499 + 8999
+
+
+async def test_both_hubs_means_quantity_two_and_never_asks(chat):
+    await chat.say("both hubs from ORD-79001 please")
+    assert chat.widget_keys() == ["reasons"] and "2 × Smart Home Hub" in chat.text()
+    await chat.say("damaged")
+    await chat.say("store credit")
+    await chat.say("drop off")
+    await chat.say("yes")
+    proposal = await _proposal()
+    assert proposal.lines[0]["quantity"] == 2 and proposal.quote["store_credit_cents"] == 2 * 8999 + 1800
+
+
+async def test_quantity_typed_alone_changes_the_single_item(chat):
+    await chat.say("return the hub")
+    await chat.say("2")
+    await chat.say("damaged")
+    assert "2 × Smart Home Hub" in chat.text() or chat.widget_keys() == ["resolutions"]
+    await chat.say("store credit")
+    await chat.say("prepaid label")
+    await chat.say("confirm")
+    assert (await _proposal()).lines[0]["quantity"] == 2
+
+
+async def test_more_than_returnable_is_capped(chat):
+    await chat.say("5 hubs")
+    await chat.say("damaged")
+    await chat.say("refund")
+    await chat.say("drop off")
+    await chat.say("confirm")
+    assert (await _proposal()).lines[0]["quantity"] == 2
+
+
+async def test_change_of_mind_mid_flow(chat):
+    await chat.say("return the hub, it was damaged")
+    await chat.say("full refund")
+    await chat.say("actually make it store credit")
+    assert chat.widget_keys() == ["shipping"]
+    await chat.say("prepaid label")
+    await chat.say("change")
+    assert chat.widget_keys() == ["choices"]
+    await chat.click("returns.change_step", {"step": "reason"})
+    assert chat.widget_keys() == ["reasons"]
+    await chat.click(Actions.SELECT_REASON, {"reason": "Wrong Item Received"})
+    assert chat.widget_keys() == ["summary"]
+    await chat.say("confirm")
+    proposal = await _proposal()
+    assert (proposal.reason, proposal.resolution) == ("Wrong Item Received", "Store Credit")
+
+
+async def test_cancel_forgets_the_return(chat):
+    await chat.say("return the hub, it was damaged")
+    await chat.say("cancel")
+    assert "cancelled" in chat.text() and chat.widget_keys() == ["choices"]
+    await chat.say("store credit")
+    assert "items" in chat.widget_keys()  # nothing chosen any more
+    assert await Proposal.objects.acount() == 0
+
+
+async def test_start_over(chat):
+    await chat.say("return the display, it was damaged")
+    await chat.say("start over")
+    assert "items" in chat.widget_keys()
+    await chat.say("the hub")
+    assert chat.widget_keys() == ["reasons"] and "Smart Home Hub" in chat.text() and "Display" not in chat.text()
+
+
+async def test_where_is_my_return(chat):
+    await chat.say("where is my return?")
+    assert "don't have any returns" in chat.text()
+    await chat.say("return the hub, damaged, store credit, prepaid label")
+    await chat.say("confirm")
+    await chat.say("where is my return?")
+    assert chat.widget_keys() == ["status"] and "Waiting for review" in str(chat.last_widget().widget)
+
+
+async def test_unclear_input_gets_a_question_with_buttons(chat):
+    await chat.say("asdf qwer")
+    assert chat.widget_keys() == ["choices"]
+    assert [label for label, _, _ in chat.buttons()] == ["Start a return", "Where is my return?"]
+    await chat.click(Actions.START_OVER, {})
+    assert "items" in chat.widget_keys()
+
+
+async def test_unclear_input_mid_flow_repeats_the_step(chat):
+    await chat.say("return the hub")
+    await chat.say("purple monkey dishwasher")
+    assert "Sorry" in chat.text() and chat.widget_keys() == ["reasons"]
+
+
+async def test_an_order_of_someone_else_is_not_found(chat):
+    await chat.say("I want to return something from ORD-79003")
+    assert "couldn't find order ORD-79003" in chat.text()
+
+
+async def test_help_thanks_and_human(chat):
+    await chat.say("help")
+    assert "start a return" in chat.text() and chat.widget_keys() == ["choices"]
+    await chat.say("thanks")
+    assert "welcome" in chat.text()
+    await chat.say("talk to a human")
+    assert "support team" in chat.text()
+
+
+async def test_keep_with_discount_skips_shipping(chat):
+    await chat.say("return the display, not as described")
+    await chat.say("keep it with a discount")
+    assert chat.widget_keys() == ["summary"]
+    await chat.say("confirm")
+    proposal = await _proposal()
+    assert proposal.shipping == "" or proposal.shipping == "None" or proposal.shipping is None
+    assert proposal.quote["refund_cents"] == 7500  # 25% of 299.99
+
+
+async def test_a_stale_button_cannot_skip_the_rules(chat):
+    await chat.say("hi")
+    await chat.click(Actions.SELECT_ITEM, {"order_id": "ORD-79002", "sku": "TV-OLED-65"})  # window closed
+    assert "can't be returned" in chat.text()
+    await chat.click(Actions.SELECT_REASON, {"reason": "Bored"})
+    assert "isn't valid" in chat.text()
