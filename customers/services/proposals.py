@@ -21,7 +21,7 @@ class ProposalRequest:
     selections: tuple[Selection, ...]
     reason: Reason
     resolution: Resolution
-    shipping: Shipping
+    shipping: Shipping | None  # None when the customer keeps the item
 
 
 async def file_proposal(overview: CustomerOverview, request: ProposalRequest, policy: ReturnPolicy) -> Proposal:
@@ -80,7 +80,7 @@ async def file_proposal(overview: CustomerOverview, request: ProposalRequest, po
             lines=lines,
             reason=str(request.reason),
             resolution=str(request.resolution),
-            shipping=str(request.shipping),
+            shipping=str(request.shipping) if request.shipping else "",
             quote=assessment.quote.to_dict(),
             evidence=evidence,
         )
