@@ -271,6 +271,32 @@
     }
   }
 
+  // --- live updates -------------------------------------------------------------------------
+  // Staff replies and decisions arrive on a websocket; after a drop it reconnects and reloads the thread,
+  // so nothing pushed while it was away is lost.
+  let socket = null;
+  let retryMs = 500;
+
+  function connectUpdates(isReconnect) {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    socket = new WebSocket(`${scheme}://${location.host}/ws/chat/`);
+    socket.addEventListener("open", () => {
+      retryMs = 500;
+      document.body.dataset.live = "on";
+      if (isReconnect && state.threadId) showChat();
+    });
+    socket.addEventListener("message", (message) => {
+      const data = JSON.parse(message.data);
+      if (data.type === "thread.item" && data.thread_id === state.threadId) upsertItem(data.item);
+    });
+    socket.addEventListener("close", (event) => {
+      document.body.dataset.live = "off";
+      if (event.code === 4401 || els.chat.hidden) return; // signed out: nothing to listen for
+      setTimeout(() => connectUpdates(true), retryMs);
+      retryMs = Math.min(retryMs * 2, 15000);
+    });
+  }
+
   // --- screens --------------------------------------------------------------------------------
   function showSignIn(message) {
     els.chat.hidden = true;
@@ -313,6 +339,7 @@
       state.customerId = session.customer_id;
       sessionStorage.setItem("returns.customer", state.customerId);
       await showChat();
+      connectUpdates(false);
     } catch (error) {
       showSignIn(error.message);
     }
@@ -340,6 +367,6 @@
   });
 
   state.customerId = sessionStorage.getItem("returns.customer");
-  if (state.customerId) showChat();
+  if (state.customerId) showChat().then(() => connectUpdates(false));
   else showSignIn("");
 })();

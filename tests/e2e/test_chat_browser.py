@@ -131,3 +131,48 @@ def test_wrong_pair_shows_a_neutral_error(stack: LiveStack, browser: Browser):
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("alert")).to_have_text("We couldn't find an order with that email and order number.")
     page.close()
+
+
+def _push_from_outside(stack: LiveStack, customer_id: str, thread_id: str, text: str) -> None:
+    """What a staff reply or a decision does: store an item in the thread and push it on the channel layer."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import UTC, datetime
+
+    from channels_redis.core import RedisChannelLayer
+    from chatkit.types import AssistantMessageContent, AssistantMessageItem
+
+    from chat.push import post_to_thread
+    from chat.store import CosmosChatStore
+    from customers.cosmos.repository import open_repository
+    from tests.conftest import cosmos_config_for
+
+    async def push() -> None:
+        config = cosmos_config_for(stack.env, stack.env["COSMOS_DATABASE"])
+        async with open_repository(config) as repo:
+            item = AssistantMessageItem(
+                id="msg_staff_1",
+                thread_id=thread_id,
+                created_at=datetime.now(UTC),
+                content=[AssistantMessageContent(text=text)],
+            )
+            layer = RedisChannelLayer(hosts=[stack.env["REDIS_URL"]])
+            await post_to_thread(CosmosChatStore(repo.database), customer_id, thread_id, item, layer=layer)
+
+    # Playwright's sync API owns this thread's event loop; run ours beside it.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, push()).result(timeout=30)
+
+
+def test_messages_pushed_by_the_server_appear_without_reload(stack: LiveStack, browser: Browser, shots: Path):
+    page = browser.new_page(viewport={"width": 900, "height": 800})
+    _sign_in(page, stack.url)
+    _say(page, "I want to return some items")
+    _wait_for_card(page, "Which item would you like to return?")
+    thread_id = page.evaluate("sessionStorage.getItem('returns.thread.CUST-1001')")
+    assert thread_id
+    expect(page.locator("body[data-live=on]")).to_be_attached()  # the update socket is open
+    _push_from_outside(stack, "CUST-1001", thread_id, "Hi Robert, this is Dana from support. I can help too.")
+    expect(page.locator(".bubble.assistant", has_text="Dana from support")).to_be_visible(timeout=10000)
+    page.screenshot(path=shots / "chat-07-pushed-message.png")
+    page.close()

@@ -1,0 +1,33 @@
+"""Adding an item to a customer's conversation from outside a ChatKit request, and pushing it live.
+
+The item is stored first (so a reload shows it) and then sent to the customer's open sockets on the channel
+layer; a socket that is away simply finds it in the thread when it comes back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.layers import get_channel_layer
+from chatkit.types import ThreadItem
+
+from chat.context import ChatContext
+from chat.store import CosmosChatStore
+
+
+def customer_group(customer_id: str) -> str:
+    # Group names allow only ASCII letters, digits, hyphens, periods and underscores.
+    return "customer." + "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in customer_id)[:90]
+
+
+async def post_to_thread(
+    store: CosmosChatStore, customer_id: str, thread_id: str, item: ThreadItem, layer: Any = None
+) -> None:
+    context = ChatContext(customer_id=customer_id, order_id="")
+    await store.add_thread_item(thread_id, item, context)
+    layer = layer or get_channel_layer()
+    if layer is not None:
+        await layer.group_send(
+            customer_group(customer_id),
+            {"type": "thread.item", "thread_id": thread_id, "item": item.model_dump(mode="json", exclude_none=True)},
+        )
