@@ -1,0 +1,217 @@
+"""Benchmark: customers running the click path of the chat over real SSE against Daphne.
+
+    .venv/bin/python bench/chat.py [--customers 10 50 200]
+
+For each crowd size every customer signs in and clicks through a return (6 turns: greeting, item, reason,
+resolution, shipping, confirm). Prints p50/p99 time to the first SSE event and to the end of each turn, beside
+a bare ASGI SSE endpoint on the same Daphne and loopback measured in the same run (the floor).
+Target: p50 first event <= 3x the floor at 50 customers; 0 errors at 200.
+Uses REDIS_URL / COSMOS_ENDPOINT when set, else starts the local ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+from yarl import URL
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from returns_console import devstack  # noqa: E402
+
+CLICKS = [
+    ("returns.select_item", {"order_id": "ORD-79001", "sku": "HUB-SMART-2"}),
+    ("returns.select_reason", {"reason": "Damaged/Defective"}),
+    ("returns.select_resolution", {"resolution": "Store Credit"}),
+    ("returns.select_shipping", {"shipping": "Prepaid Shipping Label"}),
+    ("returns.confirm", {}),
+]
+
+
+def pct(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
+
+
+async def timed_stream(
+    session: aiohttp.ClientSession, url: str, body: str, headers: dict
+) -> tuple[float, float, bytes]:
+    started = time.perf_counter()
+    first = None
+    raw = b""
+    async with session.post(url, data=body, headers=headers) as response:
+        if response.status != 200:
+            raise RuntimeError(f"HTTP {response.status}: {(await response.read())[:200]!r}")
+        async for chunk in response.content.iter_any():
+            if first is None:
+                first = time.perf_counter() - started
+            raw += chunk
+    return first or 0.0, time.perf_counter() - started, raw
+
+
+def events(raw: bytes) -> list[dict]:
+    return [json.loads(block[6:]) for block in raw.decode().split("\n\n") if block.startswith("data: ")]
+
+
+async def customer(base: str, firsts: list[float], ends: list[float]) -> None:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        async with session.get(f"{base}/chat/") as page:
+            await page.read()
+        token = session.cookie_jar.filter_cookies(URL(base))["csrftoken"].value
+        headers = {"X-CSRFToken": token, "Content-Type": "application/json"}
+        async with session.post(
+            f"{base}/chat/session", json={"email": "rjohnson@company.com", "order_id": "ORD-79001"}, headers=headers
+        ) as signed:
+            if signed.status != 200:
+                raise RuntimeError(f"sign-in {signed.status}")
+        body = {
+            "type": "threads.create",
+            "params": {
+                "input": {"content": [{"type": "input_text", "text": "hi"}], "attachments": [], "inference_options": {}}
+            },
+        }
+        first, end, raw = await timed_stream(session, f"{base}/chatkit", json.dumps(body), headers)
+        firsts.append(first)
+        ends.append(end)
+        parsed = events(raw)
+        thread_id = next(e["thread"]["id"] for e in parsed if e["type"] == "thread.created")
+        for action, payload in CLICKS:
+            widget_id = [
+                e["item"]["id"] for e in parsed if e["type"] == "thread.item.done" and e["item"]["type"] == "widget"
+            ][-1]
+            body = {
+                "type": "threads.custom_action",
+                "params": {
+                    "thread_id": thread_id,
+                    "item_id": widget_id,
+                    "action": {"type": action, "payload": payload},
+                },
+            }
+            first, end, raw = await timed_stream(session, f"{base}/chatkit", json.dumps(body), headers)
+            firsts.append(first)
+            ends.append(end)
+            parsed = events(raw)
+            if any(e["type"] == "error" for e in parsed):
+                raise RuntimeError(f"error event after {action}")
+
+
+async def floor_client(base: str, turns: int, firsts: list[float], ends: list[float]) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(turns):
+            first, end, _ = await timed_stream(session, f"{base}/", "{}", {"Content-Type": "application/json"})
+            firsts.append(first)
+            ends.append(end)
+
+
+async def crowd(base: str, floor: str, size: int) -> dict:
+    firsts: list[float] = []
+    ends: list[float] = []
+    floor_firsts: list[float] = []
+    floor_ends: list[float] = []
+    await asyncio.gather(*(floor_client(floor, len(CLICKS) + 1, floor_firsts, floor_ends) for _ in range(size)))
+    started = time.perf_counter()
+    results = await asyncio.gather(*(customer(base, firsts, ends) for _ in range(size)), return_exceptions=True)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    return {
+        "size": size,
+        "turns": len(firsts),
+        "errors": len(errors),
+        "first_error": repr(errors[0])[:160] if errors else "",
+        "first_p50": statistics.median(firsts) * 1000 if firsts else float("nan"),
+        "first_p99": pct(firsts, 0.99) * 1000,
+        "end_p50": statistics.median(ends) * 1000 if ends else float("nan"),
+        "end_p99": pct(ends, 0.99) * 1000,
+        "floor_p50": statistics.median(floor_firsts) * 1000,
+        "floor_p99": pct(floor_firsts, 0.99) * 1000,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, nargs="+", default=[10, 50, 200])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        with devstack.backing_services(tmp / "logs") as service_env:
+            env = {
+                **os.environ,
+                **service_env,
+                "VAR_DIR": str(tmp),
+                "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
+                "COSMOS_DATABASE": f"bench-{uuid.uuid4().hex[:8]}",
+                "DEBUG": "false",
+                "LOG_LEVEL": "WARNING",
+                "PYTHONPATH": str(ROOT),
+            }
+            for command in (["migrate", "--noinput"], ["seed_demo"]):
+                subprocess.run(
+                    [sys.executable, str(ROOT / "manage.py"), *command], env=env, check=True, capture_output=True
+                )
+            port, floor_port = devstack.free_port(), devstack.free_port()
+            web = devstack.spawn(
+                [
+                    sys.executable,
+                    "-m",
+                    "daphne",
+                    "-b",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "returns_console.asgi:application",
+                ],
+                env,
+                tmp / "web.log",
+            )
+            floor = devstack.spawn(
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(floor_port), "bench.floor_sse:app"],
+                env,
+                tmp / "floor.log",
+            )
+            try:
+                devstack.wait_for_port(port, web, "daphne")
+                devstack.wait_for_port(floor_port, floor, "floor daphne")
+                rows = [
+                    asyncio.run(crowd(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{floor_port}", size))
+                    for size in args.customers
+                ]
+            finally:
+                devstack.stop_process(web)
+                devstack.stop_process(floor)
+    print("Chat click path over SSE (6 turns per customer) vs a bare ASGI SSE endpoint on the same Daphne")
+    print(
+        f"{'customers':>9} {'turns':>6} {'errors':>6} | {'first p50':>9} {'p99':>8} | {'end p50':>8} {'p99':>8} |"
+        f" {'floor p50':>9} {'p99':>7} | first/floor"
+    )
+    ok = True
+    sizes = {row["size"] for row in rows}
+    for row in rows:
+        ratio = row["first_p50"] / row["floor_p50"] if row["floor_p50"] else float("nan")
+        print(
+            f"{row['size']:>9} {row['turns']:>6} {row['errors']:>6} | "
+            f"{row['first_p50']:>8.1f}ms {row['first_p99']:>6.1f}ms | {row['end_p50']:>6.1f}ms {row['end_p99']:>6.1f}ms | "
+            f"{row['floor_p50']:>7.1f}ms {row['floor_p99']:>5.1f}ms | {ratio:>6.1f}x   {row['first_error']}"
+        )
+        if row["size"] == 50:
+            ok &= ratio <= 3
+        if row["size"] >= 200:
+            ok &= row["errors"] == 0
+    verdict = ("met" if ok else "NOT met") if {50, 200} <= sizes else "not judged (run with 50 and 200)"
+    print(f"targets (p50 first event <= 3x floor at 50; 0 errors at 200): {verdict}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
