@@ -201,7 +201,8 @@ def main() -> int:
         ratio = row["first_p50"] / row["floor_p50"] if row["floor_p50"] else float("nan")
         print(
             f"{row['size']:>9} {row['turns']:>6} {row['errors']:>6} | "
-            f"{row['first_p50']:>8.1f}ms {row['first_p99']:>6.1f}ms | {row['end_p50']:>6.1f}ms {row['end_p99']:>6.1f}ms | "
+            f"{row['first_p50']:>8.1f}ms {row['first_p99']:>6.1f}ms | "
+            f"{row['end_p50']:>6.1f}ms {row['end_p99']:>6.1f}ms | "
             f"{row['floor_p50']:>7.1f}ms {row['floor_p99']:>5.1f}ms | {ratio:>6.1f}x   {row['first_error']}"
         )
         if row["size"] == 50:
