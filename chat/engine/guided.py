@@ -30,6 +30,7 @@ from customers.search import policy_search
 from customers.selectors.policy import aactive_policy
 from customers.services.assessment import CustomerOverview, Selection, assess, customer_overview
 from customers.services.proposals import ProposalRequest, file_proposal
+from customers.services.quote import RefundQuote
 
 logger = logging.getLogger(__name__)
 
@@ -298,6 +299,16 @@ class _Turn:
     def _selections(self) -> list[Selection]:
         return [Selection(item.sku, item.quantity) for item in self.flow.items]
 
+    def _quote(self, resolution: Resolution, shipping: Shipping | None) -> RefundQuote:
+        """The exact quote for the items and reason chosen so far, with this resolution and shipping."""
+        flow = self.flow
+        assert flow.reason is not None  # asked for before any quote is shown
+        quote = assess(
+            self.overview, flow.order_id or "", self._selections(), flow.reason, resolution, shipping, self.policy
+        ).quote
+        assert quote is not None  # a resolution was given
+        return quote
+
     async def _next_step(self, greet: bool = False) -> AsyncIterator[ThreadStreamEvent]:
         flow, out = self.flow, self.out
         customer = self.overview.customer
@@ -320,37 +331,13 @@ class _Turn:
             return
         if flow.resolution is None:
             yield out.progress("Working out your options…")
-            quotes = []
-            for resolution in Resolution:
-                assessment = assess(
-                    self.overview,
-                    flow.order_id or "",
-                    self._selections(),
-                    flow.reason,
-                    resolution,
-                    flow.shipping,
-                    self.policy,
-                )
-                assert assessment.quote is not None
-                quotes.append(assessment.quote)
+            quotes = [self._quote(resolution, flow.shipping) for resolution in Resolution]
             async for event in out.say(f"Thanks. Here's what you can get for {self._item_names()}:"):
                 yield event
             yield out.widget(widgets.resolution_options(quotes), "Resolution options")
             return
         if flow.needs_shipping and flow.shipping is None:
-            costs = {}
-            for option in Shipping:
-                quote = assess(
-                    self.overview,
-                    flow.order_id or "",
-                    self._selections(),
-                    flow.reason,
-                    flow.resolution,
-                    option,
-                    self.policy,
-                ).quote
-                assert quote is not None
-                costs[option] = quote.shipping_cost_cents
+            costs = {option: self._quote(flow.resolution, option).shipping_cost_cents for option in Shipping}
             async for event in out.say(f"{flow.resolution} it is. How would you like to send it back?"):
                 yield event
             yield out.widget(widgets.shipping_options(costs), "Shipping options")
