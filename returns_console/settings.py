@@ -136,6 +136,11 @@ COSMOS_DATABASE = os.environ.get("COSMOS_DATABASE", "returns")
 # Local emulators use self-signed certificates; the real service is always verified.
 COSMOS_VERIFY_TLS = env_bool("COSMOS_VERIFY_TLS", True)
 
+# Azure AI Search for policy questions; unset means the embedded SQLite FTS5 index.
+AZURE_SEARCH_ENDPOINT = os.environ.get("AZURE_SEARCH_ENDPOINT", "")
+AZURE_SEARCH_KEY = os.environ.get("AZURE_SEARCH_KEY", "")  # empty: Entra ID via DefaultAzureCredential
+AZURE_SEARCH_INDEX = os.environ.get("AZURE_SEARCH_INDEX", "returns-policies")
+
 # The store's calendar: return windows are counted in whole days in this zone.
 STORE_TIMEZONE = os.environ.get("STORE_TIMEZONE", TIME_ZONE)
 

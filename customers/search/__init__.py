@@ -14,13 +14,22 @@ _instance: PolicySearch | None = None
 
 
 def policy_search() -> PolicySearch:
-    """The process's search, built and indexed once (the embedded index takes milliseconds to build)."""
+    """The process's search, built and indexed once: Azure AI Search when configured, else the embedded one."""
     global _instance
     with _lock:
         if _instance is None:
-            from customers.search.local import LocalPolicySearch
-
-            search = LocalPolicySearch()
-            search.index(all_documents())
-            _instance = search
+            _instance = _configured_search()
+            _instance.index(all_documents())
         return _instance
+
+
+def _configured_search() -> PolicySearch:
+    from django.conf import settings
+
+    if settings.AZURE_SEARCH_ENDPOINT:
+        from customers.search.azure import AzurePolicySearch
+
+        return AzurePolicySearch(settings.AZURE_SEARCH_ENDPOINT, settings.AZURE_SEARCH_INDEX, settings.AZURE_SEARCH_KEY)
+    from customers.search.local import LocalPolicySearch
+
+    return LocalPolicySearch()
