@@ -44,8 +44,10 @@ def _page(rows: list[Any], ids: list[str], after: str | None, limit: int) -> tup
 
 class CosmosChatStore(Store[ChatContext]):
     def __init__(self, database: DatabaseProxy) -> None:
+        """Made per request: the threads it has already seen are remembered for that request only."""
         self.database = database
         self.container = database.get_container_client(CHAT_CONTAINER)
+        self._seen: dict[tuple[str, str], ThreadMetadata] = {}
 
     async def ensure_container(self) -> None:
         await self.database.create_container_if_not_exists(
@@ -71,8 +73,11 @@ class CosmosChatStore(Store[ChatContext]):
 
     # --- threads --------------------------------------------------------------------------------
     async def load_thread(self, thread_id: str, context: ChatContext) -> ThreadMetadata:
-        doc = await self._read(thread_id, context, THREAD)
-        return ThreadMetadata.model_validate(doc["data"])
+        key = (context.customer_id, thread_id)
+        if key not in self._seen:
+            doc = await self._read(thread_id, context, THREAD)
+            self._seen[key] = ThreadMetadata.model_validate(doc["data"])
+        return self._seen[key].model_copy(deep=True)
 
     async def save_thread(self, thread: ThreadMetadata, context: ChatContext) -> None:
         await self.container.upsert_item(
@@ -85,6 +90,7 @@ class CosmosChatStore(Store[ChatContext]):
                 "data": thread.model_dump(mode="json"),
             }
         )
+        self._seen[(context.customer_id, thread.id)] = thread.model_copy(deep=True)
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: ChatContext
@@ -113,12 +119,13 @@ class CosmosChatStore(Store[ChatContext]):
         for row in rows:
             await self.container.delete_item(row["id"], partition_key=context.customer_id)
         await self.container.delete_item(thread_id, partition_key=context.customer_id)
+        self._seen.pop((context.customer_id, thread_id), None)
 
     # --- items ----------------------------------------------------------------------------------
     async def load_thread_items(
         self, thread_id: str, after: str | None, limit: int, order: str, context: ChatContext
     ) -> Page[ThreadItem]:
-        await self._read(thread_id, context, THREAD)
+        await self.load_thread(thread_id, context)
         direction = "DESC" if order == "desc" else "ASC"
         rows = await self._query(
             f"SELECT c.item_id, c.data FROM c WHERE c.customer_id = @customer AND c.type = @type "
@@ -156,12 +163,12 @@ class CosmosChatStore(Store[ChatContext]):
         )
 
     async def add_thread_item(self, thread_id: str, item: ThreadItem, context: ChatContext) -> None:
-        await self._read(thread_id, context, THREAD)
+        await self.load_thread(thread_id, context)
         await self._write_item(thread_id, item, self._next_seq(), context)
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: ChatContext) -> None:
         """Upsert: an existing item keeps its place in the thread."""
-        await self._read(thread_id, context, THREAD)
+        await self.load_thread(thread_id, context)
         try:
             existing = await self._read(_item_doc_id(thread_id, item.id), context, ITEM)
             seq = int(existing["seq"])

@@ -9,7 +9,6 @@ Containers (created if missing):
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -121,16 +120,12 @@ class CosmosRepository:
         return docs.product_from_document(await self._point_read(self.products, sku, sku, "Product"))
 
     async def get_products(self, skus: Sequence[str]) -> dict[str, Product]:
-        """Point reads in parallel; SKUs that do not exist are simply absent from the result."""
-
-        async def read(sku: str) -> Product | None:
-            try:
-                return await self.get_product(sku)
-            except NotFound:
-                return None
-
-        found = await asyncio.gather(*(read(sku) for sku in dict.fromkeys(skus)))
-        return {product.sku: product for product in found if product is not None}
+        """One batched point read for many SKUs; SKUs that do not exist are simply absent from the result."""
+        unique = list(dict.fromkeys(skus))
+        if not unique:
+            return {}
+        found = await self.products.read_items(items=[(sku, sku) for sku in unique])
+        return {doc["sku"]: docs.product_from_document(doc) for doc in found}
 
     # --- writes ---------------------------------------------------------------------------------
     async def create_if_missing(self, container: ContainerProxy, doc: dict[str, Any]) -> bool:
