@@ -142,6 +142,7 @@ async def crowd(base: str, floor: str, size: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, nargs="+", default=[10, 50, 200])
+    parser.add_argument("--logs", type=Path, help="keep the servers' logs here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
@@ -173,7 +174,7 @@ def main() -> int:
                     "returns_console.asgi:application",
                 ],
                 env,
-                tmp / "web.log",
+                (args.logs or tmp) / "web.log",
             )
             floor = devstack.spawn(
                 [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(floor_port), "bench.floor_sse:app"],

@@ -6,13 +6,14 @@ not found: isolation does not depend on remembering a check.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from azure.cosmos import PartitionKey
 from azure.cosmos.aio import DatabaseProxy
-from azure.cosmos.exceptions import CosmosResourceNotFoundError
+from azure.cosmos.exceptions import CosmosResourceExistsError, CosmosResourceNotFoundError
 from chatkit.store import NotFoundError, Store
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
 from pydantic import TypeAdapter
@@ -50,9 +51,11 @@ class CosmosChatStore(Store[ChatContext]):
         self._seen: dict[tuple[str, str], ThreadMetadata] = {}
 
     async def ensure_container(self) -> None:
-        await self.database.create_container_if_not_exists(
-            id=CHAT_CONTAINER, partition_key=PartitionKey(path="/customer_id")
-        )
+        # Another process may create it between the SDK's read and its create.
+        with contextlib.suppress(CosmosResourceExistsError):
+            await self.database.create_container_if_not_exists(
+                id=CHAT_CONTAINER, partition_key=PartitionKey(path="/customer_id")
+            )
 
     async def _read(self, doc_id: str, context: ChatContext, doc_type: str) -> dict[str, Any]:
         try:

@@ -6,6 +6,7 @@ can cause is a 4xx with a JSON reason.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -50,6 +51,7 @@ SUPPORTED_REQUESTS = frozenset(
     }
 )
 _ready_containers: set[tuple[int, str]] = set()
+_container_lock = asyncio.Lock()
 
 
 def error(status: int, code: str, message: str) -> JsonResponse:
@@ -111,8 +113,10 @@ async def chat_store() -> CosmosChatStore:
     store = CosmosChatStore(repo.database)
     key = (id(repo.client), repo.database.id)
     if key not in _ready_containers:
-        await store.ensure_container()
-        _ready_containers.add(key)
+        async with _container_lock:  # the first requests of a process arrive together
+            if key not in _ready_containers:
+                await store.ensure_container()
+                _ready_containers.add(key)
     return store
 
 

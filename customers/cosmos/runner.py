@@ -68,6 +68,9 @@ _loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[s
 )
 
 
+_open_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
 async def loop_repository(config: CosmosConfig | None = None) -> CosmosRepository:
     """The repository for async code (Daphne, consumers): one Cosmos client per event loop and account,
     opened on first use and kept, since a client is bound to the loop its HTTP session was made on."""
@@ -75,6 +78,10 @@ async def loop_repository(config: CosmosConfig | None = None) -> CosmosRepositor
     clients = _loop_clients.setdefault(asyncio.get_running_loop(), {})
     key = (config.endpoint, config.key, config.verify_tls)
     if key not in clients:
-        clients[key] = await open_client(config)
+        async with _open_locks.setdefault(
+            asyncio.get_running_loop(), asyncio.Lock()
+        ):  # the first requests of a process arrive together: open one client, not many
+            if key not in clients:
+                clients[key] = await open_client(config)
     client = clients[key]
     return CosmosRepository(client, client.get_database_client(config.database))
