@@ -17,7 +17,11 @@ def _client() -> aioredis.Redis:
     per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
     url = settings.REDIS_URL
     if url not in per_loop:
-        per_loop[url] = aioredis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        # A crowd of sign-ins waits for a free connection instead of failing with "too many connections".
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=64, timeout=5, socket_timeout=2, socket_connect_timeout=2
+        )
+        per_loop[url] = aioredis.Redis(connection_pool=pool)
     return per_loop[url]
 
 

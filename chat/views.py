@@ -19,6 +19,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 from pydantic import TypeAdapter, ValidationError
+from redis.exceptions import RedisError
 
 from chat import ratelimit
 from chat.context import ChatContext
@@ -84,7 +85,13 @@ async def start_session(request: HttpRequest) -> JsonResponse:
     # Only failures count, so a customer who signs in often is never locked out by their own successes.
     limit, window = SIGN_IN_LIMIT
     buckets = [f"signin:ip:{_client_address(request)}", f"signin:email:{email}"]
-    if await ratelimit.blocked(buckets, limit):
+    try:
+        blocked = await ratelimit.blocked(buckets, limit)
+    except RedisError:
+        # Without the limiter we cannot protect accounts from guessing: refuse, politely, for now.
+        logger.exception("sign-in rate limiter unavailable")
+        return error(503, "unavailable", "Sign-in is briefly unavailable. Please try again in a moment.")
+    if blocked:
         return error(429, "rate_limited", "Too many attempts. Please wait a few minutes and try again.")
     customer_id = await identify_customer(await loop_repository(), email, order_id)
     if customer_id is None:

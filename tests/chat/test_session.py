@@ -95,3 +95,12 @@ async def test_attempts_are_rate_limited(seeded):
 
 async def test_get_is_not_allowed(seeded):
     assert (await AsyncClient().get("/chat/session")).status_code == 405
+
+
+async def test_without_the_rate_limiter_sign_in_is_refused_politely(seeded, services_settings):
+    services_settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = await _post(
+        AsyncClient(REMOTE_ADDR=_address()), {"email": "rjohnson@company.com", "order_id": "ORD-79001"}
+    )
+    assert response.status_code == 503
+    assert response.json()["error"] == "unavailable"
