@@ -6,6 +6,8 @@ ids the server checks again, never amounts.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from chatkit.actions import ActionConfig
 from chatkit.widgets import Badge, Button, Caption, Card, Col, Divider, Row, Text, Title
 
@@ -26,19 +28,8 @@ class Actions:
     CHANGE = "returns.change"
     CANCEL = "returns.cancel"
     START_OVER = "returns.start_over"
-    ALL = frozenset(
-        {
-            SELECT_ITEM,
-            SELECT_REASON,
-            SELECT_RESOLUTION,
-            SELECT_SHIPPING,
-            SET_QUANTITY,
-            CONFIRM,
-            CHANGE,
-            CANCEL,
-            START_OVER,
-        }
-    )
+    CHANGE_STEP = "returns.change_step"
+    STATUS = "returns.status"
 
 
 def money(cents: int) -> str:
@@ -183,23 +174,43 @@ def shipping_options(costs: dict[Shipping, int]) -> Card:
     return Card(key="shipping", children=[Title(value="How will you send it back?", size="sm"), _list(rows)])
 
 
+@dataclass(frozen=True)
+class SummaryLine:
+    sku: str
+    name: str
+    quantity: int
+    unit_price_cents: int
+    returnable: int
+
+
+def _quantity_stepper(line: SummaryLine) -> Row:
+    """Fewer / more buttons, shown only when more than one unit could be returned."""
+    children: list = []
+    if line.quantity > 1:
+        children.append(_button("−", Actions.SET_QUANTITY, {"sku": line.sku, "quantity": line.quantity - 1}))
+    if line.quantity < line.returnable:
+        children.append(_button("+", Actions.SET_QUANTITY, {"sku": line.sku, "quantity": line.quantity + 1}))
+    return Row(children=children, gap=1)
+
+
 def summary(
-    order_id: str, items: list[tuple[str, int, int]], reason: Reason, shipping: Shipping, quote: RefundQuote
+    order_id: str, items: list[SummaryLine], reason: Reason, shipping: Shipping | None, quote: RefundQuote
 ) -> Card:
-    """items: (name, quantity, unit price cents)."""
     lines: list = [Title(value="Your return", size="sm"), Caption(value=f"Order {order_id}")]
-    for name, quantity, unit_cents in items:
-        lines.append(
-            Row(
-                children=[Text(value=f"{quantity} × {name}"), Text(value=money(quantity * unit_cents))],
-                justify="between",
-            )
-        )
+    for line in items:
+        children: list = [Text(value=f"{line.quantity} × {line.name}")]
+        if line.returnable > 1:
+            children.append(_quantity_stepper(line))
+        children.append(Text(value=money(line.quantity * line.unit_price_cents)))
+        lines.append(Row(children=children, justify="between", align="center"))
     lines += [
         Divider(),
         Row(children=[Caption(value="Reason"), Text(value=str(reason))], justify="between"),
         Row(children=[Caption(value="Resolution"), Text(value=str(quote.resolution))], justify="between"),
-        Row(children=[Caption(value="Shipping"), Text(value=str(shipping))], justify="between"),
+        Row(
+            children=[Caption(value="Shipping"), Text(value=str(shipping) if shipping else "Keep the item")],
+            justify="between",
+        ),
     ]
     for label, cents, sign in (
         ("Restocking fee", quote.restocking_fee_cents, -1),

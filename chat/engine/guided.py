@@ -25,6 +25,7 @@ from customers.clock import store_today
 from customers.cosmos.runner import loop_repository
 from customers.domain import Reason, Resolution, Shipping
 from customers.errors import ReturnsError
+from customers.models import Proposal, ProposalState
 from customers.policy import ReturnPolicy
 from customers.search import policy_search
 from customers.selectors.policy import aactive_policy
@@ -36,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 MENU = [
     ("Start a return", Actions.START_OVER, {}),
-    ("Where is my return?", "returns.status", {}),
+    ("Where is my return?", Actions.STATUS, {}),
 ]
 
 
@@ -123,7 +124,7 @@ class _Turn:
                 async for event in self._ask_what_to_change():
                     yield event
                 return
-            elif action_type == "returns.change_step":
+            elif action_type == Actions.CHANGE_STEP:
                 self._clear_step(str(payload.get("step", "")))
             elif action_type == Actions.CANCEL:
                 flow.reset()
@@ -135,7 +136,7 @@ class _Turn:
                 return
             elif action_type == Actions.START_OVER:
                 flow.reset()
-            elif action_type == "returns.status":
+            elif action_type == Actions.STATUS:
                 async for event in self._status():
                     yield event
                 return
@@ -363,7 +364,12 @@ class _Turn:
                 yield event
             return
         assert assessment.quote is not None and flow.order_id and flow.reason
-        items = [(view.line.name, qty, view.line.unit_price_cents) for view, qty in assessment.lines]
+        items = [
+            widgets.SummaryLine(
+                view.line.sku, view.line.name, qty, view.line.unit_price_cents, view.line.returnable_quantity
+            )
+            for view, qty in assessment.lines
+        ]
         async for event in self.out.say("Here's your return. Please check it and confirm."):
             yield event
         yield self.out.widget(
@@ -372,12 +378,12 @@ class _Turn:
 
     async def _ask_what_to_change(self) -> AsyncIterator[ThreadStreamEvent]:
         options = [
-            ("Item", "returns.change_step", {"step": "items"}),
-            ("Reason", "returns.change_step", {"step": "reason"}),
-            ("Resolution", "returns.change_step", {"step": "resolution"}),
+            ("Item", Actions.CHANGE_STEP, {"step": "items"}),
+            ("Reason", Actions.CHANGE_STEP, {"step": "reason"}),
+            ("Resolution", Actions.CHANGE_STEP, {"step": "resolution"}),
         ]
         if self.flow.needs_shipping:
-            options.append(("Shipping", "returns.change_step", {"step": "shipping"}))
+            options.append(("Shipping", Actions.CHANGE_STEP, {"step": "shipping"}))
         yield self.out.widget(widgets.choices("What would you like to change?", options), "Change")
 
     async def _confirm(self) -> AsyncIterator[ThreadStreamEvent]:
@@ -442,16 +448,14 @@ class _Turn:
                 yield event
 
     async def _status(self) -> AsyncIterator[ThreadStreamEvent]:
-        from customers.models import Proposal
-
         yield self.out.progress("Looking up your returns…")
         repo = await loop_repository()
         returns = await repo.list_returns(self.context.customer_id)
         pending = [
             p
-            async for p in Proposal.objects.filter(customer_id=self.context.customer_id, state="proposed").order_by(
-                "-created_at"
-            )
+            async for p in Proposal.objects.filter(
+                customer_id=self.context.customer_id, state=ProposalState.PROPOSED
+            ).order_by("-created_at")
         ]
         if not returns and not pending:
             async for event in self.out.say("You don't have any returns yet. Would you like to start one?"):

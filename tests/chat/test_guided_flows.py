@@ -73,7 +73,7 @@ async def test_change_of_mind_mid_flow(chat):
     await chat.say("prepaid label")
     await chat.say("change")
     assert chat.widget_keys() == ["choices"]
-    await chat.click("returns.change_step", {"step": "reason"})
+    await chat.click(Actions.CHANGE_STEP, {"step": "reason"})
     assert chat.widget_keys() == ["reasons"]
     await chat.click(Actions.SELECT_REASON, {"reason": "Wrong Item Received"})
     assert chat.widget_keys() == ["summary"]
@@ -152,3 +152,21 @@ async def test_a_stale_button_cannot_skip_the_rules(chat):
     assert "can't be returned" in chat.text()
     await chat.click(Actions.SELECT_REASON, {"reason": "Bored"})
     assert "isn't valid" in chat.text()
+
+
+async def test_quantity_is_changed_in_the_summary(chat):
+    await chat.say("return the hub, damaged, store credit, prepaid label")
+    assert chat.widget_keys() == ["summary"]
+    steppers = [(label, payload) for label, action, payload in chat.buttons() if action == Actions.SET_QUANTITY]
+    assert steppers == [("+", {"sku": "HUB-SMART-2", "quantity": 2})]  # 1 of 2: only "more" makes sense
+    await chat.click(Actions.SET_QUANTITY, {"sku": "HUB-SMART-2", "quantity": 2})
+    assert chat.widget_keys() == ["summary"] and "2 × Smart Home Hub" in str(chat.last_widget().widget)
+    assert [label for label, action, _ in chat.buttons() if action == Actions.SET_QUANTITY] == ["−"]
+    await chat.click(Actions.CONFIRM, {})
+    assert (await _proposal()).lines[0]["quantity"] == 2
+
+
+async def test_single_unit_lines_show_no_stepper(chat):
+    await chat.say("return the cable, damaged, refund, drop off")
+    assert chat.widget_keys() == ["summary"]
+    assert not [b for b in chat.buttons() if b[1] == Actions.SET_QUANTITY]
