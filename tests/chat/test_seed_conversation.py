@@ -128,3 +128,16 @@ async def test_a_question_mid_flow_keeps_the_return_where_it_was(seeded):
     assert "Restocking fee" in chat.text()
     await chat.say("it was completely damaged")
     assert chat.widget_keys() == ["resolutions"]
+
+
+async def test_retry_after_an_item_answers_again(seeded):
+    from chatkit.types import ThreadRetryAfterItemParams, ThreadsRetryAfterItemReq
+
+    chat = await Conversation.sign_in()
+    await chat.say("I want to return Smart Home Hub from order ORD-79001")
+    user_item = next(e.item for e in chat.events if e.type == "thread.item.done" and e.item.type == "user_message")
+    events = await chat.stream(
+        ThreadsRetryAfterItemReq(params=ThreadRetryAfterItemParams(thread_id=chat.thread_id, item_id=user_item.id))
+    )
+    assert not [e for e in events if e.type == "error"]
+    assert chat.widget_keys() == ["reasons"]

@@ -1,0 +1,33 @@
+"""Thumbs up/down reach the database through the protocol and are listed, read-only, in Django admin."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from chat.models import Feedback
+from tests.chat import protocol
+from tests.chat.conversation import Conversation
+from tests.customers.seeded import seed
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_feedback_is_stored_and_shown_in_admin(repo, services_settings, admin_client):
+    await seed(repo)
+    chat = await Conversation.sign_in()
+    await chat.say("I want to return some items")
+    answer = next(item for item in chat.done_items() if item.type == "assistant_message")
+    response = await chat.post(protocol.feedback(chat.thread_id, [answer.id], "negative"))
+    assert response.status_code == 200
+    stored = await Feedback.objects.aget()
+    assert (stored.customer_id, stored.thread_id, stored.item_ids, stored.kind) == (
+        "CUST-1001",
+        chat.thread_id,
+        [answer.id],
+        "negative",
+    )
+    listing = await sync_to_async(admin_client.get)("/admin/chat/feedback/")
+    assert listing.status_code == 200 and chat.thread_id in listing.content.decode()
+    add = await sync_to_async(admin_client.get)("/admin/chat/feedback/add/")
+    assert add.status_code == 403  # feedback comes from customers only
