@@ -45,10 +45,11 @@ def _page(rows: list[Any], ids: list[str], after: str | None, limit: int) -> tup
 
 class CosmosChatStore(Store[ChatContext]):
     def __init__(self, database: DatabaseProxy) -> None:
-        """Made per request: the threads it has already seen are remembered for that request only."""
+        """Made per request: threads and items it has already read are remembered for that request only."""
         self.database = database
         self.container = database.get_container_client(CHAT_CONTAINER)
         self._seen: dict[tuple[str, str], ThreadMetadata] = {}
+        self._seen_items: dict[tuple[str, str], dict[str, Any]] = {}  # (customer, document id) -> document
 
     async def ensure_container(self) -> None:
         # Another process may create it between the SDK's read and its create.
@@ -123,6 +124,7 @@ class CosmosChatStore(Store[ChatContext]):
             await self.container.delete_item(row["id"], partition_key=context.customer_id)
         await self.container.delete_item(thread_id, partition_key=context.customer_id)
         self._seen.pop((context.customer_id, thread_id), None)
+        self._seen_items = {k: v for k, v in self._seen_items.items() if v.get("thread_id") != thread_id}
 
     # --- items ----------------------------------------------------------------------------------
     async def load_thread_items(
@@ -151,8 +153,14 @@ class CosmosChatStore(Store[ChatContext]):
         _last_seq = max(time.time_ns(), _last_seq + 1)
         return _last_seq
 
+    async def _item_document(self, thread_id: str, item_id: str, context: ChatContext) -> dict[str, Any]:
+        key = (context.customer_id, _item_doc_id(thread_id, item_id))
+        if key not in self._seen_items:
+            self._seen_items[key] = await self._read(key[1], context, ITEM)
+        return self._seen_items[key]
+
     async def _write_item(self, thread_id: str, item: ThreadItem, seq: int, context: ChatContext) -> None:
-        await self.container.upsert_item(
+        saved = await self.container.upsert_item(
             {
                 "id": _item_doc_id(thread_id, item.id),
                 "type": ITEM,
@@ -164,6 +172,7 @@ class CosmosChatStore(Store[ChatContext]):
                 "data": item.model_dump(mode="json"),
             }
         )
+        self._seen_items[(context.customer_id, saved["id"])] = saved
 
     async def add_thread_item(self, thread_id: str, item: ThreadItem, context: ChatContext) -> None:
         await self.load_thread(thread_id, context)
@@ -173,19 +182,18 @@ class CosmosChatStore(Store[ChatContext]):
         """Upsert: an existing item keeps its place in the thread."""
         await self.load_thread(thread_id, context)
         try:
-            existing = await self._read(_item_doc_id(thread_id, item.id), context, ITEM)
-            seq = int(existing["seq"])
+            seq = int((await self._item_document(thread_id, item.id, context))["seq"])
         except NotFoundError:
             seq = self._next_seq()
         await self._write_item(thread_id, item, seq, context)
 
     async def load_item(self, thread_id: str, item_id: str, context: ChatContext) -> ThreadItem:
-        doc = await self._read(_item_doc_id(thread_id, item_id), context, ITEM)
-        return _items.validate_python(doc["data"])
+        return _items.validate_python((await self._item_document(thread_id, item_id, context))["data"])
 
     async def delete_thread_item(self, thread_id: str, item_id: str, context: ChatContext) -> None:
-        await self._read(_item_doc_id(thread_id, item_id), context, ITEM)
+        await self._item_document(thread_id, item_id, context)
         await self.container.delete_item(_item_doc_id(thread_id, item_id), partition_key=context.customer_id)
+        self._seen_items.pop((context.customer_id, _item_doc_id(thread_id, item_id)), None)
 
     # --- attachments ----------------------------------------------------------------------------
     async def save_attachment(self, attachment: Attachment, context: ChatContext) -> None:
