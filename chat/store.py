@@ -75,6 +75,29 @@ class CosmosChatStore(Store[ChatContext]):
         )
         return [row async for row in rows]
 
+    async def _ordered_page(
+        self,
+        context: ChatContext,
+        key: str,
+        order_by: str,
+        order: str,
+        after: str | None,
+        limit: int,
+        where: str,
+        **parameters: Any,
+    ) -> tuple[list[dict[str, Any]], bool, str | None]:
+        """One page of the customer's documents matching ``where``, in ``order_by`` order, after the one whose
+        ``key`` is ``after``. Paged here because the local emulator has no OFFSET/LIMIT."""
+        direction = "DESC" if order == "desc" else "ASC"
+        rows = await self._query(
+            f"SELECT c.{key}, c.data FROM c WHERE c.customer_id = @customer AND {where} "
+            f"ORDER BY c.{order_by} {direction}",
+            context,
+            customer=context.customer_id,
+            **parameters,
+        )
+        return _page(rows, [row[key] for row in rows], after, limit)
+
     # --- threads --------------------------------------------------------------------------------
     async def load_thread(self, thread_id: str, context: ChatContext) -> ThreadMetadata:
         key = (context.customer_id, thread_id)
@@ -99,15 +122,9 @@ class CosmosChatStore(Store[ChatContext]):
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: ChatContext
     ) -> Page[ThreadMetadata]:
-        direction = "DESC" if order == "desc" else "ASC"
-        rows = await self._query(
-            f"SELECT c.id, c.data FROM c WHERE c.customer_id = @customer AND c.type = @type "
-            f"ORDER BY c.created_at {direction}",
-            context,
-            customer=context.customer_id,
-            type=THREAD,
+        window, has_more, next_after = await self._ordered_page(
+            context, "id", "created_at", order, after, limit, "c.type = @type", type=THREAD
         )
-        window, has_more, next_after = _page(rows, [row["id"] for row in rows], after, limit)
         return Page(
             data=[ThreadMetadata.model_validate(row["data"]) for row in window], has_more=has_more, after=next_after
         )
@@ -131,16 +148,17 @@ class CosmosChatStore(Store[ChatContext]):
         self, thread_id: str, after: str | None, limit: int, order: str, context: ChatContext
     ) -> Page[ThreadItem]:
         await self.load_thread(thread_id, context)
-        direction = "DESC" if order == "desc" else "ASC"
-        rows = await self._query(
-            f"SELECT c.item_id, c.data FROM c WHERE c.customer_id = @customer AND c.type = @type "
-            f"AND c.thread_id = @thread ORDER BY c.seq {direction}",
+        window, has_more, next_after = await self._ordered_page(
             context,
-            customer=context.customer_id,
+            "item_id",
+            "seq",
+            order,
+            after,
+            limit,
+            "c.type = @type AND c.thread_id = @thread",
             type=ITEM,
             thread=thread_id,
         )
-        window, has_more, next_after = _page(rows, [row["item_id"] for row in rows], after, limit)
         return Page(data=[_items.validate_python(row["data"]) for row in window], has_more=has_more, after=next_after)
 
     def _next_seq(self) -> int:
