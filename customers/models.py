@@ -104,6 +104,12 @@ class ReturnPolicySettings(models.Model):
         if errors:
             raise ValidationError(errors)
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        from customers.selectors.policy import forget_cached_policy
+
+        forget_cached_policy()
+
     def to_policy(self) -> ReturnPolicy:
         return ReturnPolicy(
             name=self.name,

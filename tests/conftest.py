@@ -101,3 +101,11 @@ def _close_thread_connections(request: pytest.FixtureRequest) -> Iterator[None]:
         from django.db import connections
 
         SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_policy_cache() -> None:
+    """Each test's database holds its own policy rows; never let one test see another's cached policy."""
+    from customers.selectors.policy import forget_cached_policy
+
+    forget_cached_policy()

@@ -61,3 +61,14 @@ def test_evidence_snapshot_is_json_safe():
     evidence = DEFAULT_POLICY.as_evidence()
     assert json.loads(json.dumps(evidence))["restocking_fee_percent"] == "15"
     assert str(Reason.CHANGED_MIND) in evidence["restocking_fee_reasons"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_async_selector_sees_an_admin_edit_at_once():
+    from asgiref.sync import sync_to_async
+
+    from customers.selectors.policy import aactive_policy
+
+    assert (await aactive_policy()).restocking_fee_percent == Decimal("15")
+    await sync_to_async(ReturnPolicySettings.objects.create)(restocking_fee_percent=Decimal("12"))
+    assert (await aactive_policy()).restocking_fee_percent == Decimal("12")
