@@ -6,7 +6,8 @@ For each crowd size every customer signs in and clicks through a return (6 turns
 resolution, shipping, confirm). Prints p50/p99 time to the first SSE event and to the end of each turn, beside
 a bare ASGI SSE endpoint on the same Daphne and loopback measured in the same run (the floor).
 Target: p50 first event <= 3x the floor at 50 customers; 0 errors at 200.
-Uses REDIS_URL / COSMOS_ENDPOINT when set, else starts the local ones.
+Uses REDIS_URL / COSMOS_ENDPOINT when set, else starts the local ones. The chat runs as `make run` runs it:
+WEB_PROCESSES Daphne processes (default one per core, up to 4) sharing one socket.
 """
 
 from __future__ import annotations
@@ -143,6 +144,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, nargs="+", default=[10, 50, 200])
     parser.add_argument("--logs", type=Path, help="keep the servers' logs here")
+    parser.add_argument(
+        "--web-processes", type=int, default=devstack.web_processes(), help="Daphne processes sharing one socket"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
@@ -162,34 +166,22 @@ def main() -> int:
                     [sys.executable, str(ROOT / "manage.py"), *command], env=env, check=True, capture_output=True
                 )
             port, floor_port = devstack.free_port(), devstack.free_port()
-            web = devstack.spawn(
-                [
-                    sys.executable,
-                    "-m",
-                    "daphne",
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                    "returns_console.asgi:application",
-                ],
-                env,
-                (args.logs or tmp) / "web.log",
-            )
+            webs = devstack.start_web(env, port, args.web_processes, (args.logs or tmp) / "web.log")
             floor = devstack.spawn(
                 [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(floor_port), "bench.floor_sse:app"],
                 env,
                 tmp / "floor.log",
             )
             try:
-                devstack.wait_for_port(port, web, "daphne")
+                devstack.wait_for_port(port, webs[0], "daphne")
                 devstack.wait_for_port(floor_port, floor, "floor daphne")
                 rows = [
                     asyncio.run(crowd(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{floor_port}", size))
                     for size in args.customers
                 ]
             finally:
-                devstack.stop_process(web)
+                for web in webs:
+                    devstack.stop_process(web)
                 devstack.stop_process(floor)
     print("Chat click path over SSE (6 turns per customer) vs a bare ASGI SSE endpoint on the same Daphne")
     print(

@@ -73,13 +73,20 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], name: str, timeou
     raise StartupError(f"{name} did not open port {port} within {timeout:.0f} s")
 
 
-def spawn(args: Sequence[str], env: dict[str, str] | None = None, log: Path | None = None) -> subprocess.Popen[bytes]:
+def spawn(
+    args: Sequence[str], env: dict[str, str] | None = None, log: Path | None = None, pass_fds: Sequence[int] = ()
+) -> subprocess.Popen[bytes]:
     """Start a child in its own process group, so stopping it stops its children too."""
     if log:
         log.parent.mkdir(parents=True, exist_ok=True)
     output = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115  (closed when the child exits)
     return subprocess.Popen(
-        list(args), env={**os.environ, **(env or {})}, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        list(args),
+        env={**os.environ, **(env or {})},
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        pass_fds=tuple(pass_fds),
     )
 
 
@@ -142,12 +149,41 @@ def manage(args: Sequence[str], env: dict[str, str]) -> None:
     subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), *args], env={**os.environ, **env}, check=True)
 
 
+def start_web(
+    env: dict[str, str], port: int, processes: int, log: Path | None, app: str = "returns_console.asgi:application"
+) -> list[subprocess.Popen[bytes]]:
+    """Daphne processes sharing one listening socket: the kernel spreads connections over them, so a busy
+    process (Python runs one core per process) does not hold up requests another could serve."""
+    listener = socket.create_server(("127.0.0.1", port), reuse_port=False, backlog=1024)
+    try:
+        fd = listener.fileno()
+        args = [sys.executable, "-m", "daphne", "--fd", str(fd), app]
+        return [spawn(args, env, log, pass_fds=[fd]) for _ in range(max(1, processes))]
+    finally:
+        listener.close()  # the children hold it now
+
+
+def web_processes() -> int:
+    """WEB_PROCESSES, else one per core (up to 4): one Python process uses one core."""
+    return int(os.environ.get("WEB_PROCESSES") or min(4, os.cpu_count() or 1))
+
+
 def web_and_worker(env: dict[str, str], port: int, log_dir: Path | None) -> list[subprocess.Popen[bytes]]:
-    python = sys.executable
-    daphne = [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "returns_console.asgi:application"]
-    worker = [python, "-m", "celery", "-A", "returns_console", "worker", "--loglevel", "INFO", "--concurrency", "2"]
+    processes = web_processes()
+    worker = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "returns_console",
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--concurrency",
+        "2",
+    ]
     return [
-        spawn(daphne, env, log_dir / "web.log" if log_dir else None),
+        *start_web(env, port, processes, log_dir / "web.log" if log_dir else None),
         spawn(worker, env, log_dir / "worker.log" if log_dir else None),
     ]
 

@@ -32,13 +32,10 @@ def live_stack(tmp: Path, redis_url: str, cosmos_env: dict[str, str]) -> Iterato
             [sys.executable, str(ROOT / "manage.py"), *command], env=full_env, check=True, capture_output=True
         )
     port = devstack.free_port()
-    web = devstack.spawn(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "returns_console.asgi:application"],
-        env=full_env,
-        log=tmp / "daphne.log",
-    )
+    webs = devstack.start_web(full_env, port, 1, tmp / "daphne.log")
     try:
-        devstack.wait_for_port(port, web, "daphne")
+        devstack.wait_for_port(port, webs[0], "daphne")
         yield LiveStack(f"http://127.0.0.1:{port}", env)
     finally:
-        devstack.stop_process(web)
+        for web in webs:
+            devstack.stop_process(web)
