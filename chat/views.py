@@ -13,17 +13,16 @@ from typing import Any
 
 from chatkit.server import StreamingResult
 from chatkit.store import NotFoundError
-from chatkit.types import ChatKitReq
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from chat import ratelimit
 from chat.context import ChatContext
-from chat.server import ReturnsChatServer
+from chat.server import REQUEST_ADAPTER, ReturnsChatServer
 from chat.store import CosmosChatStore
 from customers.cosmos.runner import loop_repository
 from customers.services.identity import identify_customer, normalise_order_id
@@ -34,7 +33,6 @@ MAX_BODY_BYTES = 64 * 1024
 SESSION_CUSTOMER = "customer_id"
 SESSION_ORDER = "customer_order_id"
 SIGN_IN_LIMIT = (10, 300)  # failed attempts per window (seconds), per client address and per email
-_request_adapter: TypeAdapter[Any] = TypeAdapter(ChatKitReq)
 # What this assistant answers. The rest (client tools, structured input, attachments, dictation, synchronous
 # actions) would fail half-way through a stream, so they are refused up front with a clear 400.
 SUPPORTED_REQUESTS = frozenset(
@@ -155,7 +153,7 @@ async def chatkit_endpoint(request: HttpRequest) -> HttpResponse:
         return error(413, "too_large", f"Requests are limited to {MAX_BODY_BYTES // 1024} KB.")
     body = request.body
     try:
-        parsed = _request_adapter.validate_json(body)
+        parsed = REQUEST_ADAPTER.validate_json(body)
     except ValidationError as invalid:
         first = invalid.errors()[0] if invalid.errors() else {}
         where = ".".join(str(part) for part in first.get("loc", ()))
@@ -169,7 +167,7 @@ async def chatkit_endpoint(request: HttpRequest) -> HttpResponse:
         return error(404, "not_found", "That conversation or message does not exist.")
     server = ReturnsChatServer(store)
     try:
-        result = await server.process(body, context)
+        result = await server.process_parsed(parsed, context)
     except NotFoundError:
         return error(404, "not_found", "That conversation or message does not exist.")
     except (ValueError, NotImplementedError, RuntimeError) as refused:
