@@ -31,3 +31,19 @@ async def test_feedback_is_stored_and_shown_in_admin(repo, services_settings, ad
     assert listing.status_code == 200 and chat.thread_id in listing.content.decode()
     add = await sync_to_async(admin_client.get)("/admin/chat/feedback/add/")
     assert add.status_code == 403  # feedback comes from customers only
+
+
+async def test_filed_proposals_are_listed_read_only_in_admin(repo, services_settings, admin_client):
+    from customers.models import Proposal
+
+    await seed(repo)
+    chat = await Conversation.sign_in()
+    await chat.say("return the hub, damaged, store credit, prepaid label")
+    await chat.say("confirm")
+    proposal = await Proposal.objects.aget()
+    listing = await sync_to_async(admin_client.get)("/admin/customers/proposal/?state__exact=proposed")
+    page = listing.content.decode()
+    assert listing.status_code == 200 and "Robert Johnson" in page and "98.99" in page
+    detail = await sync_to_async(admin_client.get)(f"/admin/customers/proposal/{proposal.pk}/change/")
+    assert detail.status_code == 200 and "HUB-SMART-2" in detail.content.decode()
+    assert (await sync_to_async(admin_client.get)("/admin/customers/proposal/add/")).status_code == 403
