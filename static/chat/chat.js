@@ -206,8 +206,16 @@
     }
   }
 
-  async function run(makeEvents) {
-    if (state.busy) return;
+  // Turns run one after another: a click or message that arrives while a reply is still streaming waits its
+  // turn instead of being dropped (buttons appear before the reply's stream has quite finished).
+  let queue = Promise.resolve();
+
+  function run(makeEvents) {
+    queue = queue.then(() => runNow(makeEvents));
+    return queue;
+  }
+
+  async function runNow(makeEvents) {
     state.busy = true;
     els.send.disabled = true;
     try {
@@ -239,7 +247,6 @@
   }
 
   function runAction(item, action, button) {
-    if (state.busy) return;
     const card = button.closest(".card");
     if (card) card.querySelectorAll("button").forEach((b) => (b.disabled = true));
     button.classList.add("chosen");
@@ -348,7 +355,7 @@
   els.composer.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = els.input.value.trim();
-    if (!text || state.busy) return;
+    if (!text) return;
     els.input.value = "";
     sendText(text);
   });
