@@ -106,6 +106,7 @@
       button.addEventListener("click", async () => {
         bar.querySelectorAll("button").forEach((b) => (b.disabled = true));
         button.classList.add("chosen");
+        button.setAttribute("aria-pressed", "true");
         try {
           await client.request("items.feedback", { thread_id: state.threadId, item_ids: [item.id], kind });
           bar.appendChild(el("span", "caption", "Thanks for the feedback"));

@@ -115,8 +115,13 @@ def test_seed_scenario_clicked_with_keyboard_and_feedback(stack: LiveStack, brow
     _wait_for_card(page, "Your return")
     page.locator(".card").last.get_by_role("button", name="Confirm").click()
     _wait_for_card(page, "Waiting for review")
-    page.get_by_role("button", name="Helpful").last.click()
+    helpful = page.get_by_role("button", name="Helpful", exact=True).last
+    helpful.click()
     expect(page.get_by_text("Thanks for the feedback")).to_be_visible()
+    expect(helpful).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_role("button", name="Not helpful", exact=True).last).not_to_have_attribute(
+        "aria-pressed", "true"
+    )
     page.screenshot(path=shots / "chat-06-desktop-clicked.png", full_page=True)
     # Answered widgets are a record, not buttons that still act.
     expect(page.locator(".card").filter(has_text="Which item").get_by_role("button").first).to_be_disabled()
