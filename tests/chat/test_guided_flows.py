@@ -170,3 +170,14 @@ async def test_single_unit_lines_show_no_stepper(chat):
     await chat.say("return the cable, damaged, refund, drop off")
     assert chat.widget_keys() == ["summary"]
     assert not [b for b in chat.buttons() if b[1] == Actions.SET_QUANTITY]
+
+
+async def test_where_is_my_return_shows_committed_returns_with_tracking(chat, repo):
+    from customers.services.commit import commit_return
+    from tests.customers.seeded import approval
+
+    result = await commit_return(repo, approval("p-status"))
+    await chat.say("where is my return?")
+    cards = [str(item.widget) for item in chat.done_items() if item.type == "widget"]
+    assert any(result.record.return_id in card and result.record.tracking_number in card for card in cards)
+    assert any("Approved" in card for card in cards)
