@@ -3,8 +3,11 @@
     .venv/bin/python bench/chat.py [--customers 10 50 200]
 
 For each crowd size every customer signs in and clicks through a return (6 turns: greeting, item, reason,
-resolution, shipping, confirm). Prints p50/p99 time to the first SSE event and to the end of each turn, beside
-a bare ASGI SSE endpoint on the same Daphne and loopback measured in the same run (the floor).
+resolution, shipping, confirm). Customers are paced like people: they arrive spread over the first seconds and
+read each answer before clicking (--think, seconds, random in the range; 0 makes every customer click the
+instant a turn ends, a saturation test rather than a crowd of people). Prints p50/p99 time to the first SSE event
+and to the end of each turn, beside a bare ASGI SSE endpoint on its own Daphne on the same loopback, driven by
+the same crowd with the same pacing, measured in the same run (the floor).
 Target: p50 first event <= 3x the floor at 50 customers; 0 errors at 200.
 Uses REDIS_URL / COSMOS_ENDPOINT when set, else starts the local ones. The chat runs as `make run` runs it:
 WEB_PROCESSES Daphne processes (default one per core, up to 4) sharing one socket.
@@ -16,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -66,7 +70,21 @@ def events(raw: bytes) -> list[dict]:
     return [json.loads(block[6:]) for block in raw.decode().split("\n\n") if block.startswith("data: ")]
 
 
-async def customer(base: str, firsts: list[float], ends: list[float]) -> None:
+class Pacing:
+    """When a simulated person acts: arrivals spread over ``ramp`` seconds, ``think`` seconds between turns."""
+
+    def __init__(self, think: tuple[float, float], ramp: float) -> None:
+        self.think, self.ramp = think, ramp
+
+    async def arrive(self) -> None:
+        await asyncio.sleep(random.uniform(0, self.ramp))
+
+    async def read_answer(self) -> None:
+        await asyncio.sleep(random.uniform(*self.think))
+
+
+async def customer(base: str, pacing: Pacing, firsts: list[float], ends: list[float]) -> None:
+    await pacing.arrive()
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
         async with session.get(f"{base}/chat/") as page:
             await page.read()
@@ -89,6 +107,7 @@ async def customer(base: str, firsts: list[float], ends: list[float]) -> None:
         parsed = events(raw)
         thread_id = next(e["thread"]["id"] for e in parsed if e["type"] == "thread.created")
         for action, payload in CLICKS:
+            await pacing.read_answer()
             widget_id = [
                 e["item"]["id"] for e in parsed if e["type"] == "thread.item.done" and e["item"]["type"] == "widget"
             ][-1]
@@ -108,22 +127,25 @@ async def customer(base: str, firsts: list[float], ends: list[float]) -> None:
                 raise RuntimeError(f"error event after {action}")
 
 
-async def floor_client(base: str, turns: int, firsts: list[float], ends: list[float]) -> None:
+async def floor_client(base: str, pacing: Pacing, turns: int, firsts: list[float], ends: list[float]) -> None:
+    await pacing.arrive()
     async with aiohttp.ClientSession() as session:
-        for _ in range(turns):
+        for turn in range(turns):
+            if turn:
+                await pacing.read_answer()
             first, end, _ = await timed_stream(session, f"{base}/", "{}", {"Content-Type": "application/json"})
             firsts.append(first)
             ends.append(end)
 
 
-async def crowd(base: str, floor: str, size: int) -> dict:
+async def crowd(base: str, floor: str, size: int, pacing: Pacing) -> dict:
     firsts: list[float] = []
     ends: list[float] = []
     floor_firsts: list[float] = []
     floor_ends: list[float] = []
-    await asyncio.gather(*(floor_client(floor, len(CLICKS) + 1, floor_firsts, floor_ends) for _ in range(size)))
+    await asyncio.gather(*(floor_client(floor, pacing, len(CLICKS) + 1, floor_firsts, floor_ends) for _ in range(size)))
     started = time.perf_counter()
-    results = await asyncio.gather(*(customer(base, firsts, ends) for _ in range(size)), return_exceptions=True)
+    results = await asyncio.gather(*(customer(base, pacing, firsts, ends) for _ in range(size)), return_exceptions=True)
     errors = [r for r in results if isinstance(r, BaseException)]
     return {
         "size": size,
@@ -147,7 +169,12 @@ def main() -> int:
     parser.add_argument(
         "--web-processes", type=int, default=devstack.web_processes(), help="Daphne processes sharing one socket"
     )
+    parser.add_argument(
+        "--think", type=float, nargs=2, default=[1.0, 3.0], metavar=("MIN", "MAX"), help="seconds between turns"
+    )
+    parser.add_argument("--ramp", type=float, default=3.0, help="customers arrive over this many seconds")
     args = parser.parse_args()
+    pacing = Pacing((args.think[0], args.think[1]), args.ramp if args.think[1] > 0 else 0.0)
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         with devstack.backing_services(tmp / "logs") as service_env:
@@ -176,14 +203,17 @@ def main() -> int:
                 devstack.wait_for_port(port, webs[0], "daphne")
                 devstack.wait_for_port(floor_port, floor, "floor daphne")
                 rows = [
-                    asyncio.run(crowd(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{floor_port}", size))
+                    asyncio.run(crowd(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{floor_port}", size, pacing))
                     for size in args.customers
                 ]
             finally:
                 for web in webs:
                     devstack.stop_process(web)
                 devstack.stop_process(floor)
-    print("Chat click path over SSE (6 turns per customer) vs a bare ASGI SSE endpoint on the same Daphne")
+    print(
+        f"Chat click path over SSE (6 turns per customer, {args.think[0]:g}-{args.think[1]:g} s between turns,"
+        f" arrivals over {pacing.ramp:g} s) vs a bare ASGI SSE endpoint, {args.web_processes} Daphne processes"
+    )
     print(
         f"{'customers':>9} {'turns':>6} {'errors':>6} | {'first p50':>9} {'p99':>8} | {'end p50':>8} {'p99':>8} |"
         f" {'floor p50':>9} {'p99':>7} | first/floor"

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import weakref
-
 import redis.asyncio as aioredis
 from django.conf import settings
 
+from customers.redis_client import async_redis
+
 PREFIX = "returns:ratelimit:"
-# A redis.asyncio pool belongs to the loop it was made on.
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aioredis.Redis]] = weakref.WeakKeyDictionary()
 
 
 def _client() -> aioredis.Redis:
-    per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
-    url = settings.REDIS_URL
-    if url not in per_loop:
-        # A crowd of sign-ins waits for a free connection instead of failing with "too many connections".
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=64, timeout=5, socket_timeout=2, socket_connect_timeout=2
-        )
-        per_loop[url] = aioredis.Redis(connection_pool=pool)
-    return per_loop[url]
+    return async_redis(settings.REDIS_URL)
 
 
 async def blocked(buckets: list[str], limit: int) -> bool:

@@ -14,10 +14,11 @@ from typing import Any
 from azure.cosmos import PartitionKey
 from azure.cosmos.aio import DatabaseProxy
 from azure.cosmos.exceptions import CosmosResourceExistsError, CosmosResourceNotFoundError
-from chatkit.store import NotFoundError, Store
+from chatkit.store import NotFoundError, Store, StoreItemType, default_generate_id
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
 from pydantic import TypeAdapter
 
+from chat import ownership
 from chat.context import ChatContext
 
 CHAT_CONTAINER = "chat"
@@ -50,6 +51,13 @@ class CosmosChatStore(Store[ChatContext]):
         self.container = database.get_container_client(CHAT_CONTAINER)
         self._seen: dict[tuple[str, str], ThreadMetadata] = {}
         self._seen_items: dict[tuple[str, str], dict[str, Any]] = {}  # (customer, document id) -> document
+
+    def generate_thread_id(self, context: ChatContext) -> str:
+        return ownership.new_thread_id(context.customer_id)
+
+    def generate_item_id(self, item_type: StoreItemType, thread: ThreadMetadata, context: ChatContext) -> str:
+        prefix = default_generate_id(item_type).partition("_")[0]  # the library's prefixes: msg, wf, tsk...
+        return ownership.new_item_id(prefix, thread.id)
 
     async def ensure_container(self) -> None:
         # Another process may create it between the SDK's read and its create.

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from chatkit.server import StreamingResult
 from chatkit.store import NotFoundError
+from chatkit.types import ErrorEvent, ProgressUpdateEvent
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -20,7 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
-from chat import ratelimit
+from chat import ownership, ratelimit
 from chat.context import ChatContext
 from chat.server import REQUEST_ADAPTER, ReturnsChatServer
 from chat.store import CosmosChatStore
@@ -32,6 +34,7 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 SESSION_CUSTOMER = "customer_id"
 SESSION_ORDER = "customer_order_id"
+FIRST_PROGRESS = "One moment…"
 SIGN_IN_LIMIT = (10, 300)  # failed attempts per window (seconds), per client address and per email
 # What this assistant answers. The rest (client tools, structured input, attachments, dictation, synchronous
 # actions) would fail half-way through a stream, so they are refused up front with a clear 400.
@@ -125,22 +128,34 @@ async def chat_store() -> CosmosChatStore:
     return store
 
 
-async def _refers_to_missing(store: CosmosChatStore, parsed: Any, context: ChatContext) -> bool:
-    """Whether the request names a thread or item this customer does not have (another's looks the same)."""
+def _names_foreign_ids(parsed: Any, context: ChatContext) -> bool:
+    """Whether the request names a thread or item this customer cannot have: ids are signed for their owner
+    (chat/ownership.py), so this needs no read and another customer's thread looks exactly like a missing one."""
     params = getattr(parsed, "params", None)
-    if not hasattr(params, "thread_id"):
+    thread_id = getattr(params, "thread_id", None)
+    if not isinstance(thread_id, str):
         return False
-    thread_id = params.thread_id
-    try:
-        await store.load_thread(thread_id, context)
-        item_ids = list(getattr(params, "item_ids", None) or [])
-        if getattr(params, "item_id", None):
-            item_ids.append(params.item_id)
-        for item_id in item_ids:
-            await store.load_item(thread_id, item_id, context)
-    except NotFoundError:
+    if not ownership.owns_thread(context.customer_id, thread_id):
         return True
-    return False
+    item_ids = list(getattr(params, "item_ids", None) or [])
+    if getattr(params, "item_id", None):
+        item_ids.append(params.item_id)
+    return not all(ownership.item_in_thread(thread_id, item_id) for item_id in item_ids)
+
+
+def _sse(event: Any) -> bytes:
+    return b"data: " + event.model_dump_json(by_alias=True, exclude_none=True).encode() + b"\n\n"
+
+
+async def _answer_stream(result: StreamingResult) -> AsyncIterator[bytes]:
+    """The customer sees that we are on it at once, before the conversation is read; a thread of theirs deleted
+    meanwhile (the only id that passes the signature check and is still missing) ends with a clear error."""
+    yield _sse(ProgressUpdateEvent(text=FIRST_PROGRESS))
+    try:
+        async for chunk in result:
+            yield chunk
+    except NotFoundError:
+        yield _sse(ErrorEvent(message="That conversation no longer exists. Please start a new one.", allow_retry=False))
 
 
 @require_POST
@@ -162,9 +177,9 @@ async def chatkit_endpoint(request: HttpRequest) -> HttpResponse:
         )
     if parsed.type not in SUPPORTED_REQUESTS:
         return error(400, "unsupported", f"'{parsed.type}' is not supported by this assistant.")
-    store = await chat_store()
-    if await _refers_to_missing(store, parsed, context):
+    if _names_foreign_ids(parsed, context):
         return error(404, "not_found", "That conversation or message does not exist.")
+    store = await chat_store()
     server = ReturnsChatServer(store)
     try:
         result = await server.process_parsed(parsed, context)
@@ -173,7 +188,7 @@ async def chatkit_endpoint(request: HttpRequest) -> HttpResponse:
     except (ValueError, NotImplementedError, RuntimeError) as refused:
         return error(400, "unsupported", str(refused)[:200] or "This request is not supported.")
     if isinstance(result, StreamingResult):
-        response = StreamingHttpResponse(result, content_type="text/event-stream")
+        response = StreamingHttpResponse(_answer_stream(result), content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
         return response

@@ -8,6 +8,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "returns_console.settings")
 
 django_asgi_app = get_asgi_application()
 
+# Under ASGI each request's sync work runs in a thread of its own, made for that request, and request_finished
+# closes its connections; at request_started there is nothing old to close or reset. Left connected, these two
+# receivers cost every request a thread and a hop before the view runs (WSGI, where threads live on, keeps them).
+from django.core.signals import request_started  # noqa: E402
+from django.db import close_old_connections, reset_queries  # noqa: E402
+
+request_started.disconnect(close_old_connections)
+request_started.disconnect(reset_queries)
+
 # Imported after Django is set up: routing pulls in consumers, models and settings.
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402

@@ -59,15 +59,16 @@ INSTALLED_APPS = [
     "returns_console",
 ]
 
+# Django's own middleware, with hooks that run inline on the event loop (returns_console/middleware.py).
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "returns_console.middleware.SecurityMiddleware",
+    "servestatic.middleware.ServeStaticMiddleware",  # async-native, unlike WhiteNoise
+    "returns_console.middleware.SessionMiddleware",
+    "returns_console.middleware.CommonMiddleware",
+    "returns_console.middleware.CsrfViewMiddleware",
+    "returns_console.middleware.AuthenticationMiddleware",
+    "returns_console.middleware.MessageMiddleware",
+    "returns_console.middleware.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "returns_console.urls"
@@ -117,12 +118,22 @@ STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Set where `collectstatic` runs (the Docker image); locally files are served from the app folders.
 STATIC_ROOT = os.environ.get("STATIC_ROOT") or None
-WHITENOISE_USE_FINDERS = STATIC_ROOT is None
+SERVESTATIC_USE_FINDERS = STATIC_ROOT is None
 
 LOGIN_URL = "/admin/login/"
 
 # --- Redis: channel layer, Celery broker, rate limits ---------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+# Sessions are read on every chat turn: from Redis, with the database behind it for durability.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "returns-console",
+    }
+}
+SESSION_ENGINE = "returns_console.sessions"
 
 CHANNEL_LAYERS = {
     "default": {

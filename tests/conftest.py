@@ -104,6 +104,14 @@ def _close_thread_connections(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _cache_on_test_redis(settings, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+    """Sessions live in the cache (Redis) with the database behind it: point it at the test Redis."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url, "KEY_PREFIX": "t"}
+    }
+
+
+@pytest.fixture(autouse=True)
 def _fresh_policy_cache() -> None:
     """Each test's database holds its own policy rows; never let one test see another's cached policy."""
     from customers.selectors.policy import forget_cached_policy

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from chatkit.types import ThreadListParams, ThreadsListReq
 
+from chat import ownership
 from chat.widgets import Actions
 from tests.chat import protocol
 from tests.chat.conversation import Conversation
@@ -71,3 +72,26 @@ async def test_signed_out_requests_are_refused(two_customers):
         "/chatkit", data=protocol.body(protocol.create("hi")), content_type="application/json"
     )
     assert response.status_code == 401 and response.json()["error"] == "not_signed_in"
+
+
+async def test_an_item_of_another_thread_is_404_even_for_its_owner(two_customers):
+    robert, _ = two_customers
+    elsewhere = ownership.new_item_id("msg", ownership.new_thread_id("CUST-1001"))  # a thread of his, not this one
+    response = await robert.post(protocol.custom_action(robert.thread_id, elsewhere, Actions.START_OVER, {}))
+    assert response.status_code == 404 and response.json()["error"] == "not_found"
+
+
+async def test_acting_on_your_own_deleted_thread_ends_with_a_clear_error_not_a_crash(two_customers):
+    robert, _ = two_customers
+    widget = robert.last_widget().id
+    deleted = await robert.client.post(
+        "/chatkit",
+        data=f'{{"type":"threads.delete","params":{{"thread_id":"{robert.thread_id}"}}}}',
+        content_type="application/json",
+    )
+    assert deleted.status_code == 200
+    events = await robert.stream(protocol.custom_action(robert.thread_id, widget, Actions.START_OVER, {}))
+    assert [event.type for event in events] == ["progress_update", "error"]
+    assert "no longer exists" in events[-1].message
+    response = await robert.post(protocol.get_thread(robert.thread_id))
+    assert response.status_code == 404
