@@ -15,6 +15,7 @@ from typing import Any
 from chatkit.server import StreamingResult
 from chatkit.store import NotFoundError
 from chatkit.types import ErrorEvent, ProgressUpdateEvent
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -67,7 +68,8 @@ def _client_address(request: HttpRequest) -> str:
 @require_GET
 @ensure_csrf_cookie
 def chat_page(request: HttpRequest) -> HttpResponse:
-    return render(request, "chat/index.html")
+    official = {"domain_key": settings.CHATKIT_DOMAIN_KEY, "script": settings.CHATKIT_SCRIPT_URL}
+    return render(request, "chat/index.html", {"official_chatkit": official if settings.CHATKIT_DOMAIN_KEY else None})
 
 
 @require_POST

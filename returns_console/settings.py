@@ -160,6 +160,11 @@ AZURE_SEARCH_ENDPOINT = os.environ.get("AZURE_SEARCH_ENDPOINT", "")
 AZURE_SEARCH_KEY = os.environ.get("AZURE_SEARCH_KEY", "")  # empty: Entra ID via DefaultAzureCredential
 AZURE_SEARCH_INDEX = os.environ.get("AZURE_SEARCH_INDEX", "returns-policies")
 
+# With a domain key from OpenAI the chat page uses the official ChatKit web component (loaded from OpenAI's CDN)
+# against our /chatkit endpoint; without one, or when the CDN cannot be reached, our own client renders it.
+CHATKIT_DOMAIN_KEY = os.environ.get("CHATKIT_DOMAIN_KEY", "")
+CHATKIT_SCRIPT_URL = "https://cdn.platform.openai.com/deployments/chatkit/chatkit.js"
+
 # The store's calendar: return windows are counted in whole days in this zone.
 STORE_TIMEZONE = os.environ.get("STORE_TIMEZONE", TIME_ZONE)
 

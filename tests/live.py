@@ -23,9 +23,12 @@ class LiveStack:
 
 
 @contextmanager
-def live_stack(tmp: Path, redis_url: str, cosmos_env: dict[str, str]) -> Iterator[LiveStack]:
+def live_stack(
+    tmp: Path, redis_url: str, cosmos_env: dict[str, str], extra_env: dict[str, str] | None = None
+) -> Iterator[LiveStack]:
     env = app_env(tmp, redis_url, cosmos_env, f"live-{uuid.uuid4().hex[:8]}")
     env.update({"DATABASE_URL": f"sqlite:///{tmp / 'live.sqlite3'}", "DEMO_PASSWORD": "live-test-pw", "DEBUG": "false"})
+    env.update(extra_env or {})
     full_env = {**os.environ, **env}
     for command in (["migrate", "--noinput"], ["seed_demo"]):
         subprocess.run(

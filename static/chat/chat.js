@@ -315,7 +315,34 @@
     $("email").focus();
   }
 
+  // With a domain key the official ChatKit web component talks to the same /chatkit endpoint; when its script
+  // cannot be loaded (offline, blocked) within a few seconds, our own renderer carries on.
+  async function officialChatKit() {
+    const domainKey = document.body.dataset.chatkitDomainKey;
+    if (!domainKey) return null;
+    const defined = customElements.whenDefined("openai-chatkit").then(() => true);
+    const gaveUp = new Promise((resolve) => setTimeout(() => resolve(false), 4000));
+    if (!(await Promise.race([defined, gaveUp]))) return null;
+    const element = $("official-chatkit");
+    element.setOptions({
+      api: {
+        url: "/chatkit",
+        domainKey,
+        fetch: (url, options) =>
+          fetch(url, { ...options, credentials: "same-origin", headers: { ...options.headers, "X-CSRFToken": client.csrfToken() } }),
+      },
+    });
+    return element;
+  }
+
   async function showChat() {
+    const official = await officialChatKit();
+    if (official) {
+      els.signin.hidden = true;
+      els.signOut.hidden = false;
+      official.hidden = false;
+      return;
+    }
     els.signin.hidden = true;
     els.chat.hidden = false;
     els.signOut.hidden = false;
