@@ -181,9 +181,25 @@ class Proposal(models.Model):
     shipping = models.CharField(max_length=40)
     quote = models.JSONField()
     evidence = models.JSONField()
-    state = models.CharField(max_length=20, choices=ProposalState.choices, default=ProposalState.PROPOSED)
+    state = models.CharField(
+        max_length=20, choices=ProposalState.choices, default=ProposalState.PROPOSED, db_index=True
+    )
+    # Bumped by every decision: a decision names the version it saw, so two agents cannot both act.
     version = models.PositiveIntegerField(default=1)
     return_id = models.CharField(max_length=32, blank=True)
+    # Fixed at approval; the commit derives its ids from it, so a retried commit never writes a second return.
+    approval_id = models.CharField(max_length=64, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_by_rule = models.ForeignKey(
+        "AutoApprovalRule", null=True, blank=True, on_delete=models.PROTECT, related_name="approvals"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    override_reason = models.TextField(blank=True)
+    customer_message = models.TextField(blank=True, help_text="What the customer was told on rejection.")
+    failure_code = models.CharField(max_length=40, blank=True)
+    failure_message = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -192,6 +208,7 @@ class Proposal(models.Model):
         constraints = (
             models.UniqueConstraint(fields=("thread_id", "submission_key"), name="one_proposal_per_submission"),
         )
+        permissions = (("approve_over_limit", "Can approve returns above their own approval limit"),)
 
     def __str__(self) -> str:
         return f"Proposal {self.pk} for {self.order_id} ({self.get_state_display()})"
@@ -199,3 +216,91 @@ class Proposal(models.Model):
     @property
     def total_cents(self) -> int:
         return int(self.quote.get("refund_cents", 0)) + int(self.quote.get("store_credit_cents", 0))
+
+
+class AutoApprovalRule(models.Model):
+    """Proposals this rule approves without a person: all of its conditions must hold. Off unless enabled."""
+
+    name = models.CharField(max_length=120)
+    enabled = models.BooleanField(default=False)
+    max_amount = models.DecimalField(
+        max_digits=10, decimal_places=2, help_text="Largest refund plus store credit it may approve."
+    )
+    tiers = models.JSONField(default=list, blank=True, help_text="Customer tiers it applies to; empty means any.")
+    reasons = models.JSONField(default=list, blank=True, help_text="Return reasons it applies to; empty means any.")
+    resolutions = models.JSONField(default=list, blank=True, help_text="Resolutions it applies to; empty means any.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return f"{self.name}{'' if self.enabled else ' (off)'}"
+
+    def clean(self) -> None:
+        from customers.domain import Resolution
+
+        errors: dict[str, str] = {}
+        for field_name, kind in (("tiers", Tier), ("reasons", Reason), ("resolutions", Resolution)):
+            value = getattr(self, field_name)
+            allowed = {str(member) for member in kind}
+            if not isinstance(value, list) or any(item not in allowed for item in value):
+                errors[field_name] = f"A list drawn from: {', '.join(sorted(allowed))}."
+        if self.max_amount is not None and self.max_amount < 0:
+            errors["max_amount"] = "Cannot be negative."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def max_amount_cents(self) -> int:
+        return _cents(self.max_amount)
+
+
+class AuditAction(models.TextChoices):
+    APPROVE = "approve", "Approved"
+    EDIT = "edit", "Edited and approved"
+    OVERRIDE = "override", "Amount overridden"
+    REJECT = "reject", "Rejected"
+    AUTO_APPROVE = "auto_approve", "Approved by rule"
+    COMMITTED = "committed", "Committed"
+    COMMIT_FAILED = "commit_failed", "Commit failed"
+    RETRY = "retry", "Commit retried"
+    TAKE_OVER = "take_over", "Took over"
+    HAND_BACK = "hand_back", "Handed back"
+    MODE = "mode", "Mode changed"
+    LIFECYCLE = "lifecycle", "Lifecycle step"
+    MESSAGE = "message", "Staff message"
+
+
+class AuditEntry(models.Model):
+    """Append-only record of every staff, rule or system action: who, when, on what, before and after."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    rule = models.ForeignKey(AutoApprovalRule, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor_label = models.CharField(max_length=150, help_text="The person, rule or system, as shown to people.")
+    action = models.CharField(max_length=20, choices=AuditAction.choices)
+    proposal = models.ForeignKey(Proposal, null=True, blank=True, on_delete=models.PROTECT, related_name="audit")
+    thread_id = models.CharField(max_length=64, blank=True, db_index=True)
+    customer_id = models.CharField(max_length=64, blank=True)
+    return_id = models.CharField(max_length=32, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.get_action_display()}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ValueError("The audit log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise ValueError("The audit log is append-only.")

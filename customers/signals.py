@@ -8,3 +8,6 @@ return_committed = Signal()
 return_commit_failed = Signal()
 # sender=Proposal, proposal: Proposal
 proposal_filed = Signal()
+# sender=Proposal, proposal: Proposal, action: "approved" | "rejected" | "committing" | "committed" | "failed";
+# sent after the transaction that changed it has committed
+proposal_changed = Signal()

@@ -6,5 +6,6 @@ from returns_console.views import healthz
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("", include("chat.urls")),
+    path("console/", include("returns_console.console.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -79,8 +79,20 @@ async def repo(cosmos_config: CosmosConfig) -> AsyncIterator[CosmosRepository]:
         await repository.client.delete_database(cosmos_config.database)
 
 
+@pytest.fixture(scope="session")
+def inprocess_celery_queue(redis_url: str) -> str:
+    """Tasks enqueued by code under test in this process go to the test Redis, on a queue of their own that no
+    test worker reads (worker tests use their own queues), so they can be counted and never run by accident."""
+    from returns_console.celery import app
+
+    queue = f"inprocess-{uuid.uuid4().hex[:8]}"
+    app.conf.broker_url = redis_url
+    app.conf.task_default_queue = queue
+    return queue
+
+
 @pytest.fixture
-def services_settings(settings, redis_url: str, cosmos_config: CosmosConfig):  # type: ignore[no-untyped-def]
+def services_settings(settings, redis_url: str, cosmos_config: CosmosConfig, inprocess_celery_queue: str):  # type: ignore[no-untyped-def]
     """Django settings pointed at the test Redis and this test's Cosmos database."""
     settings.REDIS_URL = redis_url
     settings.CELERY_BROKER_URL = redis_url

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ def app_env(tmp_path: Path, redis_url: str, cosmos_env: dict[str, str], database
         "REDIS_URL": redis_url,
         "COSMOS_DATABASE": database,
         "VAR_DIR": str(tmp_path / "var"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite3'}",
         "CELERY_VISIBILITY_TIMEOUT": "3",
         "PYTHONPATH": str(ROOT),
         "PYTHONUNBUFFERED": "1",
@@ -39,7 +41,18 @@ def wait_for_log(log: Path, needle: str, process, timeout: float = 60.0) -> None
     raise AssertionError(f"{needle!r} not in {log} after {timeout} s:\n{log.read_text(errors='replace')[-3000:]}")
 
 
+def migrate(env: dict[str, str]) -> None:
+    """The children's database: proposals live there, and the worker records each commit on them."""
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput"],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+
+
 def start_worker(env: dict[str, str], queue: str, log: Path):  # type: ignore[no-untyped-def]
+    migrate(env)
     args = [sys.executable, "-m", "celery", "-A", "returns_console", "worker", "-P", "solo", "-Q", queue]
     args += ["--loglevel", "INFO", "--without-mingle", "--without-gossip", "-n", f"{queue}@%h"]
     process = devstack.spawn(args, env={**os.environ, **env}, log=log)

@@ -105,6 +105,11 @@ class CosmosRepository:
     async def get_return(self, customer_id: str, return_id: str) -> ReturnRecord:
         return docs.return_from_document(await self._customer_document(customer_id, return_id, docs.RETURN, "Return"))
 
+    async def get_return_document(self, customer_id: str, return_id: str) -> dict[str, Any]:
+        """The return exactly as stored, without Cosmos's own system properties (_rid, _self, _ts...)."""
+        doc = await self._customer_document(customer_id, return_id, docs.RETURN, "Return")
+        return {key: value for key, value in doc.items() if not key.startswith("_")}
+
     async def list_returns(self, customer_id: str) -> list[ReturnRecord]:
         rows = await self._partition_query(customer_id, docs.RETURN, "created_at")
         return [docs.return_from_document(row) for row in rows]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from asgiref.sync import sync_to_async
 from django.db import IntegrityError
 
 from customers.domain import Reason, Resolution, Shipping
 from customers.models import Proposal
 from customers.policy import ReturnPolicy
+from customers.services import review
 from customers.services.assessment import CustomerOverview, Selection, assess
 from customers.signals import proposal_filed
 
@@ -88,4 +90,5 @@ async def file_proposal(overview: CustomerOverview, request: ProposalRequest, po
         # A second click raced the first one in: theirs is the proposal.
         return await Proposal.objects.aget(thread_id=request.thread_id, submission_key=request.submission_key)
     await proposal_filed.asend(sender=Proposal, proposal=proposal)
-    return proposal
+    approved = await sync_to_async(review.auto_approve)(proposal)  # an enabled rule covering it, if any
+    return approved or proposal

@@ -51,7 +51,9 @@ class RefundQuote:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RefundQuote:
-        return cls(**{**data, "resolution": Resolution(data["resolution"]), "notes": tuple(data["notes"])})
+        """Read a stored quote; keys it does not know (an agent's override record) stay with the proposal."""
+        known = {key: value for key, value in data.items() if key in cls.__dataclass_fields__}
+        return cls(**{**known, "resolution": Resolution(data["resolution"]), "notes": tuple(data["notes"])})
 
 
 def percent_of(amount_cents: int, percent: Decimal) -> int:

@@ -44,3 +44,35 @@ def approval(
         quote=quote,
         approved_by="agent",
     )
+
+
+async def file_seed_proposal(
+    repo: CosmosRepository,
+    *,
+    sku: str = "HUB-SMART-2",
+    quantity: int = 1,
+    reason: Reason = Reason.DAMAGED,
+    resolution: Resolution = Resolution.STORE_CREDIT,
+    shipping: Shipping | None = Shipping.PREPAID_LABEL,
+    thread_id: str = "",
+    customer_id: str = "CUST-1001",
+    order_id: str = "ORD-79001",
+):  # type: ignore[no-untyped-def]
+    """A proposal filed through the real service, as the chat files it when the customer confirms."""
+    import uuid
+
+    from customers.clock import store_today
+    from customers.services.assessment import Selection, customer_overview
+    from customers.services.proposals import ProposalRequest, file_proposal
+
+    overview = await customer_overview(repo, customer_id, DEFAULT_POLICY, store_today())
+    request = ProposalRequest(
+        thread_id=thread_id or f"thr_{uuid.uuid4().hex[:12]}",
+        submission_key=uuid.uuid4().hex,
+        order_id=order_id,
+        selections=(Selection(sku, quantity),),
+        reason=reason,
+        resolution=resolution,
+        shipping=shipping,
+    )
+    return await file_proposal(overview, request, DEFAULT_POLICY)

@@ -1,0 +1,70 @@
+"""An agent's edit of a proposal, checked by the same rules as the customer's request before anyone approves it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from customers.clock import store_today
+from customers.cosmos.repository import CosmosRepository
+from customers.domain import Reason, Resolution, Shipping
+from customers.errors import InvalidRequest
+from customers.models import Proposal
+from customers.policy import ReturnPolicy
+from customers.services.assessment import Selection, assess, customer_overview
+from customers.services.review import ProposalEdit
+
+
+def _parse_quantities(proposal: Proposal, quantities: Any) -> dict[str, int]:
+    current = {line["sku"]: int(line["quantity"]) for line in proposal.lines}
+    if quantities is None:
+        return current
+    if not isinstance(quantities, dict):
+        raise InvalidRequest('"quantities" must be an object of SKU to quantity.')
+    for sku, quantity in quantities.items():
+        if sku not in current:
+            raise InvalidRequest(f"{sku} is not part of this proposal.")
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
+            raise InvalidRequest(f"The quantity of {sku} must be a whole number of at least 1.")
+        current[sku] = quantity
+    return current
+
+
+async def reassess_edit(
+    repo: CosmosRepository, proposal: Proposal, changes: dict[str, Any], policy: ReturnPolicy
+) -> ProposalEdit:
+    """Apply quantities / resolution / shipping / amount override to a proposal and re-run eligibility and the
+    quote against the system of record as it is now. Raises InvalidRequest / NotReturnable with a reason."""
+    quantities = _parse_quantities(proposal, changes.get("quantities"))
+    try:
+        resolution = Resolution(changes.get("resolution") or proposal.resolution)
+    except ValueError:
+        raise InvalidRequest(f"Unknown resolution: {changes.get('resolution')!r}.") from None
+    shipping_value = changes.get("shipping", proposal.shipping) or None
+    try:
+        shipping = Shipping(shipping_value) if shipping_value else None
+    except ValueError:
+        raise InvalidRequest(f"Unknown shipping option: {shipping_value!r}.") from None
+    if resolution is Resolution.KEEP_WITH_DISCOUNT:
+        shipping = None
+    elif shipping is None:
+        raise InvalidRequest("Choose how the item comes back (shipping).")
+    override = changes.get("amount_override_cents")
+    if override is not None and (not isinstance(override, int) or isinstance(override, bool)):
+        raise InvalidRequest('"amount_override_cents" must be a whole number of cents.')
+    reason_for_change = changes.get("reason_for_change") or ""
+    if not isinstance(reason_for_change, str):
+        raise InvalidRequest('"reason_for_change" must be text.')
+    overview = await customer_overview(repo, proposal.customer_id, policy, store_today())
+    selections = [Selection(sku, quantity) for sku, quantity in quantities.items()]
+    assessment = assess(overview, proposal.order_id, selections, Reason(proposal.reason), resolution, shipping, policy)
+    assert assessment.quote is not None
+    lines = [
+        {
+            "sku": view.line.sku,
+            "name": view.line.name,
+            "quantity": quantity,
+            "unit_price_cents": view.line.unit_price_cents,
+        }
+        for view, quantity in assessment.lines
+    ]
+    return ProposalEdit(lines, resolution, shipping, assessment.quote, override, reason_for_change)

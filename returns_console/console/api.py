@@ -1,0 +1,184 @@
+"""The console's JSON API: list proposals, approve / edit / reject them, retry failed commits, read returns.
+
+Thin: parse, check the caller is staff, call the customers services, render. Session-authenticated and
+CSRF-protected like any Django POST; every refusal is a 4xx with a JSON reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET, require_POST
+
+from customers.cosmos.runner import loop_repository
+from customers.errors import InvalidRequest, NotFound, NotReturnable, ReturnsError
+from customers.models import Proposal, ProposalState
+from customers.selectors.policy import aactive_policy
+from customers.services import review
+from customers.services.editing import reassess_edit
+from returns_console.console.serializers import proposal_json
+
+View = Callable[..., Awaitable[JsonResponse]]
+STATES = {state.value for state in ProposalState}
+MAX_LIST = 200
+
+
+def error(status: int, code: str, message: str, **extra: Any) -> JsonResponse:
+    return JsonResponse({"error": code, "message": message, **extra}, status=status)
+
+
+def staff_only(view: View) -> View:
+    @wraps(view)
+    async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        user = await request.auser()
+        if not user.is_authenticated:
+            return error(401, "not_signed_in", "Sign in as staff first.")
+        if not (user.is_active and user.is_staff):
+            return error(403, "not_staff", "Only staff can use the console.")
+        request.staff = user  # type: ignore[attr-defined]
+        return await view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("The body must be JSON.") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    return body
+
+
+def _version(body: dict[str, Any]) -> int:
+    version = body.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise InvalidRequest('"version" (the version you reviewed, a whole number) is required.')
+    return version
+
+
+def _refusal(exc: ReturnsError) -> JsonResponse:
+    if isinstance(exc, review.StaleProposal):
+        return error(409, exc.code, exc.message, proposal=proposal_json(exc.proposal))
+    if isinstance(exc, review.OverApprovalLimit):
+        return error(403, exc.code, exc.message)
+    if isinstance(exc, NotFound):
+        return error(404, exc.code, exc.message)
+    if isinstance(exc, NotReturnable):
+        return error(422, exc.code, exc.message)
+    return error(400, exc.code, exc.message)
+
+
+def decision(view: View) -> View:
+    """Staff only, POST only, and every domain refusal mapped to its status code."""
+
+    @require_POST
+    @staff_only
+    @wraps(view)
+    async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        try:
+            return await view(request, *args, **kwargs)
+        except ReturnsError as refused:
+            return _refusal(refused)
+
+    return wrapper
+
+
+async def _proposal_or_404(proposal_id: int) -> Proposal:
+    proposal = await Proposal.objects.select_related("decided_by", "decided_by_rule").filter(pk=proposal_id).afirst()
+    if proposal is None:
+        raise NotFound(f"Proposal {proposal_id} does not exist.")
+    return proposal
+
+
+async def _fresh(proposal: Proposal) -> JsonResponse:
+    return JsonResponse(proposal_json(await _proposal_or_404(proposal.pk)))
+
+
+@require_GET
+@staff_only
+async def list_proposals(request: HttpRequest) -> JsonResponse:
+    state = request.GET.get("state")
+    proposals = Proposal.objects.select_related("decided_by", "decided_by_rule").order_by("created_at")
+    if state:
+        wanted = set(state.split(","))
+        if not wanted <= STATES:
+            return error(400, "invalid_state", f"state must be among: {', '.join(sorted(STATES))}.")
+        proposals = proposals.filter(state__in=wanted)
+    if request.GET.get("thread_id"):
+        proposals = proposals.filter(thread_id=request.GET["thread_id"])
+    rows = [proposal_json(proposal) async for proposal in proposals[:MAX_LIST]]
+    return JsonResponse({"proposals": rows})
+
+
+@require_GET
+@staff_only
+async def get_proposal(request: HttpRequest, proposal_id: int) -> JsonResponse:
+    try:
+        return JsonResponse(proposal_json(await _proposal_or_404(proposal_id)))
+    except NotFound as missing:
+        return error(404, missing.code, missing.message)
+
+
+@decision
+async def approve(request: HttpRequest, proposal_id: int) -> JsonResponse:
+    version = _version(_body(request))
+    proposal = await sync_to_async(review.approve_proposal)(proposal_id, request.staff, version)  # type: ignore[attr-defined]
+    return await _fresh(proposal)
+
+
+@decision
+async def edit(request: HttpRequest, proposal_id: int) -> JsonResponse:
+    body = _body(request)
+    version = _version(body)
+    proposal = await _proposal_or_404(proposal_id)
+    if proposal.version != version or proposal.state != ProposalState.PROPOSED:
+        # Say so before re-reading Cosmos; the decision itself checks again atomically.
+        raise review.StaleProposal(
+            f"This proposal changed since you opened it: it is {proposal.get_state_display().lower()} "
+            f"(version {proposal.version}, you had version {version}).",
+            proposal,
+        )
+    edited = await reassess_edit(await loop_repository(), proposal, body, await aactive_policy())
+    proposal = await sync_to_async(review.edit_and_approve)(proposal_id, request.staff, version, edited)  # type: ignore[attr-defined]
+    return await _fresh(proposal)
+
+
+@decision
+async def reject(request: HttpRequest, proposal_id: int) -> JsonResponse:
+    body = _body(request)
+    version = _version(body)
+    message = body.get("message")
+    if not isinstance(message, str):
+        raise InvalidRequest('"message" for the customer is required.')
+    proposal = await sync_to_async(review.reject_proposal)(proposal_id, request.staff, version, message)  # type: ignore[attr-defined]
+    return await _fresh(proposal)
+
+
+@decision
+async def retry(request: HttpRequest, proposal_id: int) -> JsonResponse:
+    user = request.staff  # type: ignore[attr-defined]
+    if not (user.is_superuser or await sync_to_async(user.has_perm)("customers.approve_over_limit")):
+        return error(403, "supervisors_only", "Only a supervisor can retry a failed commit.")
+    proposal = await sync_to_async(review.retry_commit)(proposal_id, user)
+    return await _fresh(proposal)
+
+
+@require_GET
+@staff_only
+async def get_return(request: HttpRequest, return_id: str) -> JsonResponse:
+    """The committed return as stored in Cosmos (the system of record), found through its proposal."""
+    proposal = await Proposal.objects.filter(return_id=return_id).afirst()
+    if proposal is None:
+        return error(404, "not_found", f"Return {return_id} does not exist.")
+    try:
+        document = await (await loop_repository()).get_return_document(proposal.customer_id, return_id)
+    except NotFound as missing:
+        return error(404, missing.code, missing.message)
+    return JsonResponse(document)

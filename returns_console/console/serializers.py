@@ -1,0 +1,58 @@
+"""Proposals as the console's JSON API and live events show them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from customers.models import Proposal
+
+
+def money(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def proposal_json(proposal: Proposal) -> dict[str, Any]:
+    quote = proposal.quote
+    amounts = {
+        key.removesuffix("_cents"): int(quote.get(key, 0))
+        for key in (
+            "merchandise_cents",
+            "restocking_fee_cents",
+            "shipping_cost_cents",
+            "bonus_cents",
+            "discount_cents",
+            "refund_cents",
+            "store_credit_cents",
+        )
+    }
+    amounts["total"] = proposal.total_cents
+    return {
+        "id": proposal.pk,
+        "version": proposal.version,
+        "state": proposal.state,
+        "state_label": proposal.get_state_display(),
+        "customer": {"id": proposal.customer_id, "name": proposal.customer_name, "tier": proposal.customer_tier},
+        "order_id": proposal.order_id,
+        "thread_id": proposal.thread_id,
+        "lines": proposal.lines,
+        "reason": proposal.reason,
+        "resolution": proposal.resolution,
+        "shipping": proposal.shipping or None,
+        "amounts_cents": amounts,
+        "amounts": {key: money(value) for key, value in amounts.items()},
+        "notes": quote.get("notes", []),
+        "fee_waived_reason": quote.get("fee_waived_reason"),
+        "override": quote.get("override"),
+        "evidence": proposal.evidence,
+        "return_id": proposal.return_id or None,
+        "approval_id": proposal.approval_id or None,
+        "decided_by": proposal.decided_by.get_username() if proposal.decided_by_id else None,
+        "decided_by_rule": proposal.decided_by_rule.name if proposal.decided_by_rule_id else None,
+        "decided_at": proposal.decided_at.isoformat() if proposal.decided_at else None,
+        "customer_message": proposal.customer_message or None,
+        "failure": {"code": proposal.failure_code, "message": proposal.failure_message}
+        if proposal.failure_code
+        else None,
+        "created_at": proposal.created_at.isoformat(),
+        "updated_at": proposal.updated_at.isoformat(),
+    }

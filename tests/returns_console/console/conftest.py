@@ -1,0 +1,31 @@
+"""Staff, a seeded Cosmos database and signed-in API clients for the console tests."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.contrib.auth import get_user_model
+from django.test import AsyncClient
+
+from customers.services.staff import ensure_demo_staff
+from tests.customers.seeded import seed
+
+PASSWORD = "console-test-pw"
+CSRF = "x" * 32  # a well-formed CSRF secret, sent as both the cookie and the header
+
+
+@pytest.fixture
+async def seeded(repo, services_settings):  # type: ignore[no-untyped-def]
+    await seed(repo)
+    await sync_to_async(ensure_demo_staff)(PASSWORD)
+    return repo
+
+
+async def staff_client(username: str) -> AsyncClient:
+    client = AsyncClient(enforce_csrf_checks=True)
+    user = await get_user_model().objects.aget(username=username)
+    await client.aforce_login(user)
+    page = await client.get("/console/api/proposals")  # any GET: sets nothing, but proves the session works
+    assert page.status_code == 200, page.content
+    client.cookies.load({"csrftoken": CSRF})
+    return client

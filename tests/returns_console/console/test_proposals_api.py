@@ -1,0 +1,232 @@
+"""The console's proposal API: staff only, versioned decisions, approval limits, edits re-checked by the rules,
+rejections with a message, every action audited, and the commit enqueued once the decision is stored."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+import redis
+from django.contrib.auth import get_user_model
+from django.test import AsyncClient
+
+from customers.domain import Reason, Resolution, Shipping
+from customers.models import AuditAction, AuditEntry, AutoApprovalRule, Proposal
+from tests.customers.seeded import file_seed_proposal
+from tests.returns_console.console.conftest import CSRF, staff_client
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def _post(client: AsyncClient, url: str, body: object) -> tuple[int, dict]:
+    response = await client.post(
+        url, data=json.dumps(body), content_type="application/json", headers={"X-CSRFToken": CSRF}
+    )
+    return response.status_code, response.json()
+
+
+async def test_only_signed_in_staff_may_use_the_api(seeded, client):
+    proposal = await file_seed_proposal(seeded)
+    anonymous = await AsyncClient().get("/console/api/proposals")
+    assert anonymous.status_code == 401 and anonymous.json()["error"] == "not_signed_in"
+    customer = await get_user_model().objects.acreate_user("shopper", password="pw-shopper-1")
+    shopper = AsyncClient()
+    await shopper.aforce_login(customer)
+    refused = await shopper.post(f"/console/api/proposals/{proposal.pk}/approve", data={"version": 1})
+    assert refused.status_code in (403,)
+    assert (await shopper.get("/console/api/proposals")).json()["error"] == "not_staff"
+
+
+async def test_proposals_are_listed_by_state_with_what_staff_need(seeded):
+    proposal = await file_seed_proposal(seeded)
+    agent = await staff_client("agent")
+    listed = (await agent.get("/console/api/proposals?state=proposed")).json()["proposals"]
+    assert [row["id"] for row in listed] == [proposal.pk]
+    row = listed[0]
+    assert row["version"] == 1 and row["state"] == "proposed" and row["return_id"] is None
+    assert row["lines"] == [{"sku": "HUB-SMART-2", "name": "Smart Home Hub", "quantity": 1, "unit_price_cents": 8999}]
+    assert (row["reason"], row["resolution"], row["shipping"]) == (
+        "Damaged/Defective",
+        "Store Credit",
+        "Prepaid Shipping Label",
+    )
+    assert row["amounts"]["total"] == "98.99" and row["amounts_cents"]["bonus"] == 900
+    assert row["evidence"]["eligibility"][0]["eligible"] is True and row["evidence"]["policy"]
+    assert (await agent.get("/console/api/proposals?state=committed")).json()["proposals"] == []
+    bad = await agent.get("/console/api/proposals?state=nonsense")
+    assert bad.status_code == 400 and "state must be among" in bad.json()["message"]
+
+
+async def test_approving_enqueues_one_commit_after_the_decision_is_stored(seeded, redis_url, inprocess_celery_queue):
+    proposal = await file_seed_proposal(seeded)
+    agent = await staff_client("agent")
+    before = redis.Redis.from_url(redis_url).llen(inprocess_celery_queue)
+    status, body = await _post(agent, f"/console/api/proposals/{proposal.pk}/approve", {"version": 1})
+    assert status == 200, body
+    assert body["state"] == "approved" and body["version"] == 2 and body["decided_by"] == "agent"
+    assert body["approval_id"] == f"proposal-{proposal.pk}"
+    assert redis.Redis.from_url(redis_url).llen(inprocess_celery_queue) == before + 1
+    entry = await AuditEntry.objects.aget(proposal_id=proposal.pk)
+    assert (entry.action, entry.actor_label, entry.before["state"], entry.after["state"]) == (
+        AuditAction.APPROVE,
+        "agent",
+        "proposed",
+        "approved",
+    )
+
+
+async def test_two_agents_approving_at_once_one_wins_the_other_learns_who(seeded):
+    proposal = await file_seed_proposal(seeded)
+    agent, supervisor = await staff_client("agent"), await staff_client("supervisor")
+    results = await asyncio.gather(
+        _post(agent, f"/console/api/proposals/{proposal.pk}/approve", {"version": 1}),
+        _post(supervisor, f"/console/api/proposals/{proposal.pk}/approve", {"version": 1}),
+    )
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [200, 409]
+    winner = next(body for status, body in results if status == 200)["decided_by"]
+    loser = next(body for status, body in results if status == 409)
+    assert loser["error"] == "stale_version" and loser["message"].startswith(f"{winner} already acted")
+    assert loser["proposal"]["state"] == "approved"
+    assert await AuditEntry.objects.filter(proposal_id=proposal.pk).acount() == 1
+
+
+async def test_a_stale_version_is_refused_with_409(seeded):
+    proposal = await file_seed_proposal(seeded)
+    agent = await staff_client("agent")
+    status, body = await _post(agent, f"/console/api/proposals/{proposal.pk}/reject", {"version": 1, "message": "No"})
+    assert status == 200
+    status, body = await _post(agent, f"/console/api/proposals/{proposal.pk}/approve", {"version": 1})
+    assert status == 409 and "rejected" in body["message"] and "agent already acted" in body["message"]
+
+
+async def test_above_the_agents_limit_a_supervisor_must_approve(seeded):
+    proposal = await file_seed_proposal(seeded, sku="DSP-UHD-55", reason=Reason.DAMAGED)
+    agent, supervisor = await staff_client("agent"), await staff_client("supervisor")
+    status, body = await _post(agent, f"/console/api/proposals/{proposal.pk}/approve", {"version": 1})
+    assert status == 403 and body["error"] == "over_approval_limit"
+    assert "above your approval limit of 200.00" in body["message"] and "supervisor" in body["message"]
+    assert (await Proposal.objects.aget(pk=proposal.pk)).state == "proposed"
+    status, body = await _post(supervisor, f"/console/api/proposals/{proposal.pk}/approve", {"version": 1})
+    assert status == 200 and body["decided_by"] == "supervisor"
+
+
+async def test_an_edit_is_re_quoted_by_the_rules_and_audited_with_before_and_after(seeded):
+    proposal = await file_seed_proposal(seeded, sku="HUB-SMART-2")
+    agent = await staff_client("agent")
+    status, body = await _post(
+        agent,
+        f"/console/api/proposals/{proposal.pk}/edit",
+        {"version": 1, "quantities": {"HUB-SMART-2": 2}, "resolution": "Full Refund", "shipping": "Customer Drop-off"},
+    )
+    assert status == 200, body
+    assert body["lines"][0]["quantity"] == 2 and body["resolution"] == "Full Refund"
+    assert body["amounts"]["refund"] == "179.98" and body["amounts"]["store_credit"] == "0.00"
+    entry = await AuditEntry.objects.aget(proposal_id=proposal.pk)
+    assert entry.action == AuditAction.EDIT
+    assert entry.before["resolution"] == "Store Credit" and entry.after["resolution"] == "Full Refund"
+    assert entry.before["lines"][0]["quantity"] == 1 and entry.after["lines"][0]["quantity"] == 2
+
+
+async def test_an_edit_the_rules_refuse_is_refused_with_the_reason(seeded):
+    proposal = await file_seed_proposal(seeded, sku="HUB-SMART-2")
+    agent = await staff_client("agent")
+    status, body = await _post(
+        agent, f"/console/api/proposals/{proposal.pk}/edit", {"version": 1, "quantities": {"HUB-SMART-2": 3}}
+    )
+    assert status == 422 and "2" in body["message"]  # the rules refuse: only 2 were ordered
+    status, body = await _post(
+        agent, f"/console/api/proposals/{proposal.pk}/edit", {"version": 1, "quantities": {"TV-OLED-65": 1}}
+    )
+    assert status == 400 and "not part of this proposal" in body["message"]
+    assert (await Proposal.objects.aget(pk=proposal.pk)).version == 1
+
+
+async def test_an_amount_override_needs_a_written_reason(seeded):
+    proposal = await file_seed_proposal(seeded)
+    agent = await staff_client("agent")
+    url = f"/console/api/proposals/{proposal.pk}/edit"
+    status, body = await _post(agent, url, {"version": 1, "amount_override_cents": 5000})
+    assert status == 400 and "written reason" in body["message"]
+    status, body = await _post(
+        agent, url, {"version": 1, "amount_override_cents": 5000, "reason_for_change": "Goodwill: box only dented"}
+    )
+    assert status == 200, body
+    assert body["amounts"]["store_credit"] == "50.00" and body["override"]["rules_total_cents"] == 9899
+    entry = await AuditEntry.objects.aget(proposal_id=proposal.pk)
+    assert entry.action == AuditAction.OVERRIDE and entry.note == "Goodwill: box only dented"
+    assert entry.before["quote"]["store_credit_cents"] == 9899 and entry.after["quote"]["store_credit_cents"] == 5000
+
+
+async def test_an_override_above_the_limit_needs_a_supervisor(seeded):
+    proposal = await file_seed_proposal(seeded)
+    agent = await staff_client("agent")
+    status, body = await _post(
+        agent,
+        f"/console/api/proposals/{proposal.pk}/edit",
+        {"version": 1, "amount_override_cents": 25000, "reason_for_change": "Customer asked nicely"},
+    )
+    assert status == 403 and body["error"] == "over_approval_limit"
+
+
+async def test_rejecting_needs_a_message_for_the_customer(seeded):
+    proposal = await file_seed_proposal(seeded)
+    agent = await staff_client("agent")
+    url = f"/console/api/proposals/{proposal.pk}/reject"
+    status, body = await _post(agent, url, {"version": 1, "message": "   "})
+    assert status == 400 and "message" in body["message"]
+    status, body = await _post(agent, url, {"version": 1, "message": "Photos show water damage: not covered."})
+    assert status == 200 and body["state"] == "rejected"
+    assert body["customer_message"] == "Photos show water damage: not covered."
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json", b"[1, 2]", b"{}", b'{"version": "1"}', b'{"version": true}', b'{"version": 0}', b'{"version": null}'],
+)
+async def test_malformed_decisions_get_400_with_a_reason(seeded, body):
+    proposal = await file_seed_proposal(seeded)
+    agent = await staff_client("agent")
+    response = await agent.post(
+        f"/console/api/proposals/{proposal.pk}/approve",
+        data=body,
+        content_type="application/json",
+        headers={"X-CSRFToken": CSRF},
+    )
+    assert response.status_code == 400 and response.json()["message"]
+
+
+async def test_unknown_proposals_wrong_methods_and_missing_csrf(seeded):
+    agent = await staff_client("agent")
+    status, body = await _post(agent, "/console/api/proposals/999999/approve", {"version": 1})
+    assert status == 404 and body["error"] == "not_found"
+    assert (await agent.get("/console/api/proposals/999999/approve")).status_code == 405
+    assert (await agent.get("/console/api/proposals/999999")).status_code == 404
+    assert (await agent.get("/console/api/returns/RET-NOPE")).status_code == 404
+    no_csrf = AsyncClient(enforce_csrf_checks=True)
+    await no_csrf.aforce_login(await get_user_model().objects.aget(username="agent"))
+    response = await no_csrf.post("/console/api/proposals/1/approve", data="{}", content_type="application/json")
+    assert response.status_code == 403
+
+
+async def test_an_enabled_rule_approves_what_it_covers_and_is_recorded(seeded):
+    rule = await AutoApprovalRule.objects.acreate(
+        name="Small damaged items", enabled=True, max_amount="100.00", reasons=["Damaged/Defective"], tiers=[]
+    )
+    covered = await file_seed_proposal(seeded)
+    assert covered.state == "approved" and covered.decided_by_rule_id == rule.pk and covered.decided_by_id is None
+    entry = await AuditEntry.objects.aget(proposal_id=covered.pk)
+    assert entry.action == AuditAction.AUTO_APPROVE and entry.rule_id == rule.pk
+    assert entry.actor_label == "rule: Small damaged items"
+    too_big = await file_seed_proposal(seeded, sku="DSP-UHD-55")
+    assert too_big.state == "proposed"
+    other_reason = await file_seed_proposal(
+        seeded, reason=Reason.CHANGED_MIND, resolution=Resolution.FULL_REFUND, shipping=Shipping.DROP_OFF
+    )
+    assert other_reason.state == "proposed"
+
+
+async def test_rules_are_off_by_default(seeded):
+    await AutoApprovalRule.objects.acreate(name="Anything", max_amount="10000.00")
+    assert (await file_seed_proposal(seeded)).state == "proposed"
