@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from returns_console import devstack
-from tests.processes import ROOT, app_env
+from tests.processes import ROOT, app_env, start_worker
 
 
 @dataclass
@@ -24,8 +24,15 @@ class LiveStack:
 
 @contextmanager
 def live_stack(
-    tmp: Path, redis_url: str, cosmos_env: dict[str, str], extra_env: dict[str, str] | None = None
+    tmp: Path,
+    redis_url: str,
+    cosmos_env: dict[str, str],
+    extra_env: dict[str, str] | None = None,
+    *,
+    worker: bool = False,
 ) -> Iterator[LiveStack]:
+    """Daphne (and, with ``worker``, a Celery worker on a queue of its own) on a fresh SQLite database and
+    Cosmos database, seeded with the demo data and staff."""
     env = app_env(tmp, redis_url, cosmos_env, f"live-{uuid.uuid4().hex[:8]}")
     env.update({"DATABASE_URL": f"sqlite:///{tmp / 'live.sqlite3'}", "DEMO_PASSWORD": "live-test-pw", "DEBUG": "false"})
     env.update(extra_env or {})
@@ -36,9 +43,10 @@ def live_stack(
         )
     port = devstack.free_port()
     webs = devstack.start_web(full_env, port, 1, tmp / "daphne.log")
+    workers = [start_worker(env, env["CELERY_QUEUE"], tmp / "worker.log")] if worker else []
     try:
         devstack.wait_for_port(port, webs[0], "daphne")
         yield LiveStack(f"http://127.0.0.1:{port}", env)
     finally:
-        for web in webs:
-            devstack.stop_process(web)
+        for process in [*webs, *workers]:
+            devstack.stop_process(process)

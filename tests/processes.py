@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 from returns_console import devstack
@@ -23,6 +24,7 @@ def app_env(tmp_path: Path, redis_url: str, cosmos_env: dict[str, str], database
         "VAR_DIR": str(tmp_path / "var"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite3'}",
         "CELERY_VISIBILITY_TIMEOUT": "3",
+        "CELERY_QUEUE": f"q-{uuid.uuid4().hex[:8]}",  # what the app enqueues reaches only this test's worker
         "PYTHONPATH": str(ROOT),
         "PYTHONUNBUFFERED": "1",
     }

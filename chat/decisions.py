@@ -1,0 +1,103 @@
+"""What the customer is told when staff (or a rule) decide on their return, and when the commit lands.
+
+The customers app announces every change of a proposal (``proposal_changed``); this module turns it into a
+message and a status card in the customer's conversation. Posting reads and writes Cosmos, so it runs as a
+Celery task: a web request that approved something does not wait for it, and a hiccup is retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from chatkit.types import AssistantMessageContent, AssistantMessageItem, ThreadItem, WidgetItem
+
+from chat import ownership, widgets
+from chat.push import post_to_thread
+from chat.store import CosmosChatStore
+from customers.cosmos.repository import CosmosRepository
+from customers.domain import ReturnRecord
+from customers.errors import NotFound
+from customers.models import Proposal, ProposalState
+
+logger = logging.getLogger(__name__)
+
+# What the customer sees for each state; "committing" is too brief to be worth a message.
+TOLD = {ProposalState.APPROVED, ProposalState.REJECTED, ProposalState.COMMITTED, ProposalState.FAILED}
+
+
+def _lines(proposal: Proposal) -> str:
+    return ", ".join(f"{line['quantity']} × {line['name']}" for line in proposal.lines)
+
+
+def _amount_row(proposal: Proposal) -> tuple[str, str]:
+    quote = proposal.quote
+    if int(quote.get("store_credit_cents", 0)):
+        return ("Store credit", widgets.money(int(quote["store_credit_cents"])))
+    if int(quote.get("refund_cents", 0)):
+        return ("Refund", widgets.money(int(quote["refund_cents"])))
+    return (proposal.resolution, widgets.money(proposal.total_cents))
+
+
+def decision_message(proposal: Proposal, record: ReturnRecord | None) -> tuple[str, Any, str]:
+    """(text, status card, card copy text) for the proposal's current state."""
+    title = f"Return request #{proposal.pk}"
+    if proposal.state == ProposalState.REJECTED:
+        text = f"Our team reviewed your return request and couldn't approve it: {proposal.customer_message}"
+        card = widgets.status_card(title, "Not approved", "danger", [("Order", proposal.order_id)])
+        return text, card, f"{title}: not approved"
+    if proposal.state == ProposalState.FAILED:
+        text = (
+            "Your return was approved, but we hit a problem creating it. "
+            "Our team is on it; nothing more is needed from you."
+        )
+        card = widgets.status_card(title, "Delayed", "warning", [("Order", proposal.order_id)])
+        return text, card, f"{title}: delayed"
+    if proposal.state == ProposalState.COMMITTED and record is not None:
+        rows = [("Return", record.return_id), ("Items", _lines(proposal)), _amount_row(proposal)]
+        if record.tracking_number:
+            rows.append(("Tracking", record.tracking_number))
+        text = f"Good news: your return {record.return_id} is confirmed."
+        card = widgets.status_card(f"Return {record.return_id}", "Confirmed", "success", rows, note=record.instructions)
+        return text, card, f"Return {record.return_id}: confirmed"
+    text = "Your return was approved. We're creating it now…"
+    card = widgets.status_card(title, "Approved", "success", [("Items", _lines(proposal)), _amount_row(proposal)])
+    return text, card, f"{title}: approved"
+
+
+def _items(thread_id: str, text: str, card: Any, copy_text: str) -> list[ThreadItem]:
+    now = datetime.now(UTC)
+    return [
+        AssistantMessageItem(
+            id=ownership.new_item_id("msg", thread_id),
+            thread_id=thread_id,
+            created_at=now,
+            content=[AssistantMessageContent(text=text)],
+        ),
+        WidgetItem(
+            id=ownership.new_item_id("msg", thread_id),
+            thread_id=thread_id,
+            created_at=now,
+            widget=card,
+            copy_text=copy_text,
+        ),
+    ]
+
+
+async def tell_customer(repo: CosmosRepository, proposal: Proposal) -> None:
+    """Post the decision into the proposal's conversation and push it to the customer's open page."""
+    if proposal.state not in TOLD:
+        return
+    record = None
+    if proposal.state == ProposalState.COMMITTED and proposal.return_id:
+        try:
+            record = await repo.get_return(proposal.customer_id, proposal.return_id)
+        except NotFound:
+            logger.warning(
+                "proposal %s committed as %s, but the return is not readable", proposal.pk, proposal.return_id
+            )
+    text, card, copy_text = decision_message(proposal, record)
+    store = CosmosChatStore(repo.database)
+    for item in _items(proposal.thread_id, text, card, copy_text):
+        await post_to_thread(store, proposal.customer_id, proposal.thread_id, item)

@@ -1,0 +1,20 @@
+"""Celery tasks of the chat app."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from chat.decisions import tell_customer
+from customers.cosmos.runner import process_repository
+from customers.models import Proposal
+
+
+@shared_task(name="chat.tell_customer", acks_late=True, max_retries=5, default_retry_delay=2)
+def tell_customer_task(proposal_id: int, state: str) -> str:
+    """Tell the customer about a decision. ``state`` is the one announced: a later change sends its own task,
+    so a delayed task never repeats an old message over a newer one."""
+    proposal = Proposal.objects.filter(pk=proposal_id).first()
+    if proposal is None or proposal.state != state:
+        return "superseded"
+    process_repository.run(lambda repo: tell_customer(repo, proposal))
+    return "told"
