@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 
@@ -22,3 +23,32 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on {self.thread_id}"
+
+
+class ConversationMode(models.TextChoices):
+    ASSISTANT = "assistant", "Assistant (decides alone within the rules)"
+    COPILOT = "copilot", "Copilot (proposals need approval)"
+    HUMAN = "human", "Human (the assistant stays quiet)"
+
+
+class Conversation(models.Model):
+    """A customer's chat thread as staff see it: who it is, how it is run, and when the customer last spoke."""
+
+    thread_id = models.CharField(max_length=64, unique=True)
+    customer_id = models.CharField(max_length=64, db_index=True)
+    customer_name = models.CharField(max_length=200, blank=True)
+    customer_tier = models.CharField(max_length=20, blank=True)
+    mode = models.CharField(max_length=10, choices=ConversationMode.choices, default=ConversationMode.COPILOT)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_customer_at = models.DateTimeField(null=True, blank=True)
+    last_staff_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-last_customer_at", "-created_at")
+
+    def __str__(self) -> str:
+        return f"{self.customer_name or self.customer_id} ({self.get_mode_display()})"

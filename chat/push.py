@@ -12,6 +12,7 @@ from channels.layers import get_channel_layer
 from chatkit.types import ThreadItem
 
 from chat.context import ChatContext
+from chat.signals import conversation_event
 from chat.store import CosmosChatStore
 
 
@@ -25,9 +26,12 @@ async def post_to_thread(
 ) -> None:
     context = ChatContext(customer_id=customer_id, order_id="")
     await store.add_thread_item(thread_id, item, context)
+    item_json = item.model_dump(mode="json", exclude_none=True)
     layer = layer or get_channel_layer()
     if layer is not None:
         await layer.group_send(
-            customer_group(customer_id),
-            {"type": "thread.item", "thread_id": thread_id, "item": item.model_dump(mode="json", exclude_none=True)},
+            customer_group(customer_id), {"type": "thread.item", "thread_id": thread_id, "item": item_json}
         )
+    await conversation_event.asend(
+        sender=None, thread_id=thread_id, customer_id=customer_id, event={"type": "thread.item.done", "item": item_json}
+    )

@@ -10,6 +10,11 @@ from chatkit.types import (
     Action,
     ChatKitReq,
     FeedbackKind,
+    ProgressUpdateEvent,
+    ThreadCreatedEvent,
+    ThreadItemDoneEvent,
+    ThreadItemRemovedEvent,
+    ThreadItemReplacedEvent,
     ThreadMetadata,
     ThreadStreamEvent,
     UserMessageItem,
@@ -21,7 +26,17 @@ from pydantic import TypeAdapter
 from chat.context import ChatContext
 from chat.engine.guided import GuidedEngine
 from chat.models import Feedback
+from chat.signals import conversation_event
 from chat.store import CosmosChatStore
+
+# What staff dashboards mirror. Text deltas are left out: the items they build arrive whole in thread.item.done.
+MIRRORED = (
+    ThreadCreatedEvent,
+    ThreadItemDoneEvent,
+    ThreadItemReplacedEvent,
+    ThreadItemRemovedEvent,
+    ProgressUpdateEvent,
+)
 
 # Built once: the library builds this adapter on every call to process(), about 4 ms of CPU per request.
 REQUEST_ADAPTER: TypeAdapter[Any] = TypeAdapter(ChatKitReq)
@@ -40,6 +55,21 @@ class ReturnsChatServer(ChatKitServer[ChatContext]):
         if is_streaming_req(request):
             return StreamingResult(self._process_streaming(request, context))
         return NonStreamingResult(await self._process_non_streaming(request, context))
+
+    async def _process_streaming_impl(self, request: Any, context: ChatContext) -> AsyncIterator[ThreadStreamEvent]:
+        """The library's stream, each event also announced for the staff dashboards once it is stored."""
+        thread_id = getattr(getattr(request, "params", None), "thread_id", None)
+        async for event in super()._process_streaming_impl(request, context):
+            if isinstance(event, ThreadCreatedEvent):
+                thread_id = event.thread.id
+            if thread_id and isinstance(event, MIRRORED):
+                await conversation_event.asend(
+                    sender=None,
+                    thread_id=thread_id,
+                    customer_id=context.customer_id,
+                    event=event.model_dump(mode="json", exclude_none=True),
+                )
+            yield event
 
     async def respond(
         self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: ChatContext

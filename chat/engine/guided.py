@@ -12,14 +12,16 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from chatkit.store import Store
 from chatkit.types import ThreadMetadata, ThreadStreamEvent, UserMessageItem
 
-from chat import widgets
+from chat import conversations, widgets
 from chat.context import ChatContext
 from chat.engine.events import Emitter
 from chat.engine.flow import Flow
 from chat.engine.understanding import CatalogItem, Intent, Understanding, understand
+from chat.models import Conversation, ConversationMode
 from chat.widgets import Actions
 from customers.clock import store_today
 from customers.cosmos.runner import loop_repository
@@ -29,6 +31,7 @@ from customers.models import Proposal, ProposalState
 from customers.policy import ReturnPolicy
 from customers.search import policy_search
 from customers.selectors.policy import aactive_policy
+from customers.services import review
 from customers.services.assessment import CustomerOverview, Selection, assess, customer_overview
 from customers.services.proposals import ProposalRequest, file_proposal
 from customers.services.quote import RefundQuote
@@ -66,13 +69,17 @@ class GuidedEngine:
         text: str | None = None,
         action: tuple[str, dict[str, Any]] | None = None,
     ) -> AsyncIterator[ThreadStreamEvent]:
+        conversation = await conversations.note_customer_turn(thread.id, context.customer_id)
+        if conversation.mode == ConversationMode.HUMAN:
+            return  # an agent has this conversation: the customer's words reach them, the assistant stays quiet
         out = Emitter(self.store, thread, context)
         flow = Flow.load(thread.metadata)
         yield out.progress("Looking up your orders…")
         repo = await loop_repository()
         policy = await aactive_policy()
         overview = await customer_overview(repo, context.customer_id, policy, store_today())
-        turn = _Turn(out, flow, overview, policy, context, thread)
+        await conversations.describe_customer(conversation, overview.customer)
+        turn = _Turn(out, flow, overview, policy, context, thread, conversation)
         steps = turn.on_action(*action) if action is not None else turn.on_text(text or "")
         async for event in steps:
             yield event
@@ -90,7 +97,9 @@ class _Turn:
         policy: ReturnPolicy,
         context: ChatContext,
         thread: ThreadMetadata,
+        conversation: Conversation,
     ) -> None:
+        self.conversation = conversation
         self.out = out
         self.flow = flow
         self.overview = overview
@@ -404,11 +413,19 @@ class _Turn:
         )
         try:
             proposal = await file_proposal(self.overview, request, self.policy)
+            if self.conversation.mode == ConversationMode.ASSISTANT and proposal.state == ProposalState.PROPOSED:
+                proposal = (
+                    await sync_to_async(review.auto_approve)(proposal, system_reason="assistant mode") or proposal
+                )
         except ReturnsError as error:
             async for event in self.out.say(f"Sorry, I can't submit this return: {error.message}"):
                 yield event
             return
         flow.proposal_id = proposal.pk
+        if proposal.state != ProposalState.PROPOSED:
+            async for event in self.out.say("Thanks! Your return is approved; I'm creating it now."):
+                yield event
+            return  # the decision's own message and card follow as soon as it is committed
         async for event in self.out.say(
             "Thanks! Your return is with our team for a quick review. You'll see the decision right here."
         ):

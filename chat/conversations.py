@@ -1,0 +1,128 @@
+"""Conversations as staff run them: the mode (assistant, copilot, human), take over and hand back, staff messages.
+
+Each change is audited in the customers app's append-only log and announced (``conversation_changed``) so
+dashboards update; what staff say is posted into the customer's thread and pushed to their page.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from chatkit.types import AssistantMessageContent, AssistantMessageItem
+from django.db import transaction
+from django.utils import timezone
+
+from chat import ownership
+from chat.models import Conversation, ConversationMode
+from chat.push import post_to_thread
+from chat.signals import conversation_changed
+from chat.store import CosmosChatStore
+from customers.cosmos.runner import loop_repository
+from customers.domain import Customer
+from customers.errors import InvalidRequest, NotFound
+from customers.models import AuditAction, AuditEntry
+
+MAX_STAFF_MESSAGE = 4000
+
+
+async def note_customer_turn(thread_id: str, customer_id: str) -> Conversation:
+    """Record that the customer spoke (or clicked) now; creates the conversation on its first turn."""
+    now = timezone.now()
+    conversation, created = await Conversation.objects.aget_or_create(
+        thread_id=thread_id, defaults={"customer_id": customer_id, "last_customer_at": now}
+    )
+    if not created:
+        await Conversation.objects.filter(pk=conversation.pk).aupdate(last_customer_at=now, closed_at=None)
+        conversation.last_customer_at = now
+    await conversation_changed.asend(sender=Conversation, conversation=conversation, action="customer")
+    return conversation
+
+
+async def describe_customer(conversation: Conversation, customer: Customer) -> None:
+    """Name and tier for the dashboard's list, copied once from the system of record."""
+    if conversation.customer_name == customer.name and conversation.customer_tier == str(customer.tier):
+        return
+    conversation.customer_name, conversation.customer_tier = customer.name, str(customer.tier)
+    await Conversation.objects.filter(pk=conversation.pk).aupdate(
+        customer_name=customer.name, customer_tier=str(customer.tier)
+    )
+
+
+def _conversation(thread_id: str) -> Conversation:
+    conversation = Conversation.objects.select_related("assigned_to").filter(thread_id=thread_id).first()
+    if conversation is None:
+        raise NotFound(f"Conversation {thread_id} does not exist.")
+    return conversation
+
+
+def _audit(conversation: Conversation, user: Any, action: str, before: dict, after: dict, note: str = "") -> None:
+    AuditEntry.objects.create(
+        actor=user,
+        actor_label=user.get_username(),
+        action=action,
+        thread_id=conversation.thread_id,
+        customer_id=conversation.customer_id,
+        before=before,
+        after=after,
+        note=note,
+    )
+
+
+def _state(conversation: Conversation) -> dict[str, Any]:
+    return {"mode": conversation.mode, "assigned_to": conversation.assigned_to_id}
+
+
+@transaction.atomic
+def set_mode(thread_id: str, user: Any, mode: str, action: str = AuditAction.MODE) -> Conversation:
+    if mode not in ConversationMode.values:
+        raise InvalidRequest(f"mode must be one of: {', '.join(ConversationMode.values)}.")
+    conversation = _conversation(thread_id)
+    before = _state(conversation)
+    conversation.mode = mode
+    if mode == ConversationMode.HUMAN:
+        conversation.assigned_to = user
+    elif action == AuditAction.HAND_BACK:
+        conversation.assigned_to = None
+    conversation.save(update_fields=["mode", "assigned_to"])
+    _audit(conversation, user, action, before, _state(conversation))
+    transaction.on_commit(
+        lambda: conversation_changed.send(sender=Conversation, conversation=conversation, action=str(action))
+    )
+    return conversation
+
+
+def take_over(thread_id: str, user: Any) -> Conversation:
+    """The assistant stops answering; the agent's messages reach the customer live."""
+    return set_mode(thread_id, user, ConversationMode.HUMAN, AuditAction.TAKE_OVER)
+
+
+def hand_back(thread_id: str, user: Any) -> Conversation:
+    """The assistant answers again, proposals still needing approval (copilot)."""
+    return set_mode(thread_id, user, ConversationMode.COPILOT, AuditAction.HAND_BACK)
+
+
+def staff_display_name(user: Any) -> str:
+    return user.get_short_name() or user.get_username()
+
+
+async def post_staff_message(thread_id: str, user: Any, text: str) -> AssistantMessageItem:
+    """What an agent types, in the customer's conversation (stored, then pushed to their page)."""
+    text = text.strip()
+    if not text:
+        raise InvalidRequest("The message is empty.")
+    if len(text) > MAX_STAFF_MESSAGE:
+        raise InvalidRequest(f"Messages are limited to {MAX_STAFF_MESSAGE} characters.")
+    conversation = await sync_to_async(_conversation)(thread_id)
+    item = AssistantMessageItem(
+        id=ownership.new_item_id("msg", thread_id),
+        thread_id=thread_id,
+        created_at=datetime.now(UTC),
+        content=[AssistantMessageContent(text=f"{staff_display_name(user)} (support): {text}")],
+    )
+    repo = await loop_repository()
+    await post_to_thread(CosmosChatStore(repo.database), conversation.customer_id, thread_id, item)
+    await Conversation.objects.filter(pk=conversation.pk).aupdate(last_staff_at=timezone.now())
+    await sync_to_async(_audit)(conversation, user, AuditAction.MESSAGE, {}, {}, text)
+    return item
