@@ -107,6 +107,23 @@ def staff_display_name(user: Any) -> str:
     return user.get_short_name() or user.get_username()
 
 
+async def _post_text(conversation: Conversation, text: str) -> AssistantMessageItem:
+    item = AssistantMessageItem(
+        id=ownership.new_item_id("msg", conversation.thread_id),
+        thread_id=conversation.thread_id,
+        created_at=datetime.now(UTC),
+        content=[AssistantMessageContent(text=text)],
+    )
+    repo = await loop_repository()
+    await post_to_thread(CosmosChatStore(repo.database), conversation.customer_id, conversation.thread_id, item)
+    return item
+
+
+async def post_staff_note(thread_id: str, text: str) -> AssistantMessageItem:
+    """A line from the support team as a whole (someone joined, the assistant is back)."""
+    return await _post_text(await sync_to_async(_conversation)(thread_id), text)
+
+
 async def post_staff_message(thread_id: str, user: Any, text: str) -> AssistantMessageItem:
     """What an agent types, in the customer's conversation (stored, then pushed to their page)."""
     text = text.strip()
@@ -115,14 +132,9 @@ async def post_staff_message(thread_id: str, user: Any, text: str) -> AssistantM
     if len(text) > MAX_STAFF_MESSAGE:
         raise InvalidRequest(f"Messages are limited to {MAX_STAFF_MESSAGE} characters.")
     conversation = await sync_to_async(_conversation)(thread_id)
-    item = AssistantMessageItem(
-        id=ownership.new_item_id("msg", thread_id),
-        thread_id=thread_id,
-        created_at=datetime.now(UTC),
-        content=[AssistantMessageContent(text=f"{staff_display_name(user)} (support): {text}")],
-    )
-    repo = await loop_repository()
-    await post_to_thread(CosmosChatStore(repo.database), conversation.customer_id, thread_id, item)
+    item = await _post_text(conversation, f"{staff_display_name(user)} (support): {text}")
     await Conversation.objects.filter(pk=conversation.pk).aupdate(last_staff_at=timezone.now())
     await sync_to_async(_audit)(conversation, user, AuditAction.MESSAGE, {}, {}, text)
+    conversation.last_staff_at = timezone.now()
+    await conversation_changed.asend(sender=Conversation, conversation=conversation, action="staff_message")
     return item

@@ -7,11 +7,15 @@ from typing import Any
 from customers.models import Proposal
 from customers.signals import proposal_changed
 
+# Decisions and their outcome are told as they happen; lifecycle steps are shown when the customer asks.
+TOLD_ACTIONS = {"approved", "rejected", "committed", "failed"}
+
 
 def _tell_customer(sender: Any, proposal: Proposal, action: str, **_: Any) -> None:
     from chat.tasks import tell_customer_task
 
-    tell_customer_task.delay(proposal.pk, proposal.state)
+    if action in TOLD_ACTIONS:
+        tell_customer_task.delay(proposal.pk, proposal.state)
 
 
 def connect() -> None:

@@ -18,15 +18,19 @@ request_started.disconnect(close_old_connections)
 request_started.disconnect(reset_queries)
 
 # Imported after Django is set up: routing pulls in consumers, models and settings.
+from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from channels.sessions import SessionMiddlewareStack  # noqa: E402
+from django.urls import path  # noqa: E402
 
 from chat.routing import websocket_urlpatterns as chat_websockets  # noqa: E402
+from returns_console.console.consumers import ConsoleConsumer  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(SessionMiddlewareStack(URLRouter(chat_websockets))),
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter([*chat_websockets, path("ws/console/", ConsoleConsumer.as_asgi())]))
+        ),
     }
 )

@@ -100,7 +100,14 @@ def services_settings(settings, redis_url: str, cosmos_config: CosmosConfig, inp
     settings.COSMOS_KEY = cosmos_config.key
     settings.COSMOS_DATABASE = cosmos_config.database
     settings.COSMOS_VERIFY_TLS = cosmos_config.verify_tls
-    return settings
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [redis_url]}}
+    }
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()  # layers are made once per alias: make the next one from these settings
+    yield settings
+    channel_layers.backends.clear()
 
 
 @pytest.fixture(autouse=True)

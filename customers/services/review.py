@@ -361,3 +361,10 @@ def retry_commit(proposal_id: int, user: AbstractBaseUser) -> Proposal:
     _enqueue_commit(proposal)
     _announce(proposal, "approved")
     return proposal
+
+
+@transaction.atomic
+def record_lifecycle_step(proposal: Proposal, user: AbstractBaseUser, status: str) -> None:
+    """Audit a lifecycle step written to the return in Cosmos, and tell the dashboards."""
+    _audit(proposal, AuditAction.LIFECYCLE, user=user, note=f"Return {proposal.return_id} -> {status}")
+    _announce(proposal, f"lifecycle:{status}")

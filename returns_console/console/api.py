@@ -15,12 +15,20 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET, require_POST
 
+from chat import conversations
+from chat.context import ChatContext
+from chat.models import Conversation
+from chat.store import CosmosChatStore
 from customers.cosmos.runner import loop_repository
-from customers.errors import InvalidRequest, NotFound, NotReturnable, ReturnsError
+from customers.domain import ReturnStatus
+from customers.errors import InvalidRequest, InvalidTransition, NotFound, NotReturnable, ReturnsError
 from customers.models import Proposal, ProposalState
 from customers.selectors.policy import aactive_policy
 from customers.services import review
 from customers.services.editing import reassess_edit
+from customers.services.lifecycle import advance_return, allowed_next
+from returns_console.console import events
+from returns_console.console.selectors import FILTERS, conversation_rows, row_for
 from returns_console.console.serializers import proposal_json
 
 View = Callable[..., Awaitable[JsonResponse]]
@@ -72,6 +80,8 @@ def _refusal(exc: ReturnsError) -> JsonResponse:
         return error(404, exc.code, exc.message)
     if isinstance(exc, NotReturnable):
         return error(422, exc.code, exc.message)
+    if isinstance(exc, InvalidTransition):
+        return error(409, exc.code, exc.message)
     return error(400, exc.code, exc.message)
 
 
@@ -182,3 +192,161 @@ async def get_return(request: HttpRequest, return_id: str) -> JsonResponse:
     except NotFound as missing:
         return error(404, missing.code, missing.message)
     return JsonResponse(document)
+
+
+# --- conversations ----------------------------------------------------------------------------------
+async def _last_seqs(thread_ids: list[str]) -> dict[str, int]:
+    return {thread_id: await events.last_seq(thread_id) for thread_id in thread_ids}
+
+
+@require_GET
+@staff_only
+async def list_conversations(request: HttpRequest) -> JsonResponse:
+    which = request.GET.get("filter", "all")
+    if which not in FILTERS:
+        return error(400, "invalid_filter", f"filter must be one of: {', '.join(FILTERS)}.")
+    rows = await sync_to_async(conversation_rows)(request.staff, which)  # type: ignore[attr-defined]
+    seqs = await _last_seqs([row["thread_id"] for row in rows])
+    return JsonResponse({"conversations": [{**row, "last_seq": seqs[row["thread_id"]]} for row in rows]})
+
+
+async def _customer_context(customer_id: str) -> dict[str, Any]:
+    repo = await loop_repository()
+    customer = await repo.get_customer(customer_id)
+    orders = await repo.list_orders(customer_id)
+    returns = await repo.list_returns(customer_id)
+    return {
+        "id": customer.customer_id,
+        "name": customer.name,
+        "email": customer.email,
+        "tier": str(customer.tier),
+        "store_credit_cents": await repo.credit_balance_cents(customer_id),
+        "orders": [
+            {
+                "order_id": order.order_id,
+                "ordered_at": order.ordered_at.isoformat(),
+                "lines": [
+                    {"sku": line.sku, "name": line.name, "quantity": line.quantity, "returned": line.returned_quantity}
+                    for line in order.lines
+                ],
+            }
+            for order in sorted(orders, key=lambda order: order.ordered_at, reverse=True)
+        ],
+        "returns": [
+            {
+                "return_id": record.return_id,
+                "order_id": record.order_id,
+                "status": str(record.status),
+                "resolution": str(record.resolution),
+                "refund_cents": record.refund_cents,
+                "store_credit_cents": record.store_credit_cents,
+                "tracking_number": record.tracking_number,
+                "next": sorted(str(status) for status in allowed_next(record)),
+            }
+            for record in sorted(returns, key=lambda record: record.created_at, reverse=True)
+        ],
+    }
+
+
+async def _transcript(customer_id: str, thread_id: str) -> list[dict[str, Any]]:
+    repo = await loop_repository()
+    store = CosmosChatStore(repo.database)
+    context = ChatContext(customer_id=customer_id, order_id="")
+    items: list[dict[str, Any]] = []
+    after = None
+    while True:
+        page = await store.load_thread_items(thread_id, after, 100, "asc", context)
+        items += [item.model_dump(mode="json", exclude_none=True) for item in page.data]
+        if not page.has_more:
+            return items
+        after = page.after
+
+
+@require_GET
+@staff_only
+async def get_conversation(request: HttpRequest, thread_id: str) -> JsonResponse:
+    """The conversation as it stands, and the feed position it stands at: apply live events after last_seq."""
+    row = await sync_to_async(row_for)(thread_id)
+    if row is None:
+        return error(404, "not_found", f"Conversation {thread_id} does not exist.")
+    last = await events.last_seq(thread_id)  # read first: an event racing the reads below is applied twice, harmlessly
+    customer_id = row["customer"]["id"]
+    proposals = [
+        proposal_json(p)
+        async for p in Proposal.objects.select_related("decided_by", "decided_by_rule")
+        .filter(thread_id=thread_id)
+        .order_by("created_at")
+    ]
+    try:
+        customer = await _customer_context(customer_id)
+    except NotFound:
+        customer = None
+    body = {
+        **row,
+        "last_seq": last,
+        "items": await _transcript(customer_id, thread_id),
+        "proposals": proposals,
+        "customer_context": customer,
+    }
+    return JsonResponse(body)
+
+
+def _conversation_json(conversation: Conversation) -> dict[str, Any]:
+    return row_for(conversation.thread_id) or {}
+
+
+@decision
+async def take_over(request: HttpRequest, thread_id: str) -> JsonResponse:
+    conversation = await sync_to_async(conversations.take_over)(thread_id, request.staff)  # type: ignore[attr-defined]
+    name = conversations.staff_display_name(request.staff)  # type: ignore[attr-defined]
+    await conversations.post_staff_note(thread_id, f"You're now chatting with {name} from our support team.")
+    return JsonResponse(await sync_to_async(_conversation_json)(conversation))
+
+
+@decision
+async def hand_back(request: HttpRequest, thread_id: str) -> JsonResponse:
+    conversation = await sync_to_async(conversations.hand_back)(thread_id, request.staff)  # type: ignore[attr-defined]
+    await conversations.post_staff_note(thread_id, "Our assistant is back to help you. Just type what you need.")
+    return JsonResponse(await sync_to_async(_conversation_json)(conversation))
+
+
+@decision
+async def set_mode(request: HttpRequest, thread_id: str) -> JsonResponse:
+    mode = _body(request).get("mode")
+    if not isinstance(mode, str):
+        raise InvalidRequest('"mode" is required: assistant, copilot or human.')
+    conversation = await sync_to_async(conversations.set_mode)(thread_id, request.staff, mode)  # type: ignore[attr-defined]
+    return JsonResponse(await sync_to_async(_conversation_json)(conversation))
+
+
+@decision
+async def send_message(request: HttpRequest, thread_id: str) -> JsonResponse:
+    text = _body(request).get("text")
+    if not isinstance(text, str):
+        raise InvalidRequest('"text" is required.')
+    item = await conversations.post_staff_message(thread_id, request.staff, text)  # type: ignore[attr-defined]
+    return JsonResponse({"item": item.model_dump(mode="json", exclude_none=True)})
+
+
+@decision
+async def advance(request: HttpRequest, return_id: str) -> JsonResponse:
+    """Move a committed return one lifecycle step (label issued, in transit, received, refunded/credited)."""
+    body = _body(request)
+    try:
+        to_status = ReturnStatus(body.get("status"))
+    except ValueError:
+        raise InvalidRequest(f"status must be one of: {', '.join(s.value for s in ReturnStatus)}.") from None
+    proposal = await Proposal.objects.filter(return_id=return_id).afirst()
+    if proposal is None:
+        raise NotFound(f"Return {return_id} does not exist.")
+    user = request.staff  # type: ignore[attr-defined]
+    record = await advance_return(
+        await loop_repository(),
+        proposal.customer_id,
+        return_id,
+        to_status,
+        user.get_username(),
+        str(body.get("note", "")),
+    )
+    await sync_to_async(review.record_lifecycle_step)(proposal, user, str(record.status))
+    return JsonResponse({"return_id": return_id, "status": str(record.status), "history": list(record.history)})

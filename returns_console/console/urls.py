@@ -10,4 +10,11 @@ urlpatterns = [
     path("api/proposals/<int:proposal_id>/reject", api.reject, name="console-reject"),
     path("api/proposals/<int:proposal_id>/retry", api.retry, name="console-retry"),
     path("api/returns/<str:return_id>", api.get_return, name="console-return"),
+    path("api/returns/<str:return_id>/advance", api.advance, name="console-advance"),
+    path("api/conversations", api.list_conversations, name="console-conversations"),
+    path("api/conversations/<str:thread_id>", api.get_conversation, name="console-conversation"),
+    path("api/conversations/<str:thread_id>/take-over", api.take_over, name="console-take-over"),
+    path("api/conversations/<str:thread_id>/hand-back", api.hand_back, name="console-hand-back"),
+    path("api/conversations/<str:thread_id>/mode", api.set_mode, name="console-mode"),
+    path("api/conversations/<str:thread_id>/messages", api.send_message, name="console-messages"),
 ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from chatkit.types import AssistantMessageContent, AssistantMessageItem
 from django.contrib.sessions.backends.db import SessionStore
@@ -19,13 +18,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def redis_layer(services_settings, redis_url):  # type: ignore[no-untyped-def]
-    services_settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [redis_url]}}
-    }
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
+def redis_layer(services_settings):  # type: ignore[no-untyped-def]
+    """services_settings points the channel layer at the test Redis."""
+    return services_settings
 
 
 async def _session_for(customer_id: str) -> str:

@@ -4,6 +4,7 @@ rejections with a message, every action audited, and the commit enqueued once th
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 
 import pytest
@@ -17,6 +18,14 @@ from tests.customers.seeded import file_seed_proposal
 from tests.returns_console.console.conftest import CSRF, staff_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _queued(redis_url: str, queue: str) -> list[tuple[str, list]]:
+    """(task name, args) of the Celery messages waiting on ``queue``, oldest first (Redis lists push left)."""
+    messages = [json.loads(raw) for raw in redis.Redis.from_url(redis_url).lrange(queue, 0, -1)]
+    return [
+        (message["headers"]["task"], json.loads(base64.b64decode(message["body"]))[0]) for message in reversed(messages)
+    ]
 
 
 async def _post(client: AsyncClient, url: str, body: object) -> tuple[int, dict]:
@@ -61,12 +70,18 @@ async def test_proposals_are_listed_by_state_with_what_staff_need(seeded):
 async def test_approving_enqueues_one_commit_after_the_decision_is_stored(seeded, redis_url, inprocess_celery_queue):
     proposal = await file_seed_proposal(seeded)
     agent = await staff_client("agent")
-    before = redis.Redis.from_url(redis_url).llen(inprocess_celery_queue)
+    before = _queued(redis_url, inprocess_celery_queue)
     status, body = await _post(agent, f"/console/api/proposals/{proposal.pk}/approve", {"version": 1})
     assert status == 200, body
     assert body["state"] == "approved" and body["version"] == 2 and body["decided_by"] == "agent"
     assert body["approval_id"] == f"proposal-{proposal.pk}"
-    assert redis.Redis.from_url(redis_url).llen(inprocess_celery_queue) == before + 1
+    added = _queued(redis_url, inprocess_celery_queue)[len(before) :]
+    # One commit, carrying the approval; and the customer is told (a task of the chat app).
+    assert sorted(name for name, _ in added) == ["chat.tell_customer", "customers.commit_return"]
+    payload = next(args for name, args in added if name == "customers.commit_return")[0]
+    assert payload["approval_id"] == f"proposal-{proposal.pk}" and payload["lines"] == [
+        {"sku": "HUB-SMART-2", "quantity": 1}
+    ]
     entry = await AuditEntry.objects.aget(proposal_id=proposal.pk)
     assert (entry.action, entry.actor_label, entry.before["state"], entry.after["state"]) == (
         AuditAction.APPROVE,

@@ -1,0 +1,71 @@
+"""The console's live feed: every conversation event numbered per conversation, kept for resync, fanned out.
+
+Publishing is one Lua call (next number + append to the conversation's log, atomically) and one group send on
+the Redis channel layer. Two publishers can deliver numbers 4 and 5 in either order, so dashboards keep the
+last number per conversation and ask for what they miss; ``since()`` answers from the log, in order.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import redis
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from customers.redis_client import async_redis
+
+GROUP = "console"
+LOG_TTL_SECONDS = 7 * 24 * 3600
+MAX_RESYNC = 500
+_PUBLISH = """
+local seq = redis.call('INCR', KEYS[1])
+redis.call('ZADD', KEYS[2], seq, ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return seq
+"""
+
+
+def _keys(conversation: str) -> list[str]:
+    return [f"console:seq:{conversation}", f"console:log:{conversation}"]
+
+
+async def publish(conversation: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Number ``event`` for its conversation, keep it, and send it to every dashboard."""
+    body = json.dumps({"id": uuid.uuid4().hex, **event}, separators=(",", ":"), default=str)
+    seq = int(await async_redis(settings.REDIS_URL).eval(_PUBLISH, 2, *_keys(conversation), body, LOG_TTL_SECONDS))
+    numbered = {**json.loads(body), "conversation": conversation, "seq": seq}
+    await get_channel_layer().group_send(GROUP, {"type": "console.event", "event": numbered})
+    return numbered
+
+
+_sync_clients: dict[str, redis.Redis] = {}
+
+
+def publish_sync(conversation: str, event: dict[str, Any]) -> dict[str, Any]:
+    """``publish`` for sync code (API views in a thread, Celery tasks): Channels' documented way to reach the
+    layer from sync code is async_to_sync; the numbering uses a sync client so no loop-bound pool is made."""
+    url = settings.REDIS_URL
+    client = _sync_clients.setdefault(url, redis.Redis.from_url(url, socket_timeout=5))
+    body = json.dumps({"id": uuid.uuid4().hex, **event}, separators=(",", ":"), default=str)
+    seq = int(client.eval(_PUBLISH, 2, *_keys(conversation), body, LOG_TTL_SECONDS))
+    numbered = {**json.loads(body), "conversation": conversation, "seq": seq}
+    async_to_sync(get_channel_layer().group_send)(GROUP, {"type": "console.event", "event": numbered})
+    return numbered
+
+
+async def since(conversation: str, last_seq: int) -> list[dict[str, Any]]:
+    """The conversation's events after ``last_seq``, in order (at most MAX_RESYNC; ask again for more)."""
+    rows = await async_redis(settings.REDIS_URL).zrangebyscore(
+        _keys(conversation)[1], f"({last_seq}", "+inf", start=0, num=MAX_RESYNC, withscores=True
+    )
+    return [{**json.loads(body), "conversation": conversation, "seq": int(score)} for body, score in rows]
+
+
+async def last_seq(conversation: str) -> int:
+    value = await async_redis(settings.REDIS_URL).get(_keys(conversation)[0])
+    return int(value or 0)

@@ -1,0 +1,40 @@
+"""The console listens to the apps below it and turns what they announce into numbered live events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from chat.models import Conversation
+from chat.signals import conversation_changed, conversation_event
+from customers.models import Proposal
+from customers.signals import proposal_changed
+from returns_console.console import events
+from returns_console.console.selectors import row_for
+from returns_console.console.serializers import proposal_json
+
+
+async def _chat_event(sender: Any, thread_id: str, customer_id: str, event: dict[str, Any], **_: Any) -> None:
+    await events.publish(thread_id, {"kind": "chat", "event": event})
+
+
+async def _conversation_changed(sender: Any, conversation: Conversation, action: str, **_: Any) -> None:
+    row = await sync_to_async(row_for)(conversation.thread_id)
+    if row is not None:
+        await events.publish(conversation.thread_id, {"kind": "conversation", "action": action, "row": row})
+
+
+def _proposal_changed(sender: Any, proposal: Proposal, action: str, **_: Any) -> None:
+    """Sent from sync code (API views, the worker) after the change committed."""
+    fresh = Proposal.objects.select_related("decided_by", "decided_by_rule").get(pk=proposal.pk)
+    events.publish_sync(
+        proposal.thread_id,
+        {"kind": "proposal", "action": action, "proposal": proposal_json(fresh), "row": row_for(proposal.thread_id)},
+    )
+
+
+def connect() -> None:
+    conversation_event.connect(_chat_event, dispatch_uid="console.chat_event")
+    conversation_changed.connect(_conversation_changed, dispatch_uid="console.conversation_changed")
+    proposal_changed.connect(_proposal_changed, dispatch_uid="console.proposal_changed")

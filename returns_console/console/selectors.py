@@ -1,0 +1,80 @@
+"""What the dashboard lists: conversations with their state, waiting time and proposals waiting."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Count, Min, Q
+
+from chat.models import Conversation, ConversationMode
+from customers.models import Proposal, ProposalState
+
+FILTERS = ("all", "waiting", "mine")
+
+
+def conversation_state(conversation: Conversation, pending: int) -> str:
+    if conversation.closed_at:
+        return "closed"
+    if conversation.mode == ConversationMode.HUMAN:
+        return "human"
+    return "waiting" if pending else "assistant"
+
+
+def waiting_since(conversation: Conversation, oldest_pending: datetime | None) -> datetime | None:
+    """Since when the customer has been waiting for us: a decision, or an agent's answer in human mode."""
+    if oldest_pending:
+        return oldest_pending
+    customer_at, staff_at = conversation.last_customer_at, conversation.last_staff_at
+    if conversation.mode == ConversationMode.HUMAN and customer_at and (not staff_at or staff_at < customer_at):
+        return customer_at
+    return None
+
+
+def conversation_row(conversation: Conversation, pending: int, oldest_pending: datetime | None) -> dict[str, Any]:
+    since = waiting_since(conversation, oldest_pending)
+    return {
+        "thread_id": conversation.thread_id,
+        "customer": {
+            "id": conversation.customer_id,
+            "name": conversation.customer_name or conversation.customer_id,
+            "tier": conversation.customer_tier,
+        },
+        "mode": conversation.mode,
+        "state": conversation_state(conversation, pending),
+        "assigned_to": conversation.assigned_to.get_username() if conversation.assigned_to_id else None,
+        "proposals_waiting": pending,
+        "waiting_since": since.isoformat() if since else None,
+        "last_customer_at": conversation.last_customer_at.isoformat() if conversation.last_customer_at else None,
+    }
+
+
+def _pending_by_thread(thread_ids: list[str]) -> dict[str, tuple[int, datetime | None]]:
+    rows = (
+        Proposal.objects.filter(thread_id__in=thread_ids, state=ProposalState.PROPOSED)
+        .values("thread_id")
+        .annotate(count=Count("id"), oldest=Min("created_at"))
+    )
+    return {row["thread_id"]: (row["count"], row["oldest"]) for row in rows}
+
+
+def conversation_rows(user: Any, which: str = "all", limit: int = 200) -> list[dict[str, Any]]:
+    conversations = Conversation.objects.select_related("assigned_to").filter(closed_at__isnull=True)
+    if which == "mine":
+        conversations = conversations.filter(assigned_to=user)
+    elif which == "waiting":
+        waiting_threads = Proposal.objects.filter(state=ProposalState.PROPOSED).values("thread_id")
+        conversations = conversations.filter(Q(thread_id__in=waiting_threads) | Q(mode=ConversationMode.HUMAN))
+    chosen = list(conversations.order_by("-last_customer_at")[:limit])
+    pending = _pending_by_thread([c.thread_id for c in chosen])
+    rows = [conversation_row(c, *pending.get(c.thread_id, (0, None))) for c in chosen]
+    # The longest-waiting first, then the most recently active.
+    return sorted(rows, key=lambda row: (row["waiting_since"] is None, row["waiting_since"] or ""))
+
+
+def row_for(thread_id: str) -> dict[str, Any] | None:
+    conversation = Conversation.objects.select_related("assigned_to").filter(thread_id=thread_id).first()
+    if conversation is None:
+        return None
+    pending = _pending_by_thread([thread_id]).get(thread_id, (0, None))
+    return conversation_row(conversation, *pending)

@@ -1,0 +1,115 @@
+"""The staff websocket over the real Redis channel layer: staff only, events numbered per conversation in order,
+and a dashboard that reconnects with its last numbers gets exactly what it missed, in order."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+from django.test import AsyncClient
+
+from returns_console.asgi import application
+from returns_console.console import events
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def _session_cookie(username: str | None, *, staff: bool = True) -> str | None:
+    if username is None:
+        return None
+    user = await get_user_model().objects.acreate_user(username, password="pw-socket-1", is_staff=staff)
+    client = AsyncClient()
+    await client.aforce_login(user)
+    return client.cookies["sessionid"].value
+
+
+def _socket(session: str | None) -> WebsocketCommunicator:
+    headers = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
+    if session:
+        headers.append((b"cookie", f"sessionid={session}".encode()))
+    return WebsocketCommunicator(application, "/ws/console/", headers=headers)
+
+
+async def _customer_session() -> str:
+    from returns_console.sessions import SessionStore
+
+    session = SessionStore()
+    await session.aset("customer_id", "CUST-1001")
+    await session.asave()
+    return session.session_key
+
+
+@pytest.mark.parametrize("who", ["anonymous", "customer", "shopper"])
+async def test_only_staff_may_connect(services_settings, who):
+    if who == "anonymous":
+        cookie = None
+    elif who == "customer":
+        cookie = await _customer_session()
+    else:
+        cookie = await _session_cookie("shopper", staff=False)
+    connected, code = await _socket(cookie).connect()
+    assert not connected and code == 4403
+
+
+async def _events(socket: WebsocketCommunicator, count: int) -> list[dict]:
+    received = []
+    while len(received) < count:
+        message = await socket.receive_json_from(timeout=5)
+        if message["type"] == "event":
+            received.append(message)
+    return received
+
+
+async def test_every_dashboard_gets_each_conversations_events_numbered_in_order(services_settings):
+    first, second = _socket(await _session_cookie("anna")), _socket(await _session_cookie("ben"))
+    assert (await first.connect())[0] and (await second.connect())[0]
+    for n in range(5):
+        await events.publish("thr_a", {"kind": "chat", "n": n})
+        await events.publish("thr_b", {"kind": "chat", "n": n})
+    for socket in (first, second):
+        got = await _events(socket, 10)
+        for conversation in ("thr_a", "thr_b"):
+            mine = [e for e in got if e["conversation"] == conversation]
+            assert [e["seq"] for e in mine] == [1, 2, 3, 4, 5] and [e["n"] for e in mine] == [0, 1, 2, 3, 4]
+        await socket.disconnect()
+
+
+async def test_a_dashboard_that_reconnects_gets_exactly_what_it_missed_in_order(services_settings):
+    cookie = await _session_cookie("anna")
+    socket = _socket(cookie)
+    assert (await socket.connect())[0]
+    for n in range(3):
+        await events.publish("thr_r", {"kind": "chat", "n": n})
+    seen = await _events(socket, 3)
+    last = seen[-1]["seq"]
+    await socket.disconnect()
+
+    # Away: other publishers carry on, concurrently, from several tasks.
+    await asyncio.gather(*(events.publish("thr_r", {"kind": "chat", "n": 3 + n}) for n in range(20)))
+
+    back = _socket(cookie)
+    assert (await back.connect())[0]
+    await back.send_json_to({"type": "resync", "since": {"thr_r": last}})
+    replay = []
+    while True:
+        message = await back.receive_json_from(timeout=5)
+        if message["type"] == "resynced":
+            break
+        replay.append(message)
+    assert [e["seq"] for e in replay] == list(range(last + 1, last + 21))
+    assert sorted(e["n"] for e in replay) == list(range(3, 23))  # nothing lost, nothing twice
+    assert message["last_seq"] == last + 20
+    await back.disconnect()
+
+
+async def test_bad_resync_requests_get_an_error_and_the_socket_stays_open(services_settings):
+    socket = _socket(await _session_cookie("anna"))
+    assert (await socket.connect())[0]
+    for bad in ({"type": "resync"}, {"type": "resync", "since": {"thr": "x"}}, {"type": "dance"}, [1, 2]):
+        await socket.send_json_to(bad)
+        assert (await socket.receive_json_from(timeout=5))["type"] == "error"
+    await events.publish("thr_ok", {"kind": "chat"})
+    assert (await _events(socket, 1))[0]["conversation"] == "thr_ok"
+    await socket.disconnect()

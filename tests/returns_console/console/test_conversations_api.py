@@ -1,0 +1,156 @@
+"""Conversations in the console: listed with state and waiting, mirrored live, taken over and handed back, staff
+messages reaching the customer, lifecycle steps on committed returns; every action audited."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from channels.testing import WebsocketCommunicator
+
+from chat.models import Conversation
+from chat.push import customer_group
+from customers.models import AuditAction, AuditEntry
+from returns_console.asgi import application
+from tests.chat.conversation import Conversation as Chat
+from tests.returns_console.console.conftest import CSRF, staff_client
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def _post(client, url: str, body: object) -> tuple[int, dict]:  # type: ignore[no-untyped-def]
+    response = await client.post(
+        url, data=json.dumps(body), content_type="application/json", headers={"X-CSRFToken": CSRF}
+    )
+    return response.status_code, response.json()
+
+
+async def _console_socket(client) -> WebsocketCommunicator:  # type: ignore[no-untyped-def]
+    headers = [(b"origin", b"http://localhost"), (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+    socket = WebsocketCommunicator(application, "/ws/console/", headers=headers)
+    assert (await socket.connect())[0]
+    return socket
+
+
+async def _until(socket: WebsocketCommunicator, predicate) -> dict:  # type: ignore[no-untyped-def]
+    while True:
+        message = await socket.receive_json_from(timeout=10)
+        if message.get("type") == "event" and predicate(message):
+            return message
+
+
+async def test_a_customers_conversation_is_listed_and_mirrored_live(seeded):
+    agent = await staff_client("agent")
+    socket = await _console_socket(agent)
+    chat = await Chat.sign_in()
+    await chat.say("I want to return some items")
+    created = await _until(socket, lambda m: m["kind"] == "chat" and m["event"]["type"] == "thread.item.done")
+    assert created["conversation"] == chat.thread_id and created["seq"] >= 1
+    said = created["event"]["item"]
+    assert said["type"] == "user_message" and said["content"][0]["text"] == "I want to return some items"
+    card = await _until(socket, lambda m: m["kind"] == "chat" and m["event"].get("item", {}).get("type") == "widget")
+    assert "Robert Johnson" in json.dumps(card["event"]["item"]["widget"])
+
+    rows = (await agent.get("/console/api/conversations")).json()["conversations"]
+    [row] = [r for r in rows if r["thread_id"] == chat.thread_id]
+    assert row["customer"] == {"id": "CUST-1001", "name": "Robert Johnson", "tier": "Platinum"}
+    assert (row["mode"], row["state"], row["proposals_waiting"]) == ("copilot", "assistant", 0)
+    assert row["last_seq"] >= card["seq"]
+
+    detail = (await agent.get(f"/console/api/conversations/{chat.thread_id}")).json()
+    assert detail["items"][0]["type"] == "user_message" and any(i["type"] == "widget" for i in detail["items"])
+    assert detail["customer_context"]["tier"] == "Platinum" and detail["customer_context"]["orders"]
+    assert "store_credit_cents" in detail["customer_context"]
+    await socket.disconnect()
+
+
+async def test_a_filed_proposal_puts_the_conversation_in_the_waiting_list(seeded):
+    chat = await Chat.sign_in()
+    for text in (
+        "I want to return Smart Home Hub from order ORD-79001",
+        "it was completely damaged",
+        "I would like a STORE_CREDIT",
+        "prepaid label",
+        "confirm",
+    ):
+        await chat.say(text)
+    agent = await staff_client("agent")
+    waiting = (await agent.get("/console/api/conversations?filter=waiting")).json()["conversations"]
+    [row] = [r for r in waiting if r["thread_id"] == chat.thread_id]
+    assert row["state"] == "waiting" and row["proposals_waiting"] == 1 and row["waiting_since"]
+    mine = (await agent.get("/console/api/conversations?filter=mine")).json()["conversations"]
+    assert chat.thread_id not in [r["thread_id"] for r in mine]
+    assert (await agent.get("/console/api/conversations?filter=nope")).status_code == 400
+
+
+async def test_take_over_silences_the_assistant_and_the_agents_words_reach_the_customer(seeded, services_settings):
+    chat = await Chat.sign_in()
+    await chat.say("hi")
+    agent = await staff_client("agent")
+    customer_socket = WebsocketCommunicator(
+        application,
+        "/ws/chat/",
+        headers=[
+            (b"origin", b"http://localhost"),
+            (b"cookie", f"sessionid={chat.client.cookies['sessionid'].value}".encode()),
+        ],
+    )
+    assert (await customer_socket.connect())[0]
+
+    status, row = await _post(agent, f"/console/api/conversations/{chat.thread_id}/take-over", {})
+    assert status == 200 and row["mode"] == "human" and row["assigned_to"] == "agent" and row["state"] == "human"
+    joined = await customer_socket.receive_json_from(timeout=10)
+    assert "now chatting with agent" in joined["item"]["content"][0]["text"]
+
+    events = await chat.say("is anyone there?")
+    assert not [e for e in events if getattr(e, "type", "") == "thread.item.done" and e.item.type != "user_message"]
+    mine = (await agent.get("/console/api/conversations?filter=mine")).json()["conversations"]
+    assert [r["thread_id"] for r in mine] == [chat.thread_id] and mine[0]["waiting_since"]
+
+    status, _ = await _post(
+        agent, f"/console/api/conversations/{chat.thread_id}/messages", {"text": "Hi Robert, I'm here."}
+    )
+    assert status == 200
+    pushed = await customer_socket.receive_json_from(timeout=10)
+    assert pushed["item"]["content"][0]["text"] == "agent (support): Hi Robert, I'm here."
+    transcript = (await agent.get(f"/console/api/conversations/{chat.thread_id}")).json()
+    assert transcript["waiting_since"] is None  # answered
+
+    status, row = await _post(agent, f"/console/api/conversations/{chat.thread_id}/hand-back", {})
+    assert status == 200 and row["mode"] == "copilot" and row["assigned_to"] is None
+    await customer_socket.receive_json_from(timeout=10)  # "Our assistant is back"
+    answered = await chat.say("I want to return some items")
+    assert any(getattr(e, "type", "") == "thread.item.done" and e.item.type == "widget" for e in answered)
+
+    actions = [e.action async for e in AuditEntry.objects.filter(thread_id=chat.thread_id).order_by("created_at", "id")]
+    assert actions == [AuditAction.TAKE_OVER, AuditAction.MESSAGE, AuditAction.HAND_BACK]
+    await customer_socket.disconnect()
+    assert customer_group("CUST-1001")
+
+
+async def test_staff_message_and_mode_refusals(seeded):
+    chat = await Chat.sign_in()
+    await chat.say("hi")
+    agent = await staff_client("agent")
+    url = f"/console/api/conversations/{chat.thread_id}"
+    assert (await _post(agent, f"{url}/messages", {"text": "   "}))[0] == 400
+    assert (await _post(agent, f"{url}/messages", {"text": "x" * 5000}))[0] == 400
+    assert (await _post(agent, f"{url}/messages", {}))[0] == 400
+    assert (await _post(agent, f"{url}/mode", {"mode": "autopilot"}))[0] == 400
+    assert (await _post(agent, "/console/api/conversations/thr_nope/take-over", {}))[0] == 404
+    status, row = await _post(agent, f"{url}/mode", {"mode": "assistant"})
+    assert status == 200 and row["mode"] == "assistant"
+    assert (await Conversation.objects.aget(thread_id=chat.thread_id)).mode == "assistant"
+
+
+async def test_in_assistant_mode_a_confirmed_return_is_approved_without_a_person(seeded):
+    chat = await Chat.sign_in()
+    await chat.say("I want to return Smart Home Hub from order ORD-79001")
+    agent = await staff_client("agent")
+    await _post(agent, f"/console/api/conversations/{chat.thread_id}/mode", {"mode": "assistant"})
+    for text in ("it was completely damaged", "I would like a STORE_CREDIT", "prepaid label", "confirm"):
+        await chat.say(text)
+    [proposal] = (await agent.get(f"/console/api/proposals?thread_id={chat.thread_id}")).json()["proposals"]
+    assert proposal["state"] == "approved" and proposal["decided_by"] is None
+    entry = await AuditEntry.objects.aget(proposal_id=proposal["id"])
+    assert entry.action == AuditAction.AUTO_APPROVE and entry.actor_label == "assistant mode"
