@@ -48,6 +48,7 @@ async def describe_customer(conversation: Conversation, customer: Customer) -> N
     await Conversation.objects.filter(pk=conversation.pk).aupdate(
         customer_name=customer.name, customer_tier=str(customer.tier)
     )
+    await conversation_changed.asend(sender=Conversation, conversation=conversation, action="described")
 
 
 def _conversation(thread_id: str) -> Conversation:

@@ -241,7 +241,8 @@ async def _customer_context(customer_id: str) -> dict[str, Any]:
                 "refund_cents": record.refund_cents,
                 "store_credit_cents": record.store_credit_cents,
                 "tracking_number": record.tracking_number,
-                "next": sorted(str(status) for status in allowed_next(record)),
+                # In lifecycle order, so the usual next step comes first and cancelling last.
+                "next": [str(status) for status in ReturnStatus if status in allowed_next(record)],
             }
             for record in sorted(returns, key=lambda record: record.created_at, reverse=True)
         ],

@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 from chat.models import Conversation
 from chat.signals import conversation_changed, conversation_event
 from customers.models import Proposal
-from customers.signals import proposal_changed
+from customers.signals import proposal_changed, proposal_filed
 from returns_console.console import events
 from returns_console.console.selectors import row_for
 from returns_console.console.serializers import proposal_json
@@ -25,6 +25,13 @@ async def _conversation_changed(sender: Any, conversation: Conversation, action:
         await events.publish(conversation.thread_id, {"kind": "conversation", "action": action, "row": row})
 
 
+async def _proposal_filed(sender: Any, proposal: Proposal, **_: Any) -> None:
+    row = await sync_to_async(row_for)(proposal.thread_id)
+    await events.publish(
+        proposal.thread_id, {"kind": "proposal", "action": "filed", "proposal": proposal_json(proposal), "row": row}
+    )
+
+
 def _proposal_changed(sender: Any, proposal: Proposal, action: str, **_: Any) -> None:
     """Sent from sync code (API views, the worker) after the change committed."""
     fresh = Proposal.objects.select_related("decided_by", "decided_by_rule").get(pk=proposal.pk)
@@ -38,3 +45,4 @@ def connect() -> None:
     conversation_event.connect(_chat_event, dispatch_uid="console.chat_event")
     conversation_changed.connect(_conversation_changed, dispatch_uid="console.conversation_changed")
     proposal_changed.connect(_proposal_changed, dispatch_uid="console.proposal_changed")
+    proposal_filed.connect(_proposal_filed, dispatch_uid="console.proposal_filed")

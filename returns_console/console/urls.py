@@ -1,8 +1,9 @@
 from django.urls import path
 
-from returns_console.console import api
+from returns_console.console import api, page
 
 urlpatterns = [
+    path("", page.dashboard, name="console"),
     path("api/proposals", api.list_proposals, name="console-proposals"),
     path("api/proposals/<int:proposal_id>", api.get_proposal, name="console-proposal"),
     path("api/proposals/<int:proposal_id>/approve", api.approve, name="console-approve"),

@@ -1,0 +1,26 @@
+"""The staff dashboard page; everything on it comes from the JSON API and the /ws/console/ feed."""
+
+from __future__ import annotations
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_GET
+
+from customers.domain import Resolution, Shipping
+from customers.services.review import approval_limit_cents
+
+
+@require_GET
+@staff_member_required  # anyone else is sent to the staff login, which comes back here
+@ensure_csrf_cookie
+def dashboard(request: HttpRequest) -> HttpResponse:
+    limit = approval_limit_cents(request.user)
+    context = {
+        "resolutions": [str(value) for value in Resolution],
+        "shipping_options": [str(value) for value in Shipping],
+        "approval_limit_cents": "" if limit is None else limit,
+        "can_retry": request.user.is_superuser or request.user.has_perm("customers.approve_over_limit"),
+    }
+    return render(request, "console/index.html", context)

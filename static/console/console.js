@@ -1,0 +1,505 @@
+// The staff dashboard: live conversation list, transcript, proposal panel with approve/edit/reject, take over.
+// State comes from the JSON API; changes arrive on /ws/console/ numbered per conversation. A gap in the numbers
+// (or a reconnect) asks the server for exactly what was missed.
+(function () {
+  "use strict";
+
+  const { el, renderComponent } = window.ChatKitWidgets;
+  const $ = (id) => document.getElementById(id);
+  const body = document.body.dataset;
+  const RESOLUTIONS = body.resolutions.split("|");
+  const SHIPPING = body.shipping.split("|");
+  const SLA = { warn: 120, late: 300 }; // seconds a customer has been waiting
+
+  const state = {
+    filter: "all",
+    rows: new Map(), // thread id -> list row
+    lastSeq: new Map(), // thread id -> last event number applied
+    resyncing: new Set(),
+    selected: null,
+    items: new Map(),
+    proposals: new Map(),
+    context: null,
+  };
+
+  // --- HTTP ----------------------------------------------------------------------------------
+  function csrf() {
+    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  async function api(method, url, payload) {
+    const response = await fetch(url, {
+      method,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
+      body: payload === undefined ? undefined : JSON.stringify(payload),
+    });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const error = new Error(data.message || `HTTP ${response.status}`);
+      error.status = response.status;
+      error.data = data;
+      throw error;
+    }
+    return data;
+  }
+
+  const money = (cents) => (cents / 100).toFixed(2);
+
+  // --- conversation list -----------------------------------------------------------------------
+  function waitedSeconds(row) {
+    return row.waiting_since ? Math.max(0, (Date.now() - Date.parse(row.waiting_since)) / 1000) : null;
+  }
+
+  function waitLabel(seconds) {
+    if (seconds === null) return "";
+    const m = Math.floor(seconds / 60);
+    return m ? `${m}m ${Math.floor(seconds % 60)}s` : `${Math.floor(seconds)}s`;
+  }
+
+  function visible(row) {
+    if (state.filter === "waiting") return row.state === "waiting" || (row.state === "human" && row.waiting_since);
+    if (state.filter === "mine") return row.assigned_to === body.user;
+    return row.state !== "closed";
+  }
+
+  function sortedRows() {
+    return [...state.rows.values()].filter(visible).sort((a, b) => {
+      const wa = waitedSeconds(a), wb = waitedSeconds(b);
+      if (wa !== null || wb !== null) return (wb ?? -1) - (wa ?? -1);
+      return (b.last_customer_at || "").localeCompare(a.last_customer_at || "");
+    });
+  }
+
+  function renderList() {
+    const list = $("conversations");
+    list.textContent = "";
+    const rows = sortedRows();
+    $("empty").hidden = rows.length > 0;
+    for (const row of rows) {
+      const li = el("li", "conv");
+      const button = el("button", `conv-button${row.thread_id === state.selected ? " selected" : ""}`);
+      button.type = "button";
+      button.dataset.thread = row.thread_id;
+      const top = el("div", "row between");
+      top.appendChild(el("span", "name", row.customer.name));
+      if (row.customer.tier) top.appendChild(el("span", `badge tier-${row.customer.tier.toLowerCase()}`, row.customer.tier));
+      const bottom = el("div", "row between");
+      bottom.appendChild(el("span", `chip state-${row.state}`, { waiting: "waiting for review", human: "human" }[row.state] || row.state));
+      if (row.proposals_waiting) bottom.appendChild(el("span", "badge badge-warning", `${row.proposals_waiting} to review`));
+      const wait = el("span", "wait");
+      wait.dataset.since = row.waiting_since || "";
+      bottom.appendChild(wait);
+      button.append(top, bottom);
+      button.addEventListener("click", () => select(row.thread_id));
+      li.appendChild(button);
+      list.appendChild(li);
+    }
+    tickWaits();
+  }
+
+  function tickWaits() {
+    for (const node of document.querySelectorAll(".wait")) {
+      const seconds = node.dataset.since ? (Date.now() - Date.parse(node.dataset.since)) / 1000 : null;
+      node.textContent = waitLabel(seconds);
+      node.className = `wait ${seconds === null ? "" : seconds >= SLA.late ? "sla-late" : seconds >= SLA.warn ? "sla-warn" : "sla-ok"}`;
+    }
+  }
+
+  async function loadList() {
+    const data = await api("GET", `/console/api/conversations?filter=all`);
+    for (const row of data.conversations) {
+      state.rows.set(row.thread_id, row);
+      if (!state.lastSeq.has(row.thread_id)) state.lastSeq.set(row.thread_id, row.last_seq);
+    }
+    renderList();
+  }
+
+  let listReload = null;
+  function reloadListSoon() {
+    clearTimeout(listReload);
+    listReload = setTimeout(() => loadList().catch(() => {}), 150);
+  }
+
+  // --- the selected conversation ---------------------------------------------------------------
+  function textOf(item) {
+    return (item.content || []).map((part) => part.text || "").join("");
+  }
+
+  function renderItem(item) {
+    const li = el("li", `item item-${item.type}`);
+    li.dataset.itemId = item.id;
+    if (item.type === "user_message") li.appendChild(el("div", "bubble user", textOf(item)));
+    else if (item.type === "assistant_message") li.appendChild(el("div", "bubble assistant", textOf(item)));
+    else if (item.type === "widget") li.appendChild(renderComponent(item.widget, { readOnly: true, onAction: () => {} }));
+    else return null;
+    return li;
+  }
+
+  function upsertItem(item) {
+    state.items.set(item.id, item);
+    const rendered = renderItem(item);
+    if (!rendered) return;
+    const list = $("messages");
+    const existing = list.querySelector(`[data-item-id="${CSS.escape(item.id)}"]`);
+    if (existing) existing.replaceWith(rendered);
+    else list.appendChild(rendered);
+    list.scrollTop = list.scrollHeight;
+  }
+
+  function renderHead() {
+    const row = state.rows.get(state.selected);
+    if (!row) return;
+    $("thread-head").hidden = false;
+    $("thread-title").textContent = row.customer.name;
+    $("thread-sub").textContent = `${row.customer.tier || ""} · ${row.state}${row.assigned_to ? " · " + row.assigned_to : ""}`;
+    $("mode").value = row.mode;
+    $("take-over").hidden = row.mode === "human";
+    $("hand-back").hidden = row.mode !== "human";
+    $("composer").hidden = row.mode !== "human";
+  }
+
+  async function select(threadId) {
+    state.selected = threadId;
+    state.items.clear();
+    state.proposals.clear();
+    renderList();
+    $("messages").textContent = "";
+    const detail = await api("GET", `/console/api/conversations/${encodeURIComponent(threadId)}`);
+    if (state.selected !== threadId) return;
+    state.rows.set(threadId, { ...state.rows.get(threadId), ...detail });
+    state.lastSeq.set(threadId, Math.max(state.lastSeq.get(threadId) || 0, detail.last_seq));
+    for (const item of detail.items) upsertItem(item);
+    for (const proposal of detail.proposals) state.proposals.set(proposal.id, proposal);
+    state.context = detail.customer_context;
+    renderHead();
+    renderProposals();
+    renderCustomer();
+  }
+
+  // --- proposals -------------------------------------------------------------------------------
+  function amountsTable(p) {
+    const table = el("table", "amounts");
+    const rows = [
+      ["Merchandise", p.amounts_cents.merchandise],
+      ["Restocking fee", -p.amounts_cents.restocking_fee],
+      ["Return shipping", -p.amounts_cents.shipping_cost],
+      ["Store-credit bonus", p.amounts_cents.bonus],
+      ["Keep discount", p.amounts_cents.discount],
+      ["Refund", p.amounts_cents.refund],
+      ["Store credit", p.amounts_cents.store_credit],
+    ];
+    for (const [label, cents] of rows) {
+      if (!cents && label !== "Merchandise") continue;
+      const tr = el("tr");
+      tr.append(el("td", "", label), el("td", "num", money(cents)));
+      table.appendChild(tr);
+    }
+    const total = el("tr", "total");
+    total.append(el("td", "", "Total"), el("td", "num", money(p.amounts_cents.total)));
+    table.appendChild(total);
+    return table;
+  }
+
+  function evidence(p) {
+    const details = el("details", "evidence");
+    details.appendChild(el("summary", "", "Evidence and policy"));
+    for (const line of p.evidence.eligibility || []) {
+      const text = `${line.sku}: ${line.eligible ? "eligible" : "not eligible"} · ${line.message}` +
+        (line.window_ends_on ? ` · window ends ${line.window_ends_on}` : "");
+      details.appendChild(el("p", "caption", text));
+    }
+    const policy = p.evidence.policy || {};
+    details.appendChild(el("p", "caption", `Policy: ${policy.name || "?"} (version ${policy.version ?? "?"})`));
+    for (const note of p.notes || []) details.appendChild(el("p", "caption", note));
+    return details;
+  }
+
+  function decide(p, action, payload, panel) {
+    const status = panel.querySelector(".decision-status");
+    status.textContent = "Working…";
+    status.className = "decision-status caption";
+    return api("POST", `/console/api/proposals/${p.id}/${action}`, { version: p.version, ...payload })
+      .then((updated) => {
+        state.proposals.set(updated.id, updated);
+        renderProposals();
+      })
+      .catch((error) => {
+        status.textContent = error.message;
+        status.className = "decision-status caption c-danger";
+        if (error.status === 409 && error.data.proposal) {
+          state.proposals.set(error.data.proposal.id, error.data.proposal);
+          setTimeout(renderProposals, 2500);
+        }
+      });
+  }
+
+  function editForm(p, panel) {
+    const form = el("form", "edit");
+    for (const line of p.lines) {
+      const label = el("label", "", `${line.name} quantity `);
+      const input = el("input");
+      Object.assign(input, { type: "number", min: 1, value: line.quantity, name: `qty-${line.sku}` });
+      input.dataset.sku = line.sku;
+      label.appendChild(input);
+      form.appendChild(label);
+    }
+    const select = (name, options, value) => {
+      const node = el("select");
+      node.name = name;
+      for (const option of options) node.appendChild(Object.assign(el("option", "", option), { value: option }));
+      node.value = value || options[0];
+      return node;
+    };
+    const resolution = select("resolution", RESOLUTIONS, p.resolution);
+    const shipping = select("shipping", SHIPPING, p.shipping);
+    const override = Object.assign(el("input"), { type: "number", step: "0.01", min: 0, placeholder: "leave empty to use the rules" });
+    const reason = Object.assign(el("textarea"), { rows: 2, placeholder: "Why (required for an amount override)" });
+    for (const [text, node] of [["Resolution", resolution], ["Shipping", shipping], ["Amount override", override], ["Reason", reason]]) {
+      const label = el("label", "", text + " ");
+      label.appendChild(node);
+      form.appendChild(label);
+    }
+    const save = Object.assign(el("button", "primary", "Save and approve"), { type: "submit" });
+    form.appendChild(save);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const quantities = {};
+      form.querySelectorAll("input[data-sku]").forEach((input) => (quantities[input.dataset.sku] = Number(input.value)));
+      const payload = { quantities, resolution: resolution.value, shipping: shipping.value, reason_for_change: reason.value };
+      if (override.value !== "") payload.amount_override_cents = Math.round(Number(override.value) * 100);
+      decide(p, "edit", payload, panel);
+    });
+    return form;
+  }
+
+  function rejectForm(p, panel) {
+    const form = el("form", "reject");
+    const message = Object.assign(el("textarea"), { rows: 2, placeholder: "Message for the customer (required)" });
+    message.setAttribute("aria-label", "Message for the customer");
+    const send = Object.assign(el("button", "danger", "Reject"), { type: "submit" });
+    form.append(message, send);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      decide(p, "reject", { message: message.value }, panel);
+    });
+    return form;
+  }
+
+  function renderProposal(p) {
+    const panel = el("section", `proposal state-${p.state}`);
+    panel.dataset.proposalId = p.id;
+    const head = el("div", "row between");
+    head.append(el("h3", "title", `Proposal #${p.id}`), el("span", `chip state-${p.state}`, p.state_label));
+    panel.appendChild(head);
+    panel.appendChild(el("p", "caption", `${p.order_id} · ${p.reason} · ${p.resolution}${p.shipping ? " · " + p.shipping : ""}`));
+    const lines = el("ul", "lines");
+    for (const line of p.lines) lines.appendChild(el("li", "", `${line.quantity} × ${line.name} @ ${money(line.unit_price_cents)}`));
+    panel.append(lines, amountsTable(p), evidence(p));
+    if (p.decided_by || p.decided_by_rule) panel.appendChild(el("p", "caption", `Decided by ${p.decided_by || "rule: " + p.decided_by_rule}`));
+    if (p.return_id) panel.appendChild(el("p", "caption", `Return ${p.return_id}`));
+    if (p.failure) panel.appendChild(el("p", "caption c-danger", `Commit failed: ${p.failure.message}`));
+    if (p.customer_message) panel.appendChild(el("p", "caption", `Told the customer: ${p.customer_message}`));
+    const status = el("p", "decision-status caption");
+    if (p.state === "proposed") {
+      const actions = el("div", "row");
+      const approve = Object.assign(el("button", "primary", "Approve (a)"), { type: "button" });
+      const edit = Object.assign(el("button", "", "Edit"), { type: "button" });
+      const reject = Object.assign(el("button", "", "Reject (r)"), { type: "button" });
+      approve.dataset.action = "approve";
+      reject.dataset.action = "reject";
+      const limit = body.limit === "" ? null : Number(body.limit);
+      if (limit !== null && p.amounts_cents.total > limit) {
+        status.textContent = `Above your approval limit of ${money(limit)}: a supervisor must approve.`;
+      }
+      approve.addEventListener("click", () => decide(p, "approve", {}, panel));
+      edit.addEventListener("click", () => panel.querySelector(".edit") || panel.insertBefore(editForm(p, panel), status));
+      reject.addEventListener("click", () => {
+        const form = panel.querySelector(".reject") || panel.insertBefore(rejectForm(p, panel), status);
+        form.querySelector("textarea").focus();
+      });
+      actions.append(approve, edit, reject);
+      panel.appendChild(actions);
+    } else if (p.state === "failed" && body.canRetry) {
+      const retry = Object.assign(el("button", "primary", "Retry commit"), { type: "button" });
+      retry.addEventListener("click", () => decide(p, "retry", {}, panel));
+      panel.appendChild(retry);
+    }
+    panel.appendChild(status);
+    return panel;
+  }
+
+  function renderProposals() {
+    const box = $("proposals");
+    box.textContent = "";
+    const proposals = [...state.proposals.values()].sort((a, b) => b.id - a.id);
+    if (state.selected && !proposals.length) box.appendChild(el("p", "caption", "No proposals in this conversation yet."));
+    for (const p of proposals) box.appendChild(renderProposal(p));
+  }
+
+  // --- customer context ---------------------------------------------------------------------------
+  function renderCustomer() {
+    const box = $("customer");
+    box.textContent = "";
+    const c = state.context;
+    if (!c) return;
+    const card = el("section", "customer");
+    card.appendChild(el("h3", "title", c.name));
+    card.appendChild(el("p", "caption", `${c.email} · ${c.tier} · store credit ${money(c.store_credit_cents)}`));
+    card.appendChild(el("h4", "", "Returns"));
+    if (!c.returns.length) card.appendChild(el("p", "caption", "None yet."));
+    for (const r of c.returns) {
+      const row = el("div", "return");
+      row.appendChild(el("p", "text", `${r.return_id} · ${r.order_id} · ${r.status.replace(/_/g, " ")}${r.tracking_number ? " · " + r.tracking_number : ""}`));
+      const steps = el("div", "row wrap");
+      for (const next of r.next) {
+        const step = Object.assign(el("button", "small", next.replace(/_/g, " ")), { type: "button" });
+        step.addEventListener("click", async () => {
+          try {
+            await api("POST", `/console/api/returns/${encodeURIComponent(r.return_id)}/advance`, { status: next });
+            await select(state.selected);
+          } catch (error) {
+            row.appendChild(el("p", "caption c-danger", error.message));
+          }
+        });
+        steps.appendChild(step);
+      }
+      row.appendChild(steps);
+      card.appendChild(row);
+    }
+    card.appendChild(el("h4", "", "Orders"));
+    for (const order of c.orders.slice(0, 8)) {
+      const lines = order.lines.map((l) => `${l.quantity} × ${l.name}${l.returned ? ` (${l.returned} returned)` : ""}`).join(", ");
+      card.appendChild(el("p", "caption", `${order.order_id}: ${lines}`));
+    }
+    box.appendChild(card);
+  }
+
+  // --- live events ------------------------------------------------------------------------------
+  let socket = null;
+  let retryMs = 500;
+
+  function resync(conversations) {
+    const since = {};
+    for (const id of conversations) {
+      since[id] = state.lastSeq.get(id) || 0;
+      state.resyncing.add(id);
+    }
+    if (socket && socket.readyState === WebSocket.OPEN && Object.keys(since).length) socket.send(JSON.stringify({ type: "resync", since }));
+  }
+
+  function onEvent(event) {
+    const id = event.conversation;
+    const last = state.lastSeq.get(id);
+    if (last === undefined) {
+      state.lastSeq.set(id, event.seq); // a conversation we have not listed yet
+      reloadListSoon();
+    } else if (event.seq <= last) {
+      return; // already applied (a resync can overlap live delivery)
+    } else if (event.seq > last + 1) {
+      if (!state.resyncing.has(id)) resync([id]); // missed some: the resync replays them and this one in order
+      return;
+    } else {
+      state.lastSeq.set(id, event.seq);
+    }
+    apply(event);
+  }
+
+  function apply(event) {
+    const id = event.conversation;
+    if (event.row) {
+      state.rows.set(id, { ...(state.rows.get(id) || {}), ...event.row });
+      renderList();
+    }
+    if (id !== state.selected) return;
+    if (event.kind === "chat") {
+      const e = event.event;
+      if (e.type === "thread.item.done" || e.type === "thread.item.replaced") {
+        upsertItem(e.item);
+        $("progress").hidden = true;
+      } else if (e.type === "thread.item.removed") {
+        const node = $("messages").querySelector(`[data-item-id="${CSS.escape(e.item_id)}"]`);
+        if (node) node.remove();
+      } else if (e.type === "progress_update") {
+        $("progress-text").textContent = e.text;
+        $("progress").hidden = false;
+      }
+    } else if (event.kind === "proposal") {
+      state.proposals.set(event.proposal.id, event.proposal);
+      renderProposals();
+      if (event.action === "committed" || String(event.action).startsWith("lifecycle")) select(id);
+    } else if (event.kind === "conversation") {
+      renderHead();
+    }
+  }
+
+  function connect(isReconnect) {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    socket = new WebSocket(`${scheme}://${location.host}/ws/console/`);
+    socket.addEventListener("open", () => {
+      retryMs = 500;
+      document.body.dataset.live = "on";
+      if (isReconnect) resync([...state.lastSeq.keys()]);
+    });
+    socket.addEventListener("message", (message) => {
+      const data = JSON.parse(message.data);
+      if (data.type === "event") onEvent(data);
+      else if (data.type === "resynced") state.resyncing.delete(data.conversation);
+    });
+    socket.addEventListener("close", (event) => {
+      document.body.dataset.live = "off";
+      if (event.code === 4403) return (location.href = `/admin/login/?next=/console/`);
+      setTimeout(() => connect(true), retryMs);
+      retryMs = Math.min(retryMs * 2, 15000);
+    });
+  }
+
+  // --- controls ----------------------------------------------------------------------------------
+  for (const button of document.querySelectorAll("[data-filter]")) {
+    button.addEventListener("click", () => {
+      state.filter = button.dataset.filter;
+      document.querySelectorAll("[data-filter]").forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
+      renderList();
+    });
+  }
+
+  async function conversationAction(path, payload) {
+    const row = await api("POST", `/console/api/conversations/${encodeURIComponent(state.selected)}/${path}`, payload);
+    state.rows.set(row.thread_id, { ...state.rows.get(row.thread_id), ...row });
+    renderList();
+    renderHead();
+  }
+
+  $("take-over").addEventListener("click", () => conversationAction("take-over", {}));
+  $("hand-back").addEventListener("click", () => conversationAction("hand-back", {}));
+  $("mode").addEventListener("change", () => conversationAction("mode", { mode: $("mode").value }));
+  $("composer").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = $("reply").value.trim();
+    if (!text) return;
+    $("reply").value = "";
+    await api("POST", `/console/api/conversations/${encodeURIComponent(state.selected)}/messages`, { text });
+  });
+  $("reply").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      $("composer").requestSubmit();
+    }
+  });
+
+  document.addEventListener("keydown", (event) => {
+    if (event.target.closest("input, textarea, select") || event.metaKey || event.ctrlKey || event.altKey) return;
+    const first = (action) => document.querySelector(`.proposal.state-proposed [data-action="${action}"]`);
+    if (event.key === "a" && first("approve")) first("approve").click();
+    else if (event.key === "r" && first("reject")) first("reject").click();
+    else if (event.key === "j") {
+      const waiting = sortedRows().filter((row) => row.state === "waiting" && row.thread_id !== state.selected);
+      if (waiting.length) select(waiting[0].thread_id);
+    } else return;
+    event.preventDefault();
+  });
+
+  setInterval(tickWaits, 1000);
+  loadList().then(() => connect(false));
+})();

@@ -1,0 +1,71 @@
+// Drawing ChatKit widget JSON (Card, Row, Col, Text, Badge, Button...) as HTML, for the customer's chat and the
+// staff console alike. ctx.onAction(action, button) is called for clicks; ctx.readOnly disables every button.
+(function () {
+  "use strict";
+
+  const GAP = (gap) => (gap === undefined || gap === null ? null : typeof gap === "number" ? `${gap * 4}px` : gap);
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  function renderChildren(parent, children, ctx) {
+    for (const child of children || []) {
+      const rendered = renderComponent(child, ctx);
+      if (rendered) parent.appendChild(rendered);
+    }
+    return parent;
+  }
+
+  function layout(node, component) {
+    if (component.gap !== undefined) node.style.gap = GAP(component.gap);
+    if (component.justify) node.style.justifyContent = { between: "space-between", around: "space-around" }[component.justify] || component.justify;
+    if (component.align) node.style.alignItems = { start: "flex-start", end: "flex-end" }[component.align] || component.align;
+    if (component.wrap) node.style.flexWrap = component.wrap;
+    if (component.flex !== undefined) node.style.flex = String(component.flex);
+    return node;
+  }
+
+  function renderComponent(component, ctx) {
+    switch (component.type) {
+      case "Card":
+        return renderChildren(el("div", "card"), component.children, ctx);
+      case "ListView":
+        return renderChildren(el("ul", "list-view"), component.children, ctx);
+      case "ListViewItem":
+        return renderChildren(layout(el("li", "list-item"), component), component.children, ctx);
+      case "Row":
+        return renderChildren(layout(el("div", "row"), component), component.children, ctx);
+      case "Col":
+      case "Box":
+      case "Form":
+        return renderChildren(layout(el("div", "col"), component), component.children, ctx);
+      case "Title":
+        return el("h3", "title", component.value);
+      case "Text":
+        return el("p", `text ${component.weight ? "w-" + component.weight : ""}`, component.value);
+      case "Markdown":
+        return el("p", "text", component.value);
+      case "Caption":
+        return el("p", `caption ${component.color ? "c-" + component.color : ""}`, component.value);
+      case "Badge":
+        return el("span", `badge badge-${component.color || "secondary"}`, component.label);
+      case "Divider":
+        return el("hr", "divider");
+      case "Button": {
+        const button = el("button", component.style === "primary" ? "primary" : "secondary", component.label || "");
+        button.type = "button";
+        if (component.onClickAction) button.addEventListener("click", () => ctx.onAction(component.onClickAction, button));
+        if (ctx.readOnly) button.disabled = true;
+        return button;
+      }
+      default:
+        return null; // a component this page does not draw yet is left out rather than shown broken
+    }
+  }
+
+  window.ChatKitWidgets = { el, renderComponent };
+})();

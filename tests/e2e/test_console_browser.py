@@ -1,0 +1,130 @@
+"""A customer and an agent in two real browser contexts (Playwright, Debian's Chromium) on Daphne + a Celery
+worker + Redis + the Cosmos emulator: the conversation streams into the dashboard, the agent approves with the
+keyboard, the worker commits, both pages show it; and a takeover conversation. Screenshots go to
+test-output/screenshots/."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.live import LiveStack, live_stack
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, redis_url, cosmos_service) -> Iterator[LiveStack]:  # type: ignore[no-untyped-def]
+    with live_stack(tmp_path_factory.mktemp("console"), redis_url, cosmos_service, worker=True) as running:
+        yield running
+
+
+def _customer(browser: Browser, url: str, email: str, order: str) -> Page:
+    page = browser.new_context(viewport={"width": 420, "height": 860}).new_page()
+    page.goto(f"{url}/chat/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Order number").fill(order)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator("#chat")).to_be_visible()
+    return page
+
+
+def _say(page: Page, text: str) -> None:
+    page.get_by_label("Message").fill(text)
+    page.keyboard.press("Enter")
+
+
+def _agent(browser: Browser, url: str, password: str, username: str = "agent") -> Page:
+    page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    page.goto(f"{url}/console/")
+    expect(page).to_have_url(f"{url}/admin/login/?next=/console/")
+    page.locator("#id_username").fill(username)
+    page.locator("#id_password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{url}/console/")
+    expect(page.locator("body")).to_have_attribute("data-live", "on")
+    return page
+
+
+def test_agent_approves_a_return_live_and_the_customer_sees_it(stack: LiveStack, browser: Browser, shots: Path):
+    agent = _agent(browser, stack.url, stack.env["DEMO_PASSWORD"])
+    customer = _customer(browser, stack.url, "rjohnson@company.com", "ORD-79001")
+    for text in (
+        "I want to return some items",
+        "I want to return Smart Home Hub from order ORD-79001",
+        "it was completely damaged",
+        "I would like a STORE_CREDIT",
+        "prepaid label",
+    ):
+        _say(customer, text)
+        customer.wait_for_timeout(300)
+    _say(customer, "confirm")
+    expect(customer.locator(".card").filter(has_text="Waiting for review").last).to_be_visible(timeout=15000)
+
+    # The conversation appeared in the dashboard without a reload, waiting for review.
+    row = agent.locator(".conv-button").filter(has_text="Robert Johnson")
+    expect(row).to_be_visible(timeout=10000)
+    expect(row.locator(".chip")).to_have_text("waiting for review", timeout=10000)
+    agent.keyboard.press("j")  # next waiting conversation
+    expect(agent.locator("#thread-title")).to_have_text("Robert Johnson")
+    expect(agent.locator("#messages .bubble.user").filter(has_text="it was completely damaged")).to_be_visible()
+    proposal = agent.locator(".proposal.state-proposed")
+    expect(proposal).to_contain_text("1 × Smart Home Hub")
+    expect(proposal.locator(".amounts .total")).to_contain_text("98.99")
+    agent.screenshot(path=str(shots / "console-1-proposal.png"))
+
+    agent.keyboard.press("a")  # approve
+    expect(agent.locator(".proposal .chip").first).to_have_text("Committed", timeout=30000)
+    return_line = agent.locator(".proposal").first.locator("p", has_text="Return RET-")
+    expect(return_line).to_be_visible()
+    return_id = return_line.inner_text().removeprefix("Return ").strip()
+    expect(agent.locator("#customer")).to_contain_text(return_id)
+    agent.screenshot(path=str(shots / "console-2-committed.png"))
+
+    confirmed = customer.locator(".card").filter(has_text="Confirmed").last
+    expect(confirmed).to_be_visible(timeout=15000)
+    expect(confirmed).to_contain_text(return_id)
+    expect(confirmed).to_contain_text("98.99")
+    customer.screenshot(path=str(shots / "console-3-customer-confirmed.png"))
+
+    # A lifecycle step from the dashboard is what the customer hears when they ask.
+    agent.locator("#customer .return").filter(has_text=return_id).get_by_role("button", name="label issued").click()
+    expect(agent.locator("#customer .return").filter(has_text=return_id)).to_contain_text("label issued", timeout=10000)
+    _say(customer, "where is my return?")
+    expect(customer.locator(".card").filter(has_text=return_id).last).to_contain_text("Label Issued", timeout=15000)
+    agent.context.close()
+    customer.context.close()
+
+
+def test_agent_takes_over_talks_live_and_hands_back(stack: LiveStack, browser: Browser, shots: Path):
+    agent = _agent(browser, stack.url, stack.env["DEMO_PASSWORD"])
+    customer = _customer(browser, stack.url, "maria.garcia@example.com", "ORD-79007")
+    _say(customer, "hi")
+    row = agent.locator(".conv-button").filter(has_text="Maria")
+    expect(row).to_be_visible(timeout=10000)
+    row.click()
+    expect(agent.locator("#messages .bubble.user").filter(has_text="hi")).to_be_visible(timeout=10000)
+
+    agent.get_by_role("button", name="Take over").click()
+    expect(agent.locator("#composer")).to_be_visible()
+    expect(customer.locator(".bubble.assistant").filter(has_text="now chatting with agent")).to_be_visible(
+        timeout=10000
+    )
+
+    _say(customer, "My blender arrived with a cracked jug")
+    expect(agent.locator("#messages .bubble.user").filter(has_text="cracked jug")).to_be_visible(timeout=10000)
+    agent.get_by_label("Reply to the customer").fill("So sorry, Maria. I'll sort this out for you now.")
+    agent.keyboard.press("Enter")
+    reply = customer.locator(".bubble.assistant").filter(has_text="I'll sort this out")
+    expect(reply).to_be_visible(timeout=10000)
+    expect(agent.locator("#messages .bubble.assistant").filter(has_text="I'll sort this out")).to_be_visible()
+    agent.screenshot(path=str(shots / "console-4-takeover.png"))
+    customer.screenshot(path=str(shots / "console-5-customer-takeover.png"))
+
+    agent.get_by_role("button", name="Hand back").click()
+    expect(customer.locator(".bubble.assistant").filter(has_text="assistant is back")).to_be_visible(timeout=10000)
+    _say(customer, "I want to return some items")
+    expect(customer.locator(".card").filter(has_text="Maria").last).to_be_visible(timeout=15000)
+    agent.context.close()
+    customer.context.close()
