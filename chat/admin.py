@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from chat.models import Feedback
+from chat.models import Conversation, Feedback
 
 
 @admin.register(Feedback)
@@ -11,4 +11,20 @@ class FeedbackAdmin(admin.ModelAdmin):
     readonly_fields = ("customer_id", "thread_id", "item_ids", "kind", "created_at")
 
     def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    """Modes are changed from the console, where the change is audited; read-only here."""
+
+    list_display = ("thread_id", "customer_name", "customer_tier", "mode", "assigned_to", "last_customer_at")
+    list_filter = ("mode", "customer_tier", "assigned_to")
+    search_fields = ("thread_id", "customer_id", "customer_name")
+    readonly_fields = tuple(field.name for field in Conversation._meta.fields)
+
+    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return False

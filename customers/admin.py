@@ -1,6 +1,9 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 
-from customers.models import Proposal, ReturnPolicySettings, StaffProfile
+from customers.errors import ReturnsError
+from customers.models import AuditEntry, AutoApprovalRule, Proposal, ProposalState, ReturnPolicySettings, StaffProfile
+from customers.services import review
 
 
 @admin.register(ReturnPolicySettings)
@@ -24,8 +27,19 @@ class StaffProfileAdmin(admin.ModelAdmin):
 class ProposalAdmin(admin.ModelAdmin):
     """Proposals are filed by the assistant and decided by staff through their own flow: read-only here."""
 
-    list_display = ("id", "created_at", "customer_name", "customer_tier", "order_id", "resolution", "state", "total")
-    list_filter = ("state", "resolution", "customer_tier", "created_at")
+    list_display = (
+        "id",
+        "created_at",
+        "customer_name",
+        "customer_tier",
+        "order_id",
+        "resolution",
+        "state",
+        "total",
+        "decided_by",
+    )
+    list_filter = ("state", "decided_by", "decided_by_rule", "resolution", "customer_tier", "created_at")
+    actions = ("retry_failed_commits",)
     search_fields = ("customer_id", "customer_name", "order_id", "thread_id", "return_id")
     date_hierarchy = "created_at"
     readonly_fields = tuple(field.name for field in Proposal._meta.fields)
@@ -35,6 +49,52 @@ class ProposalAdmin(admin.ModelAdmin):
         return f"{proposal.total_cents // 100}.{proposal.total_cents % 100:02d}"
 
     def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    @admin.action(description="Retry the commit of the selected failed proposals", permissions=["retry"])
+    def retry_failed_commits(self, request, queryset: QuerySet[Proposal]) -> None:  # type: ignore[no-untyped-def]
+        retried, skipped = 0, []
+        for proposal in queryset.filter(state=ProposalState.FAILED):
+            try:
+                review.retry_commit(proposal.pk, request.user)
+                retried += 1
+            except ReturnsError as refused:
+                skipped.append(f"#{proposal.pk}: {refused.message}")
+        others = queryset.exclude(state=ProposalState.FAILED).count()
+        self.message_user(request, f"Sent {retried} commit(s) again.", messages.SUCCESS if retried else messages.INFO)
+        if others or skipped:
+            detail = "; ".join(skipped) or f"{others} selected proposal(s) had not failed and were left alone."
+            self.message_user(request, detail, messages.WARNING)
+
+    def has_retry_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+        return request.user.is_superuser or request.user.has_perm("customers.approve_over_limit")
+
+
+@admin.register(AutoApprovalRule)
+class AutoApprovalRuleAdmin(admin.ModelAdmin):
+    """Rules that approve proposals without a person; every approval they make is in the audit log."""
+
+    list_display = ("name", "enabled", "max_amount", "tiers", "reasons", "resolutions")
+    list_filter = ("enabled",)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Append-only: nothing here can be added, changed or deleted."""
+
+    list_display = ("created_at", "actor_label", "action", "proposal", "thread_id", "return_id", "note")
+    list_filter = ("action", "actor", "rule", "created_at")
+    search_fields = ("actor_label", "thread_id", "customer_id", "return_id", "note")
+    date_hierarchy = "created_at"
+    readonly_fields = tuple(field.name for field in AuditEntry._meta.fields)
+
+    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]

@@ -5,13 +5,27 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
 from customers.models import StaffProfile
 
 AGENTS = "Agents"
 SUPERVISORS = "Supervisors"
+
+# What each group may do beyond its members' own approval limits: supervisors approve above any agent's limit,
+# retry failed commits, and read the review records in the admin.
+GROUP_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    AGENTS: (),
+    SUPERVISORS: (
+        "customers.approve_over_limit",
+        "customers.view_proposal",
+        "customers.view_auditentry",
+        "customers.view_autoapprovalrule",
+        "chat.view_conversation",
+        "chat.view_feedback",
+    ),
+}
 
 # (username, group, approval limit or None for no limit, superuser)
 DEMO_STAFF: tuple[tuple[str, str, Decimal | None, bool], ...] = (
@@ -21,6 +35,14 @@ DEMO_STAFF: tuple[tuple[str, str, Decimal | None, bool], ...] = (
 )
 
 
+def _permissions(names: tuple[str, ...]) -> list[Permission]:
+    found = []
+    for name in names:
+        app_label, codename = name.split(".")
+        found.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return found
+
+
 @transaction.atomic
 def ensure_demo_staff(password: str) -> list[str]:
     """Create the demo staff if missing (idempotent); an existing account keeps its password and limit."""
@@ -28,6 +50,7 @@ def ensure_demo_staff(password: str) -> list[str]:
     created: list[str] = []
     for username, group_name, limit, superuser in DEMO_STAFF:
         group, _ = Group.objects.get_or_create(name=group_name)
+        group.permissions.add(*_permissions(GROUP_PERMISSIONS[group_name]))
         user, was_created = User.objects.get_or_create(
             username=username,
             defaults={"is_staff": True, "is_superuser": superuser, "email": f"{username}@returns.local"},

@@ -10,7 +10,7 @@ from django.db.models import Count, Min, Q
 from chat.models import Conversation, ConversationMode
 from customers.models import Proposal, ProposalState
 
-FILTERS = ("all", "waiting", "mine")
+FILTERS = ("all", "waiting", "mine", "failed")
 
 
 def conversation_state(conversation: Conversation, pending: int) -> str:
@@ -31,7 +31,9 @@ def waiting_since(conversation: Conversation, oldest_pending: datetime | None) -
     return None
 
 
-def conversation_row(conversation: Conversation, pending: int, oldest_pending: datetime | None) -> dict[str, Any]:
+def conversation_row(
+    conversation: Conversation, pending: int, oldest_pending: datetime | None, failed: int = 0
+) -> dict[str, Any]:
     since = waiting_since(conversation, oldest_pending)
     return {
         "thread_id": conversation.thread_id,
@@ -44,18 +46,24 @@ def conversation_row(conversation: Conversation, pending: int, oldest_pending: d
         "state": conversation_state(conversation, pending),
         "assigned_to": conversation.assigned_to.get_username() if conversation.assigned_to_id else None,
         "proposals_waiting": pending,
+        "commits_failed": failed,  # the supervisors' queue
         "waiting_since": since.isoformat() if since else None,
         "last_customer_at": conversation.last_customer_at.isoformat() if conversation.last_customer_at else None,
     }
 
 
-def _pending_by_thread(thread_ids: list[str]) -> dict[str, tuple[int, datetime | None]]:
+def _pending_by_thread(thread_ids: list[str]) -> dict[str, tuple[int, datetime | None, int]]:
+    """Per thread: proposals waiting for review, the oldest one's time, and commits that failed."""
     rows = (
-        Proposal.objects.filter(thread_id__in=thread_ids, state=ProposalState.PROPOSED)
+        Proposal.objects.filter(thread_id__in=thread_ids, state__in=(ProposalState.PROPOSED, ProposalState.FAILED))
         .values("thread_id")
-        .annotate(count=Count("id"), oldest=Min("created_at"))
+        .annotate(
+            count=Count("id", filter=Q(state=ProposalState.PROPOSED)),
+            oldest=Min("created_at", filter=Q(state=ProposalState.PROPOSED)),
+            failed=Count("id", filter=Q(state=ProposalState.FAILED)),
+        )
     )
-    return {row["thread_id"]: (row["count"], row["oldest"]) for row in rows}
+    return {row["thread_id"]: (row["count"], row["oldest"], row["failed"]) for row in rows}
 
 
 def conversation_rows(user: Any, which: str = "all", limit: int = 200) -> list[dict[str, Any]]:
@@ -65,9 +73,13 @@ def conversation_rows(user: Any, which: str = "all", limit: int = 200) -> list[d
     elif which == "waiting":
         waiting_threads = Proposal.objects.filter(state=ProposalState.PROPOSED).values("thread_id")
         conversations = conversations.filter(Q(thread_id__in=waiting_threads) | Q(mode=ConversationMode.HUMAN))
+    elif which == "failed":
+        conversations = conversations.filter(
+            thread_id__in=Proposal.objects.filter(state=ProposalState.FAILED).values("thread_id")
+        )
     chosen = list(conversations.order_by("-last_customer_at")[:limit])
     pending = _pending_by_thread([c.thread_id for c in chosen])
-    rows = [conversation_row(c, *pending.get(c.thread_id, (0, None))) for c in chosen]
+    rows = [conversation_row(c, *pending.get(c.thread_id, (0, None, 0))) for c in chosen]
     # The longest-waiting first, then the most recently active.
     return sorted(rows, key=lambda row: (row["waiting_since"] is None, row["waiting_since"] or ""))
 
@@ -76,5 +88,5 @@ def row_for(thread_id: str) -> dict[str, Any] | None:
     conversation = Conversation.objects.select_related("assigned_to").filter(thread_id=thread_id).first()
     if conversation is None:
         return None
-    pending = _pending_by_thread([thread_id]).get(thread_id, (0, None))
+    pending = _pending_by_thread([thread_id]).get(thread_id, (0, None, 0))
     return conversation_row(conversation, *pending)

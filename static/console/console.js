@@ -61,6 +61,7 @@
   function visible(row) {
     if (state.filter === "waiting") return row.state === "waiting" || (row.state === "human" && row.waiting_since);
     if (state.filter === "mine") return row.assigned_to === body.user;
+    if (state.filter === "failed") return row.commits_failed > 0;
     return row.state !== "closed";
   }
 
@@ -88,6 +89,7 @@
       const bottom = el("div", "row between");
       bottom.appendChild(el("span", `chip state-${row.state}`, { waiting: "waiting for review", human: "human" }[row.state] || row.state));
       if (row.proposals_waiting) bottom.appendChild(el("span", "badge badge-warning", `${row.proposals_waiting} to review`));
+      if (row.commits_failed) bottom.appendChild(el("span", "badge badge-danger", `${row.commits_failed} failed`));
       const wait = el("span", "wait");
       wait.dataset.since = row.waiting_since || "";
       bottom.appendChild(wait);

@@ -150,3 +150,67 @@ async def test_a_second_agent_approving_the_same_proposal_gets_409_over_http(sta
             200,
             409,
         ]
+
+
+async def _file_by_chat(url: str, turns: list[str]) -> str:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as customer:
+        headers = await _customer_session(customer, url)
+        events = await _chat(customer, url, headers, protocol.create(turns[0]))
+        thread_id = next(event.thread.id for event in events if event.type == "thread.created")
+        for text in turns[1:]:
+            await _chat(customer, url, headers, protocol.add_message(thread_id, text))
+        return thread_id
+
+
+async def _wait_for_state(session: aiohttp.ClientSession, url: str, proposal_id: int, states: set[str]) -> dict:
+    deadline = time.monotonic() + 60
+    while True:
+        async with session.get(f"{url}/console/api/proposals/{proposal_id}") as current:
+            body = await current.json()
+        if body["state"] in states or time.monotonic() > deadline:
+            return body
+        await asyncio.sleep(0.2)
+
+
+async def test_a_commit_that_cannot_land_goes_to_the_supervisors_queue(stack: LiveStack):
+    """Two requests for the last unit, both approved: one commits, the other fails for good and waits for a
+    supervisor, who may retry it (it fails again, honestly) while an agent may not."""
+    url = stack.url
+    turns = [
+        "I want to return USB-C Cable 6ft from order ORD-79001",
+        "it was completely damaged",
+        "I would like a STORE_CREDIT",
+        "prepaid label",
+        "confirm",
+    ]
+    threads = [await _file_by_chat(url, turns), await _file_by_chat(url, turns)]
+    async with (
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as agent,
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as supervisor,
+    ):
+        agent_headers = await _staff_session(agent, url, "agent", stack.env["DEMO_PASSWORD"])
+        supervisor_headers = await _staff_session(supervisor, url, "supervisor", stack.env["DEMO_PASSWORD"])
+        async with agent.get(f"{url}/console/api/proposals?state=proposed") as listed:
+            proposals = [p for p in (await listed.json())["proposals"] if p["thread_id"] in threads]
+        assert len(proposals) == 2 and {p["lines"][0]["sku"] for p in proposals} == {"CBL-USBC-6FT-3PK"}
+        for proposal in proposals:
+            approve = f"{url}/console/api/proposals/{proposal['id']}/approve"
+            async with agent.post(approve, data=json.dumps({"version": 1}), headers=agent_headers) as ok:
+                assert ok.status == 200
+        outcomes = [await _wait_for_state(agent, url, p["id"], {"committed", "failed"}) for p in proposals]
+        assert sorted(o["state"] for o in outcomes) == ["committed", "failed"]
+        failed = next(o for o in outcomes if o["state"] == "failed")
+        assert failed["failure"]["code"] == "not_returnable" and failed["return_id"] is None
+
+        async with supervisor.get(f"{url}/console/api/proposals?state=failed") as queue:
+            assert failed["id"] in [p["id"] for p in (await queue.json())["proposals"]]
+        async with supervisor.get(f"{url}/console/api/conversations?filter=failed") as rows:
+            assert failed["thread_id"] in [r["thread_id"] for r in (await rows.json())["conversations"]]
+
+        retry = f"{url}/console/api/proposals/{failed['id']}/retry"
+        async with agent.post(retry, data="{}", headers=agent_headers) as refused:
+            assert refused.status == 403 and (await refused.json())["error"] == "supervisors_only"
+        async with supervisor.post(retry, data="{}", headers=supervisor_headers) as again:
+            assert again.status == 200
+        after = await _wait_for_state(supervisor, url, failed["id"], {"failed", "committed"})
+        assert after["state"] == "failed" and after["version"] > failed["version"]
