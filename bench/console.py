@@ -1,0 +1,365 @@
+"""Benchmark: customers chatting while staff dashboards watch, and approvals reaching the customer.
+
+    .venv/bin/python bench/console.py [--customers 50] [--dashboards 10]
+
+N customers (each their own account and order, paced like people as in bench/chat.py) click through a return
+while M staff dashboards are connected to /ws/console/. For every item a customer receives over SSE, the lag until
+each dashboard receives the same item is measured (customer event -> dashboard receipt; both clocks are this
+process's). Beside it: the raw Redis pub/sub round trip on the same Redis, measured in the same run (the floor).
+Then an agent approves each customer's proposal over HTTP and the time until that customer's open page
+(/ws/chat/) shows the confirmed return is measured (approve -> worker commit -> customer sees it).
+Targets: mirror lag p99 <= 2x the Redis round trip + 5 ms at 50 customers x 10 dashboards; approve -> customer
+sees it p50 < 300 ms. Uses REDIS_URL / COSMOS_ENDPOINT when set, else starts the local ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+import redis.asyncio as aioredis
+from yarl import URL
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.chat import Pacing, pct  # noqa: E402
+from returns_console import devstack  # noqa: E402
+
+PASSWORD = "bench-console-pw"
+SKU, ITEM_NAME, PRICE = "HUB-SMART-2", "Smart Home Hub", 8999
+
+
+def bench_identity(index: int) -> tuple[str, str, str]:
+    return f"BENCH-{index:05d}", f"bench{index}@example.com", f"ORD-8{index:05d}"
+
+
+async def seed_bench_customers(count: int) -> None:
+    """One customer and one delivered order per simulated customer, so every approval can really commit."""
+    from customers.cosmos.repository import open_repository
+    from customers.demo import PRODUCTS, DemoData, seed_demo_data
+    from customers.domain import Customer, Order, OrderLine, Tier
+
+    now = datetime.now(UTC)
+    customers, orders = [], []
+    for index in range(count):
+        customer_id, email, order_id = bench_identity(index)
+        customers.append(Customer(customer_id, f"Bench Customer {index}", email, Tier.GOLD))
+        line = OrderLine("1", SKU, ITEM_NAME, PRICE, 1)
+        orders.append(Order(order_id, customer_id, now - timedelta(days=5), (now - timedelta(days=3)).date(), (line,)))
+    async with open_repository() as repo:
+        await seed_demo_data(repo, DemoData(tuple(PRODUCTS), tuple(customers), tuple(orders)))
+
+
+def csrf(session: aiohttp.ClientSession, base: str) -> str:
+    return session.cookie_jar.filter_cookies(URL(base))["csrftoken"].value
+
+
+async def staff_session(base: str) -> tuple[aiohttp.ClientSession, dict[str, str]]:
+    session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    async with session.get(f"{base}/admin/login/") as page:
+        await page.read()
+    form = {"username": "supervisor", "password": PASSWORD, "csrfmiddlewaretoken": csrf(session, base), "next": "/"}
+    async with session.post(f"{base}/admin/login/", data=form, allow_redirects=False) as signed:
+        if signed.status != 302:
+            raise RuntimeError(f"staff sign-in {signed.status}")
+    return session, {"X-CSRFToken": csrf(session, base), "Content-Type": "application/json"}
+
+
+class Dashboard:
+    """One staff page: records when each item id arrives on /ws/console/."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, float] = {}
+
+    async def watch(self, base: str, ready: asyncio.Event, stop: asyncio.Event) -> None:
+        session, _ = await staff_session(base)
+        async with (
+            session,
+            session.ws_connect(base.replace("http", "ws") + "/ws/console/", headers={"Origin": base}) as ws,
+        ):
+            ready.set()
+            while not stop.is_set():
+                try:
+                    message = await asyncio.wait_for(ws.receive(), timeout=0.5)
+                except TimeoutError:
+                    continue
+                if message.type != aiohttp.WSMsgType.TEXT:
+                    break
+                now = time.perf_counter()
+                data = json.loads(message.data)
+                item = data.get("event", {}).get("item") if data.get("kind") == "chat" else None
+                if item:
+                    self.seen.setdefault(item["id"], now)
+
+
+class Customer:
+    def __init__(self, index: int) -> None:
+        self.customer_id, self.email, self.order_id = bench_identity(index)
+        self.received: dict[str, float] = {}  # item id -> when this customer's SSE delivered it
+        self.thread_id = ""
+        self.confirmed_at: float | None = None
+        self.approved_at: float | None = None
+
+    async def chat(self, base: str, pacing: Pacing, session: aiohttp.ClientSession) -> None:
+        await pacing.arrive()
+        async with session.get(f"{base}/chat/") as page:
+            await page.read()
+        headers = {"X-CSRFToken": csrf(session, base), "Content-Type": "application/json"}
+        body = {"email": self.email, "order_id": self.order_id}
+        async with session.post(f"{base}/chat/session", data=json.dumps(body), headers=headers) as signed:
+            if signed.status != 200:
+                raise RuntimeError(f"sign-in {signed.status}")
+        headers["X-CSRFToken"] = csrf(session, base)
+        create = {
+            "type": "threads.create",
+            "params": {
+                "input": {"content": [{"type": "input_text", "text": "hi"}], "attachments": [], "inference_options": {}}
+            },
+        }
+        parsed = await self._turn(session, base, create, headers)
+        self.thread_id = next(e["thread"]["id"] for e in parsed if e["type"] == "thread.created")
+        clicks = [
+            ("returns.select_item", {"order_id": self.order_id, "sku": SKU}),
+            ("returns.select_reason", {"reason": "Damaged/Defective"}),
+            ("returns.select_resolution", {"resolution": "Store Credit"}),
+            ("returns.select_shipping", {"shipping": "Prepaid Shipping Label"}),
+            ("returns.confirm", {}),
+        ]
+        for action, payload in clicks:
+            await pacing.read_answer()
+            widget = [
+                e["item"]["id"] for e in parsed if e["type"] == "thread.item.done" and e["item"]["type"] == "widget"
+            ][-1]
+            request = {
+                "type": "threads.custom_action",
+                "params": {
+                    "thread_id": self.thread_id,
+                    "item_id": widget,
+                    "action": {"type": action, "payload": payload},
+                },
+            }
+            parsed = await self._turn(session, base, request, headers)
+
+    async def _turn(self, session: aiohttp.ClientSession, base: str, body: dict, headers: dict) -> list[dict]:
+        """One request; each item is timed when its complete SSE event has arrived."""
+        parsed: list[dict] = []
+        pending = b""
+        async with session.post(f"{base}/chatkit", data=json.dumps(body), headers=headers) as response:
+            if response.status != 200:
+                raise RuntimeError(f"HTTP {response.status}")
+            async for chunk in response.content.iter_any():
+                now = time.perf_counter()
+                pending += chunk
+                *complete, pending = pending.split(b"\n\n")
+                for block in complete:
+                    if block.startswith(b"data: "):
+                        event = json.loads(block[6:])
+                        parsed.append(event)
+                        if event["type"] == "thread.item.done":
+                            self.received.setdefault(event["item"]["id"], now)
+        return parsed
+
+    async def wait_for_confirmation(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for message in ws:
+            data = json.loads(message.data)
+            if data.get("type") == "thread.item" and "Confirmed" in json.dumps(data["item"]):
+                self.confirmed_at = time.perf_counter()
+                return
+
+
+async def redis_round_trips(url: str, samples: int) -> list[float]:
+    client = aioredis.from_url(url)
+    pubsub = client.pubsub()
+    channel = f"bench-floor-{uuid.uuid4().hex[:6]}"
+    await pubsub.subscribe(channel)
+    await pubsub.get_message(timeout=1)  # the subscribe confirmation
+    times = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        await client.publish(channel, b"x")
+        while (await pubsub.get_message(timeout=1)) is None:
+            pass
+        times.append(time.perf_counter() - started)
+    await pubsub.aclose()
+    await client.aclose()
+    return times
+
+
+async def run(base: str, redis_url: str, customers_count: int, dashboards_count: int, pacing: Pacing) -> dict:
+    floor = await redis_round_trips(redis_url, 300)
+    dashboards = [Dashboard() for _ in range(dashboards_count)]
+    stop = asyncio.Event()
+    readies = [asyncio.Event() for _ in dashboards]
+    watchers = [asyncio.create_task(d.watch(base, r, stop)) for d, r in zip(dashboards, readies, strict=True)]
+    await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), timeout=30)
+
+    customers = [Customer(index) for index in range(customers_count)]
+    sessions = [aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) for _ in customers]
+    results = await asyncio.gather(
+        *(c.chat(base, pacing, s) for c, s in zip(customers, sessions, strict=True)), return_exceptions=True
+    )
+    errors = [r for r in results if isinstance(r, BaseException)]
+    await asyncio.sleep(1.0)  # let the last mirrored events land
+
+    lags = [
+        dashboard.seen[item_id] - at
+        for customer in customers
+        for item_id, at in customer.received.items()
+        for dashboard in dashboards
+        if item_id in dashboard.seen
+    ]
+    expected = sum(len(c.received) for c in customers) * len(dashboards)
+    stop.set()
+    await asyncio.gather(*watchers, return_exceptions=True)
+
+    # Approvals: an agent approves each proposal; the customer's open page must show the confirmed return.
+    staff, staff_headers = await staff_session(base)
+    async with staff.get(f"{base}/console/api/proposals?state=proposed") as listed:
+        by_thread = {p["thread_id"]: p for p in (await listed.json())["proposals"]}
+    sockets = []
+    for customer, session in zip(customers, sessions, strict=True):
+        if customer.thread_id in by_thread:
+            ws = await session.ws_connect(base.replace("http", "ws") + "/ws/chat/", headers={"Origin": base})
+            sockets.append((customer, ws, by_thread[customer.thread_id]))
+
+    async def approve(customer: Customer, ws: aiohttp.ClientWebSocketResponse, proposal: dict) -> None:
+        await pacing.arrive()
+        waiting = asyncio.create_task(customer.wait_for_confirmation(ws))
+        customer.approved_at = time.perf_counter()
+        url = f"{base}/console/api/proposals/{proposal['id']}/approve"
+        async with staff.post(url, data=json.dumps({"version": proposal["version"]}), headers=staff_headers) as ok:
+            if ok.status != 200:
+                raise RuntimeError(f"approve {ok.status}")
+        await asyncio.wait_for(waiting, timeout=30)
+
+    approvals = await asyncio.gather(*(approve(*entry) for entry in sockets), return_exceptions=True)
+    approve_errors = [r for r in approvals if isinstance(r, BaseException)]
+    seen_after = [c.confirmed_at - c.approved_at for c, _, _ in sockets if c.confirmed_at and c.approved_at]
+    for _, ws, _ in sockets:
+        await ws.close()
+    for session in [*sessions, staff]:
+        await session.close()
+    return {
+        "errors": len(errors) + len(approve_errors),
+        "first_error": repr((errors + approve_errors)[0])[:160] if errors or approve_errors else "",
+        "mirrored": len(lags),
+        "expected": expected,
+        "lag_p50": statistics.median(lags) * 1000 if lags else float("nan"),
+        "lag_p99": pct(lags, 0.99) * 1000,
+        "floor_p50": statistics.median(floor) * 1000,
+        "floor_p99": pct(floor, 0.99) * 1000,
+        "approve_p50": statistics.median(seen_after) * 1000 if seen_after else float("nan"),
+        "approve_p99": pct(seen_after, 0.99) * 1000,
+        "approvals": len(seen_after),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, default=50)
+    parser.add_argument("--dashboards", type=int, default=10)
+    parser.add_argument("--think", type=float, nargs=2, default=[1.0, 3.0], metavar=("MIN", "MAX"))
+    parser.add_argument("--ramp", type=float, default=3.0)
+    parser.add_argument("--web-processes", type=int, default=devstack.web_processes())
+    parser.add_argument("--logs", type=Path)
+    args = parser.parse_args()
+    pacing = Pacing((args.think[0], args.think[1]), args.ramp)
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        logs = args.logs or tmp
+        with devstack.backing_services(tmp / "logs") as service_env:
+            env = {
+                **os.environ,
+                **service_env,
+                "VAR_DIR": str(tmp),
+                "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
+                "COSMOS_DATABASE": f"bench-{uuid.uuid4().hex[:8]}",
+                "CELERY_QUEUE": f"bench-{uuid.uuid4().hex[:6]}",
+                "DEMO_PASSWORD": PASSWORD,
+                "DEBUG": "false",
+                "LOG_LEVEL": "WARNING",
+                "PYTHONPATH": str(ROOT),
+            }
+            for command in (["migrate", "--noinput"], ["seed_demo"]):
+                subprocess.run(
+                    [sys.executable, str(ROOT / "manage.py"), *command], env=env, check=True, capture_output=True
+                )
+            os.environ.update(
+                {
+                    k: env[k]
+                    for k in ("COSMOS_DATABASE", "DATABASE_URL", "REDIS_URL", "COSMOS_ENDPOINT", "COSMOS_KEY")
+                    if k in env
+                }
+            )
+            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "returns_console.settings")
+            import django
+
+            django.setup()
+            asyncio.run(seed_bench_customers(args.customers))
+            port = devstack.free_port()
+            webs = devstack.start_web(env, port, args.web_processes, logs / "web.log")
+            worker = devstack.spawn(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "returns_console",
+                    "worker",
+                    "--loglevel",
+                    "WARNING",
+                    "--concurrency",
+                    "2",
+                    "-Q",
+                    env["CELERY_QUEUE"],
+                ],
+                env,
+                logs / "worker.log",
+            )
+            try:
+                devstack.wait_for_port(port, webs[0], "daphne")
+                row = asyncio.run(
+                    run(f"http://127.0.0.1:{port}", env["REDIS_URL"], args.customers, args.dashboards, pacing)
+                )
+            finally:
+                for process in [*webs, worker]:
+                    devstack.stop_process(process)
+    target_lag = 2 * row["floor_p99"] + 5
+    print(
+        f"Console: {args.customers} customers ({args.think[0]:g}-{args.think[1]:g} s between clicks) x "
+        f"{args.dashboards} dashboards, {args.web_processes} Daphne processes + 1 worker (concurrency 2)"
+    )
+    print(f"  errors {row['errors']} {row['first_error']}")
+    print(f"  mirrored item deliveries {row['mirrored']} of {row['expected']}")
+    print(f"  mirror lag (customer event -> dashboard)  p50 {row['lag_p50']:6.2f} ms  p99 {row['lag_p99']:6.2f} ms")
+    print(f"  Redis pub/sub round trip (floor)          p50 {row['floor_p50']:6.2f} ms  p99 {row['floor_p99']:6.2f} ms")
+    print(
+        f"  approve -> customer sees the return       p50 {row['approve_p50']:6.1f} ms"
+        f"  p99 {row['approve_p99']:6.1f} ms  ({row['approvals']} approvals)"
+    )
+    lag_ok = row["lag_p99"] <= target_lag
+    approve_ok = row["approve_p50"] < 300
+    complete = row["errors"] == 0 and row["mirrored"] == row["expected"]
+    print(
+        f"targets: mirror lag p99 <= 2 x {row['floor_p99']:.2f} + 5 = {target_lag:.2f} ms:"
+        f" {'met' if lag_ok else 'NOT met'};"
+        f" approve -> customer p50 < 300 ms: {'met' if approve_ok else 'NOT met'};"
+        f" every event mirrored, no errors: {'yes' if complete else 'NO'}"
+    )
+    return 0 if lag_ok and approve_ok and complete else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
