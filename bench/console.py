@@ -85,23 +85,22 @@ class Dashboard:
 
     async def watch(self, base: str, ready: asyncio.Event, stop: asyncio.Event) -> None:
         session, _ = await staff_session(base)
-        async with (
-            session,
-            session.ws_connect(base.replace("http", "ws") + "/ws/console/", headers={"Origin": base}) as ws,
-        ):
+        url = base.replace("http", "ws") + "/ws/console/"
+        async with session, session.ws_connect(url, headers={"Origin": base}, max_msg_size=0) as ws:
             ready.set()
-            while not stop.is_set():
-                try:
-                    message = await asyncio.wait_for(ws.receive(), timeout=0.5)
-                except TimeoutError:
-                    continue
-                if message.type != aiohttp.WSMsgType.TEXT:
-                    break
+            closer = asyncio.create_task(self._close_when(stop, ws))
+            async for message in ws:  # no per-read timeout: cancelling a read can drop a frame
                 now = time.perf_counter()
                 data = json.loads(message.data)
                 item = data.get("event", {}).get("item") if data.get("kind") == "chat" else None
                 if item:
                     self.seen.setdefault(item["id"], now)
+            await closer
+
+    @staticmethod
+    async def _close_when(stop: asyncio.Event, ws: aiohttp.ClientWebSocketResponse) -> None:
+        await stop.wait()
+        await ws.close()
 
 
 class Customer:

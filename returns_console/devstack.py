@@ -207,6 +207,8 @@ def run() -> int:
         password = os.environ.get("DEMO_PASSWORD", "returns-demo")
         print(
             f"\nReturns Console is running (logs in {log_dir}):\n"
+            f"  chat     http://127.0.0.1:{port}/chat/\n"
+            f"  console  http://127.0.0.1:{port}/console/\n"
             f"  health   http://127.0.0.1:{port}/healthz\n"
             f"  admin    http://127.0.0.1:{port}/admin/\n"
             f"  staff logins: agent / supervisor / admin, password {password!r} (set DEMO_PASSWORD to change)\n"

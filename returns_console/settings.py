@@ -135,9 +135,13 @@ CACHES = {
 }
 SESSION_ENGINE = "returns_console.sessions"
 
+# Redis pub/sub: messages are pushed to each web process as they are published. The list-based layer pops one
+# message per round trip per process, which falls behind when every event fans out to every dashboard. Pub/sub
+# delivers at most once, so nothing relies on it alone: pushed chat items are stored first (a page reloads its
+# thread after a reconnect) and console events are numbered and kept, so a dashboard resyncs any gap.
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {"hosts": [REDIS_URL]},
     }
 }

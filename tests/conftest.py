@@ -101,7 +101,7 @@ def services_settings(settings, redis_url: str, cosmos_config: CosmosConfig, inp
     settings.COSMOS_DATABASE = cosmos_config.database
     settings.COSMOS_VERIFY_TLS = cosmos_config.verify_tls
     settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [redis_url]}}
+        "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [redis_url]}}
     }
     from channels.layers import channel_layers
 

@@ -111,31 +111,28 @@ def test_wrong_pair_shows_a_neutral_error(stack: LiveStack, browser: Browser):
     page.close()
 
 
-def _push_from_outside(stack: LiveStack, customer_id: str, thread_id: str, text: str) -> None:
-    """What a staff reply or a decision does: store an item in the thread and push it on the channel layer."""
+def _push_from_outside(stack: LiveStack, thread_id: str, text: str) -> None:
+    """What a staff reply does: an agent signs in and posts a message into the thread through the console API."""
     import asyncio
+    import json
     from concurrent.futures import ThreadPoolExecutor
-    from datetime import UTC, datetime
 
-    from channels_redis.core import RedisChannelLayer
-    from chatkit.types import AssistantMessageContent, AssistantMessageItem
-
-    from chat.push import post_to_thread
-    from chat.store import CosmosChatStore
-    from customers.cosmos.repository import open_repository
-    from tests.conftest import cosmos_config_for
+    import aiohttp
+    from yarl import URL
 
     async def push() -> None:
-        config = cosmos_config_for(stack.env, stack.env["COSMOS_DATABASE"])
-        async with open_repository(config) as repo:
-            item = AssistantMessageItem(
-                id="msg_staff_1",
-                thread_id=thread_id,
-                created_at=datetime.now(UTC),
-                content=[AssistantMessageContent(text=text)],
-            )
-            layer = RedisChannelLayer(hosts=[stack.env["REDIS_URL"]])
-            await post_to_thread(CosmosChatStore(repo.database), customer_id, thread_id, item, layer=layer)
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as staff:
+            async with staff.get(f"{stack.url}/admin/login/") as page:
+                await page.read()
+            token = staff.cookie_jar.filter_cookies(URL(stack.url))["csrftoken"].value
+            form = {"username": "agent", "password": stack.env["DEMO_PASSWORD"], "csrfmiddlewaretoken": token}
+            async with staff.post(f"{stack.url}/admin/login/", data=form, allow_redirects=False) as signed:
+                assert signed.status == 302
+            token = staff.cookie_jar.filter_cookies(URL(stack.url))["csrftoken"].value
+            url = f"{stack.url}/console/api/conversations/{thread_id}/messages"
+            headers = {"X-CSRFToken": token, "Content-Type": "application/json"}
+            async with staff.post(url, data=json.dumps({"text": text}), headers=headers) as sent:
+                assert sent.status == 200, await sent.text()
 
     # Playwright's sync API owns this thread's event loop; run ours beside it.
     with ThreadPoolExecutor(1) as pool:
@@ -150,7 +147,7 @@ def test_messages_pushed_by_the_server_appear_without_reload(stack: LiveStack, b
     thread_id = page.evaluate("sessionStorage.getItem('returns.thread.CUST-1001')")
     assert thread_id
     expect(page.locator("body[data-live=on]")).to_be_attached()  # the update socket is open
-    _push_from_outside(stack, "CUST-1001", thread_id, "Hi Robert, this is Dana from support. I can help too.")
+    _push_from_outside(stack, thread_id, "Hi Robert, this is Dana from support. I can help too.")
     expect(page.locator(".bubble.assistant", has_text="Dana from support")).to_be_visible(timeout=10000)
     page.screenshot(path=shots / "chat-07-pushed-message.png")
     page.close()
