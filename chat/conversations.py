@@ -6,12 +6,12 @@ dashboards update; what staff say is posted into the customer's thread and pushe
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from chatkit.types import AssistantMessageContent, AssistantMessageItem
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chat import ownership
@@ -25,18 +25,37 @@ from customers.errors import InvalidRequest, NotFound
 from customers.models import AuditAction, AuditEntry
 
 MAX_STAFF_MESSAGE = 4000
+ACTIVITY_RESOLUTION = timedelta(seconds=30)
 
 
 async def note_customer_turn(thread_id: str, customer_id: str) -> Conversation:
-    """Record that the customer spoke (or clicked) now; creates the conversation on its first turn."""
+    """Record that the customer spoke (or clicked) now; creates the conversation on its first turn.
+
+    One read per turn. The time is written when it matters: always while an agent has the conversation (it
+    starts the waiting clock), otherwise at most every ACTIVITY_RESOLUTION, which is all the list's ordering
+    needs; every turn writing would make each turn queue on the database at busy times.
+    """
     now = timezone.now()
-    conversation, created = await Conversation.objects.aget_or_create(
-        thread_id=thread_id, defaults={"customer_id": customer_id, "last_customer_at": now}
-    )
-    if not created:
+    conversation = await Conversation.objects.filter(thread_id=thread_id).afirst()
+    if conversation is None:
+        try:
+            conversation = await Conversation.objects.acreate(
+                thread_id=thread_id, customer_id=customer_id, last_customer_at=now
+            )
+        except IntegrityError:  # the same thread's other tab got there first
+            return await Conversation.objects.aget(thread_id=thread_id)
+        await conversation_changed.asend(sender=Conversation, conversation=conversation, action="created")
+        return conversation
+    last = conversation.last_customer_at
+    if (
+        conversation.mode == ConversationMode.HUMAN
+        or conversation.closed_at
+        or not last
+        or now - last > ACTIVITY_RESOLUTION
+    ):
         await Conversation.objects.filter(pk=conversation.pk).aupdate(last_customer_at=now, closed_at=None)
-        conversation.last_customer_at = now
-    await conversation_changed.asend(sender=Conversation, conversation=conversation, action="customer")
+        conversation.last_customer_at, conversation.closed_at = now, None
+        await conversation_changed.asend(sender=Conversation, conversation=conversation, action="customer")
     return conversation
 
 
