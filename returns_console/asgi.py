@@ -17,6 +17,12 @@ from django.db import close_old_connections, reset_queries  # noqa: E402
 request_started.disconnect(close_old_connections)
 request_started.disconnect(reset_queries)
 
+# Import every view now: Django loads the URLconf on the first request, and importing the chat (ChatKit,
+# pydantic models, the assistant) on the event loop would stall every connection of a new process for ~1 s.
+from django.urls import get_resolver  # noqa: E402
+
+get_resolver().url_patterns  # noqa: B018
+
 # Imported after Django is set up: routing pulls in consumers, models and settings.
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -42,4 +42,4 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             )
 
     async def console_event(self, message: dict[str, Any]) -> None:
-        await self.send_json({"type": "event", **message["event"]})
+        await self.send(text_data=message["text"])

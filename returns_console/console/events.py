@@ -39,8 +39,13 @@ async def publish(conversation: str, event: dict[str, Any]) -> dict[str, Any]:
     body = json.dumps({"id": uuid.uuid4().hex, **event}, separators=(",", ":"), default=str)
     seq = int(await async_redis(settings.REDIS_URL).eval(_PUBLISH, 2, *_keys(conversation), body, LOG_TTL_SECONDS))
     numbered = {**json.loads(body), "conversation": conversation, "seq": seq}
-    await get_channel_layer().group_send(GROUP, {"type": "console.event", "event": numbered})
+    await get_channel_layer().group_send(GROUP, _message(numbered))
     return numbered
+
+
+def _message(numbered: dict[str, Any]) -> dict[str, Any]:
+    """The frame every dashboard gets, serialised once here rather than once per dashboard."""
+    return {"type": "console.event", "text": json.dumps({"type": "event", **numbered}, separators=(",", ":"))}
 
 
 _sync_clients: dict[str, redis.Redis] = {}
@@ -54,7 +59,7 @@ def publish_sync(conversation: str, event: dict[str, Any]) -> dict[str, Any]:
     body = json.dumps({"id": uuid.uuid4().hex, **event}, separators=(",", ":"), default=str)
     seq = int(client.eval(_PUBLISH, 2, *_keys(conversation), body, LOG_TTL_SECONDS))
     numbered = {**json.loads(body), "conversation": conversation, "seq": seq}
-    async_to_sync(get_channel_layer().group_send)(GROUP, {"type": "console.event", "event": numbered})
+    async_to_sync(get_channel_layer().group_send)(GROUP, _message(numbered))
     return numbered
 
 
