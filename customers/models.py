@@ -42,6 +42,17 @@ def default_free_shipping_tiers() -> list[str]:
     return _names(DEFAULT_POLICY.free_shipping_tiers)
 
 
+def choice_list_errors(instance: models.Model, checks: list[tuple[str, Any]]) -> dict[str, str]:
+    """For JSON list fields that must hold values of an enum: field -> the message when one does not."""
+    errors: dict[str, str] = {}
+    for field_name, kind in checks:
+        value = getattr(instance, field_name)
+        allowed = {str(member) for member in kind}
+        if not isinstance(value, list) or any(item not in allowed for item in value):
+            errors[field_name] = f"A list drawn from: {', '.join(sorted(allowed))}."
+    return errors
+
+
 PERCENT = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
 
 
@@ -89,18 +100,15 @@ class ReturnPolicySettings(models.Model):
         return f"{self.name}{'' if self.is_active else ' (inactive)'}"
 
     def clean(self) -> None:
-        checks = [
-            ("restocking_fee_reasons", Reason),
-            ("free_shipping_reasons", Reason),
-            ("fee_exempt_tiers", Tier),
-            ("free_shipping_tiers", Tier),
-        ]
-        errors: dict[str, str] = {}
-        for field_name, kind in checks:
-            value = getattr(self, field_name)
-            allowed = {str(member) for member in kind}
-            if not isinstance(value, list) or any(item not in allowed for item in value):
-                errors[field_name] = f"A list drawn from: {', '.join(sorted(allowed))}."
+        errors = choice_list_errors(
+            self,
+            [
+                ("restocking_fee_reasons", Reason),
+                ("free_shipping_reasons", Reason),
+                ("fee_exempt_tiers", Tier),
+                ("free_shipping_tiers", Tier),
+            ],
+        )
         if errors:
             raise ValidationError(errors)
 
@@ -240,12 +248,7 @@ class AutoApprovalRule(models.Model):
     def clean(self) -> None:
         from customers.domain import Resolution
 
-        errors: dict[str, str] = {}
-        for field_name, kind in (("tiers", Tier), ("reasons", Reason), ("resolutions", Resolution)):
-            value = getattr(self, field_name)
-            allowed = {str(member) for member in kind}
-            if not isinstance(value, list) or any(item not in allowed for item in value):
-                errors[field_name] = f"A list drawn from: {', '.join(sorted(allowed))}."
+        errors = choice_list_errors(self, [("tiers", Tier), ("reasons", Reason), ("resolutions", Resolution)])
         if self.max_amount is not None and self.max_amount < 0:
             errors["max_amount"] = "Cannot be negative."
         if errors:

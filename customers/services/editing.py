@@ -11,6 +11,7 @@ from customers.errors import InvalidRequest
 from customers.models import Proposal
 from customers.policy import ReturnPolicy
 from customers.services.assessment import Selection, assess, customer_overview
+from customers.services.proposals import proposal_lines
 from customers.services.review import ProposalEdit
 
 
@@ -58,13 +59,5 @@ async def reassess_edit(
     selections = [Selection(sku, quantity) for sku, quantity in quantities.items()]
     assessment = assess(overview, proposal.order_id, selections, Reason(proposal.reason), resolution, shipping, policy)
     assert assessment.quote is not None
-    lines = [
-        {
-            "sku": view.line.sku,
-            "name": view.line.name,
-            "quantity": quantity,
-            "unit_price_cents": view.line.unit_price_cents,
-        }
-        for view, quantity in assessment.lines
-    ]
+    lines = proposal_lines(assessment)
     return ProposalEdit(lines, resolution, shipping, assessment.quote, override, reason_for_change)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.db import IntegrityError
@@ -11,7 +12,7 @@ from customers.domain import Reason, Resolution, Shipping
 from customers.models import Proposal
 from customers.policy import ReturnPolicy
 from customers.services import review
-from customers.services.assessment import CustomerOverview, Selection, assess
+from customers.services.assessment import Assessment, CustomerOverview, Selection, assess
 from customers.signals import proposal_filed
 
 
@@ -24,6 +25,19 @@ class ProposalRequest:
     reason: Reason
     resolution: Resolution
     shipping: Shipping | None  # None when the customer keeps the item
+
+
+def proposal_lines(assessment: Assessment) -> list[dict[str, Any]]:
+    """The lines as a proposal stores them: what staff see and the commit returns."""
+    return [
+        {
+            "sku": view.line.sku,
+            "name": view.line.name,
+            "quantity": quantity,
+            "unit_price_cents": view.line.unit_price_cents,
+        }
+        for view, quantity in assessment.lines
+    ]
 
 
 async def file_proposal(overview: CustomerOverview, request: ProposalRequest, policy: ReturnPolicy) -> Proposal:
@@ -41,15 +55,7 @@ async def file_proposal(overview: CustomerOverview, request: ProposalRequest, po
         policy,
     )
     assert assessment.quote is not None  # a resolution was given
-    lines = [
-        {
-            "sku": view.line.sku,
-            "name": view.line.name,
-            "quantity": quantity,
-            "unit_price_cents": view.line.unit_price_cents,
-        }
-        for view, quantity in assessment.lines
-    ]
+    lines = proposal_lines(assessment)
     evidence = {
         "eligibility": [
             {

@@ -125,16 +125,11 @@ async def test_seed_scenario_approved_committed_and_shown_to_the_customer(stack:
 
 async def test_a_second_agent_approving_the_same_proposal_gets_409_over_http(stack: LiveStack):
     url = stack.url
+    thread_id = await _file_by_chat(url, SEED_TURNS)
     async with (
-        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as customer,
         aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as agent,
         aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as supervisor,
     ):
-        chat_headers = await _customer_session(customer, url)
-        events = await _chat(customer, url, chat_headers, protocol.create(SEED_TURNS[0]))
-        thread_id = next(event.thread.id for event in events if event.type == "thread.created")
-        for text in SEED_TURNS[1:]:
-            await _chat(customer, url, chat_headers, protocol.add_message(thread_id, text))
         agent_headers = await _staff_session(agent, url, "agent", stack.env["DEMO_PASSWORD"])
         supervisor_headers = await _staff_session(supervisor, url, "supervisor", stack.env["DEMO_PASSWORD"])
         async with agent.get(f"{url}/console/api/proposals?state=proposed") as listed:
