@@ -7,6 +7,7 @@ transaction, and the commit is enqueued only once that transaction has committed
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,8 @@ from customers.models import AuditAction, AuditEntry, AutoApprovalRule, Proposal
 from customers.services.commit import ApprovedReturn, ReturnLineRequest
 from customers.services.quote import RefundQuote
 from customers.signals import proposal_changed
+
+logger = logging.getLogger(__name__)
 
 
 class StaleProposal(ReturnsError):
@@ -77,21 +80,32 @@ def _who_acted_last(proposal: Proposal) -> str:
     return entry.actor_label
 
 
+def _load(proposal_id: int) -> Proposal:
+    proposal = Proposal.objects.select_related("decided_by", "decided_by_rule").filter(pk=proposal_id).first()
+    if proposal is None:
+        raise NotFound(f"Proposal {proposal_id} does not exist.")
+    return proposal
+
+
+def ensure_current(proposal: Proposal, version: int) -> None:
+    """Refuse early, with who acted, when the caller's view is stale (the decision re-checks atomically)."""
+    if proposal.version != version or proposal.state != ProposalState.PROPOSED:
+        raise StaleProposal(
+            f"{_who_acted_last(proposal)} already acted on this proposal: it is "
+            f"{proposal.get_state_display().lower()} (version {proposal.version}, you had version {version}).",
+            proposal,
+        )
+
+
 def _decide(proposal_id: int, version: int, changes: dict[str, Any]) -> Proposal:
     """Apply ``changes`` if the proposal is still ``proposed`` at ``version``; else say who acted first."""
     updated = Proposal.objects.filter(pk=proposal_id, version=version, state=ProposalState.PROPOSED).update(
         **changes, version=F("version") + 1, decided_at=timezone.now(), updated_at=timezone.now()
     )
-    proposal = Proposal.objects.select_related("decided_by", "decided_by_rule").filter(pk=proposal_id).first()
-    if proposal is None:
-        raise NotFound(f"Proposal {proposal_id} does not exist.")
+    proposal = _load(proposal_id)
     if not updated:
-        who = _who_acted_last(proposal)
-        raise StaleProposal(
-            f"{who} already acted on this proposal: it is {proposal.get_state_display().lower()} "
-            f"(version {proposal.version}, you had version {version}).",
-            proposal,
-        )
+        ensure_current(proposal, version)
+        raise StaleProposal("This proposal changed while you were deciding; reload it.", proposal)
     return proposal
 
 
@@ -117,14 +131,25 @@ def approved_return(proposal: Proposal) -> ApprovedReturn:
 
 
 def _enqueue_commit(proposal: Proposal) -> None:
+    """Queue the commit once the decision is stored. If the broker refuses, the approval is not lost in
+    'approved': it fails visibly into the supervisors' queue, whose Retry queues it again."""
     from customers.tasks import commit_return_task
 
     payload = approved_return(proposal).to_payload()
-    transaction.on_commit(lambda: commit_return_task.delay(payload))
+
+    def enqueue() -> None:
+        try:
+            commit_return_task.delay(payload)
+        except Exception:
+            logger.exception("could not queue the commit of %s", proposal.approval_id)
+            mark_failed(proposal.approval_id, "enqueue_failed", "The commit could not be queued; retry it.")
+
+    transaction.on_commit(enqueue)
 
 
 def _announce(proposal: Proposal, action: str) -> None:
-    transaction.on_commit(lambda: proposal_changed.send(sender=Proposal, proposal=proposal, action=action))
+    # robust: a listener that fails (say, Redis away) is logged; it never undoes or fails the decision.
+    transaction.on_commit(lambda: proposal_changed.send(sender=Proposal, proposal=proposal, action=action), robust=True)
 
 
 def _audit(
@@ -154,9 +179,8 @@ def _audit(
 
 @transaction.atomic
 def approve_proposal(proposal_id: int, user: AbstractBaseUser, version: int) -> Proposal:
-    proposal = Proposal.objects.filter(pk=proposal_id).first()
-    if proposal is None:
-        raise NotFound(f"Proposal {proposal_id} does not exist.")
+    proposal = _load(proposal_id)
+    ensure_current(proposal, version)
     check_approval_limit(user, proposal.total_cents)
     before = snapshot(proposal)
     proposal = _decide(
@@ -201,9 +225,7 @@ def _with_override(quote: RefundQuote, override_cents: int, who: str, why: str) 
 
 @transaction.atomic
 def edit_and_approve(proposal_id: int, user: AbstractBaseUser, version: int, edit: ProposalEdit) -> Proposal:
-    proposal = Proposal.objects.filter(pk=proposal_id).first()
-    if proposal is None:
-        raise NotFound(f"Proposal {proposal_id} does not exist.")
+    proposal = _load(proposal_id)
     if edit.override_cents is not None:
         if edit.override_cents < 0:
             raise InvalidRequest("An amount cannot be negative.")
@@ -213,6 +235,7 @@ def edit_and_approve(proposal_id: int, user: AbstractBaseUser, version: int, edi
     else:
         quote = edit.quote.to_dict()
     total = int(quote["refund_cents"]) + int(quote["store_credit_cents"])
+    ensure_current(proposal, version)
     check_approval_limit(user, total)
     before = snapshot(proposal)
     proposal = _decide(
@@ -241,10 +264,9 @@ def reject_proposal(proposal_id: int, user: AbstractBaseUser, version: int, mess
     message = message.strip()
     if not message:
         raise InvalidRequest("Rejecting needs a message for the customer.")
-    before_proposal = Proposal.objects.filter(pk=proposal_id).first()
-    if before_proposal is None:
-        raise NotFound(f"Proposal {proposal_id} does not exist.")
-    before = snapshot(before_proposal)
+    current = _load(proposal_id)
+    ensure_current(current, version)
+    before = snapshot(current)
     proposal = _decide(
         proposal_id, version, {"state": ProposalState.REJECTED, "decided_by": user, "customer_message": message}
     )
@@ -350,9 +372,7 @@ def retry_commit(proposal_id: int, user: AbstractBaseUser) -> Proposal:
     updated = Proposal.objects.filter(pk=proposal_id, state=ProposalState.FAILED).update(
         state=ProposalState.APPROVED, version=F("version") + 1, updated_at=timezone.now()
     )
-    proposal = Proposal.objects.select_related("decided_by", "decided_by_rule").filter(pk=proposal_id).first()
-    if proposal is None:
-        raise NotFound(f"Proposal {proposal_id} does not exist.")
+    proposal = _load(proposal_id)
     if not updated:
         raise StaleProposal(
             f"Only a failed commit can be retried; this one is {proposal.get_state_display().lower()}.", proposal

@@ -148,13 +148,7 @@ async def edit(request: HttpRequest, proposal_id: int) -> JsonResponse:
     body = _body(request)
     version = _version(body)
     proposal = await _proposal_or_404(proposal_id)
-    if proposal.version != version or proposal.state != ProposalState.PROPOSED:
-        # Say so before re-reading Cosmos; the decision itself checks again atomically.
-        raise review.StaleProposal(
-            f"This proposal changed since you opened it: it is {proposal.get_state_display().lower()} "
-            f"(version {proposal.version}, you had version {version}).",
-            proposal,
-        )
+    await sync_to_async(review.ensure_current)(proposal, version)  # before re-reading Cosmos
     edited = await reassess_edit(await loop_repository(), proposal, body, await aactive_policy())
     proposal = await sync_to_async(review.edit_and_approve)(proposal_id, request.staff, version, edited)  # type: ignore[attr-defined]
     return await _fresh(proposal)

@@ -245,3 +245,23 @@ async def test_an_enabled_rule_approves_what_it_covers_and_is_recorded(seeded):
 async def test_rules_are_off_by_default(seeded):
     await AutoApprovalRule.objects.acreate(name="Anything", max_amount="10000.00")
     assert (await file_seed_proposal(seeded)).state == "proposed"
+
+
+async def test_a_commit_that_cannot_be_queued_lands_in_the_supervisors_queue(seeded, monkeypatch):
+    """Fault injection: the broker refuses the message (kombu's OperationalError, as when Redis is away)."""
+    from kombu.exceptions import OperationalError
+
+    from customers.tasks import commit_return_task
+
+    def broker_down(*args: object, **kwargs: object) -> None:
+        raise OperationalError("Error 111 connecting to redis: Connection refused.")
+
+    monkeypatch.setattr(commit_return_task, "delay", broker_down)
+    proposal = await file_seed_proposal(seeded)
+    agent = await staff_client("agent")
+    status, _ = await _post(agent, f"/console/api/proposals/{proposal.pk}/approve", {"version": 1})
+    assert status == 200  # the decision stands
+    stored = await Proposal.objects.aget(pk=proposal.pk)
+    assert stored.state == "failed" and stored.failure_code == "enqueue_failed"
+    actions = [e.action async for e in AuditEntry.objects.filter(proposal=stored).order_by("id")]
+    assert actions == [AuditAction.APPROVE, AuditAction.COMMIT_FAILED]
