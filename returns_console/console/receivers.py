@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from redis.exceptions import RedisError
 
 from chat.models import Conversation
 from chat.signals import conversation_changed, conversation_event
@@ -14,20 +16,30 @@ from returns_console.console import events
 from returns_console.console.selectors import row_for
 from returns_console.console.serializers import proposal_json
 
+logger = logging.getLogger(__name__)
+
+
+async def _publish(conversation: str, event: dict[str, Any]) -> None:
+    """The customer's conversation must go on if the feed cannot: a dashboard reloads what it opens."""
+    try:
+        await events.publish(conversation, event)
+    except (RedisError, OSError):
+        logger.exception("console feed unavailable; a %s event of %s was not mirrored", event["kind"], conversation)
+
 
 async def _chat_event(sender: Any, thread_id: str, customer_id: str, event: dict[str, Any], **_: Any) -> None:
-    await events.publish(thread_id, {"kind": "chat", "event": event})
+    await _publish(thread_id, {"kind": "chat", "event": event})
 
 
 async def _conversation_changed(sender: Any, conversation: Conversation, action: str, **_: Any) -> None:
     row = await sync_to_async(row_for)(conversation.thread_id)
     if row is not None:
-        await events.publish(conversation.thread_id, {"kind": "conversation", "action": action, "row": row})
+        await _publish(conversation.thread_id, {"kind": "conversation", "action": action, "row": row})
 
 
 async def _proposal_filed(sender: Any, proposal: Proposal, **_: Any) -> None:
     row = await sync_to_async(row_for)(proposal.thread_id)
-    await events.publish(
+    await _publish(
         proposal.thread_id, {"kind": "proposal", "action": "filed", "proposal": proposal_json(proposal), "row": row}
     )
 

@@ -154,3 +154,11 @@ async def test_in_assistant_mode_a_confirmed_return_is_approved_without_a_person
     assert proposal["state"] == "approved" and proposal["decided_by"] is None
     entry = await AuditEntry.objects.aget(proposal_id=proposal["id"])
     assert entry.action == AuditAction.AUTO_APPROVE and entry.actor_label == "assistant mode"
+
+
+async def test_the_customer_chats_on_when_the_console_feed_is_down(seeded, services_settings, caplog):
+    chat = await Chat.sign_in()
+    services_settings.REDIS_URL = "redis://127.0.0.1:1/0"  # the feed's Redis: nothing listens there
+    events = await chat.say("I want to return some items")
+    assert any(getattr(e, "type", "") == "thread.item.done" and e.item.type == "widget" for e in events)
+    assert "console feed unavailable" in caplog.text
