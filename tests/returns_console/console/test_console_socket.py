@@ -4,6 +4,7 @@ and a dashboard that reconnects with its last numbers gets exactly what it misse
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 from channels.testing import WebsocketCommunicator
@@ -23,6 +24,11 @@ async def _session_cookie(username: str | None, *, staff: bool = True) -> str | 
     client = AsyncClient()
     await client.aforce_login(user)
     return client.cookies["sessionid"].value
+
+
+def _fresh_id() -> str:
+    # The feed lives in Redis, which may outlive a test run (REDIS_URL): numbering starts at 1 per new id.
+    return f"thr_test_{uuid.uuid4().hex}"
 
 
 def _socket(session: str | None) -> WebsocketCommunicator:
@@ -65,12 +71,13 @@ async def _events(socket: WebsocketCommunicator, count: int) -> list[dict]:
 async def test_every_dashboard_gets_each_conversations_events_numbered_in_order(services_settings):
     first, second = _socket(await _session_cookie("anna")), _socket(await _session_cookie("ben"))
     assert (await first.connect())[0] and (await second.connect())[0]
+    a, b = _fresh_id(), _fresh_id()
     for n in range(5):
-        await events.publish("thr_a", {"kind": "chat", "n": n})
-        await events.publish("thr_b", {"kind": "chat", "n": n})
+        await events.publish(a, {"kind": "chat", "n": n})
+        await events.publish(b, {"kind": "chat", "n": n})
     for socket in (first, second):
         got = await _events(socket, 10)
-        for conversation in ("thr_a", "thr_b"):
+        for conversation in (a, b):
             mine = [e for e in got if e["conversation"] == conversation]
             assert [e["seq"] for e in mine] == [1, 2, 3, 4, 5] and [e["n"] for e in mine] == [0, 1, 2, 3, 4]
         await socket.disconnect()
@@ -80,18 +87,19 @@ async def test_a_dashboard_that_reconnects_gets_exactly_what_it_missed_in_order(
     cookie = await _session_cookie("anna")
     socket = _socket(cookie)
     assert (await socket.connect())[0]
+    conversation = _fresh_id()
     for n in range(3):
-        await events.publish("thr_r", {"kind": "chat", "n": n})
+        await events.publish(conversation, {"kind": "chat", "n": n})
     seen = await _events(socket, 3)
     last = seen[-1]["seq"]
     await socket.disconnect()
 
     # Away: other publishers carry on, concurrently, from several tasks.
-    await asyncio.gather(*(events.publish("thr_r", {"kind": "chat", "n": 3 + n}) for n in range(20)))
+    await asyncio.gather(*(events.publish(conversation, {"kind": "chat", "n": 3 + n}) for n in range(20)))
 
     back = _socket(cookie)
     assert (await back.connect())[0]
-    await back.send_json_to({"type": "resync", "since": {"thr_r": last}})
+    await back.send_json_to({"type": "resync", "since": {conversation: last}})
     replay = []
     while True:
         message = await back.receive_json_from(timeout=5)
@@ -110,6 +118,7 @@ async def test_bad_resync_requests_get_an_error_and_the_socket_stays_open(servic
     for bad in ({"type": "resync"}, {"type": "resync", "since": {"thr": "x"}}, {"type": "dance"}, [1, 2]):
         await socket.send_json_to(bad)
         assert (await socket.receive_json_from(timeout=5))["type"] == "error"
-    await events.publish("thr_ok", {"kind": "chat"})
-    assert (await _events(socket, 1))[0]["conversation"] == "thr_ok"
+    conversation = _fresh_id()
+    await events.publish(conversation, {"kind": "chat"})
+    assert (await _events(socket, 1))[0]["conversation"] == conversation
     await socket.disconnect()
