@@ -36,13 +36,36 @@ sys.path.insert(0, str(ROOT))
 
 from returns_console import devstack  # noqa: E402
 
-CLICKS = [
-    ("returns.select_item", {"order_id": "ORD-79001", "sku": "HUB-SMART-2"}),
-    ("returns.select_reason", {"reason": "Damaged/Defective"}),
-    ("returns.select_resolution", {"resolution": "Store Credit"}),
-    ("returns.select_shipping", {"shipping": "Prepaid Shipping Label"}),
-    ("returns.confirm", {}),
-]
+
+def clicks(order_id: str = "ORD-79001") -> list[tuple[str, dict]]:
+    """The click path after the greeting: item, reason, resolution, shipping, confirm."""
+    return [
+        ("returns.select_item", {"order_id": order_id, "sku": "HUB-SMART-2"}),
+        ("returns.select_reason", {"reason": "Damaged/Defective"}),
+        ("returns.select_resolution", {"resolution": "Store Credit"}),
+        ("returns.select_shipping", {"shipping": "Prepaid Shipping Label"}),
+        ("returns.confirm", {}),
+    ]
+
+
+CLICKS = clicks()
+GREETING = {
+    "type": "threads.create",
+    "params": {
+        "input": {"content": [{"type": "input_text", "text": "hi"}], "attachments": [], "inference_options": {}}
+    },
+}
+
+
+def click_request(thread_id: str, parsed: list[dict], action: str, payload: dict) -> dict:
+    """A click on the newest widget of the last answer."""
+    widget_id = [e["item"]["id"] for e in parsed if e["type"] == "thread.item.done" and e["item"]["type"] == "widget"][
+        -1
+    ]
+    return {
+        "type": "threads.custom_action",
+        "params": {"thread_id": thread_id, "item_id": widget_id, "action": {"type": action, "payload": payload}},
+    }
 
 
 def pct(samples: list[float], fraction: float) -> float:
@@ -95,12 +118,7 @@ async def customer(base: str, pacing: Pacing, firsts: list[float], ends: list[fl
         ) as signed:
             if signed.status != 200:
                 raise RuntimeError(f"sign-in {signed.status}")
-        body = {
-            "type": "threads.create",
-            "params": {
-                "input": {"content": [{"type": "input_text", "text": "hi"}], "attachments": [], "inference_options": {}}
-            },
-        }
+        body = GREETING
         first, end, raw = await timed_stream(session, f"{base}/chatkit", json.dumps(body), headers)
         firsts.append(first)
         ends.append(end)
@@ -108,17 +126,7 @@ async def customer(base: str, pacing: Pacing, firsts: list[float], ends: list[fl
         thread_id = next(e["thread"]["id"] for e in parsed if e["type"] == "thread.created")
         for action, payload in CLICKS:
             await pacing.read_answer()
-            widget_id = [
-                e["item"]["id"] for e in parsed if e["type"] == "thread.item.done" and e["item"]["type"] == "widget"
-            ][-1]
-            body = {
-                "type": "threads.custom_action",
-                "params": {
-                    "thread_id": thread_id,
-                    "item_id": widget_id,
-                    "action": {"type": action, "payload": payload},
-                },
-            }
+            body = click_request(thread_id, parsed, action, payload)
             first, end, raw = await timed_stream(session, f"{base}/chatkit", json.dumps(body), headers)
             firsts.append(first)
             ends.append(end)

@@ -36,7 +36,7 @@ from yarl import URL
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.chat import Pacing, pct  # noqa: E402
+from bench.chat import GREETING, Pacing, click_request, clicks, pct  # noqa: E402
 from returns_console import devstack  # noqa: E402
 
 PASSWORD = "bench-console-pw"
@@ -123,34 +123,11 @@ class Customer:
             if signed.status != 200:
                 raise RuntimeError(f"sign-in {signed.status}")
         headers["X-CSRFToken"] = csrf(session, base)
-        create = {
-            "type": "threads.create",
-            "params": {
-                "input": {"content": [{"type": "input_text", "text": "hi"}], "attachments": [], "inference_options": {}}
-            },
-        }
-        parsed = await self._turn(session, base, create, headers)
+        parsed = await self._turn(session, base, GREETING, headers)
         self.thread_id = next(e["thread"]["id"] for e in parsed if e["type"] == "thread.created")
-        clicks = [
-            ("returns.select_item", {"order_id": self.order_id, "sku": SKU}),
-            ("returns.select_reason", {"reason": "Damaged/Defective"}),
-            ("returns.select_resolution", {"resolution": "Store Credit"}),
-            ("returns.select_shipping", {"shipping": "Prepaid Shipping Label"}),
-            ("returns.confirm", {}),
-        ]
-        for action, payload in clicks:
+        for action, payload in clicks(self.order_id):
             await pacing.read_answer()
-            widget = [
-                e["item"]["id"] for e in parsed if e["type"] == "thread.item.done" and e["item"]["type"] == "widget"
-            ][-1]
-            request = {
-                "type": "threads.custom_action",
-                "params": {
-                    "thread_id": self.thread_id,
-                    "item_id": widget,
-                    "action": {"type": action, "payload": payload},
-                },
-            }
+            request = click_request(self.thread_id, parsed, action, payload)
             parsed = await self._turn(session, base, request, headers)
 
     async def _turn(self, session: aiohttp.ClientSession, base: str, body: dict, headers: dict) -> list[dict]:
@@ -337,24 +314,7 @@ def main() -> int:
             asyncio.run(seed_bench_customers(args.customers))
             port = devstack.free_port()
             webs = devstack.start_web(env, port, args.web_processes, logs / "web.log")
-            worker = devstack.spawn(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "returns_console",
-                    "worker",
-                    "--loglevel",
-                    "WARNING",
-                    "--concurrency",
-                    "2",
-                    "-Q",
-                    env["CELERY_QUEUE"],
-                ],
-                env,
-                logs / "worker.log",
-            )
+            worker = devstack.spawn(devstack.worker_command("WARNING", env["CELERY_QUEUE"]), env, logs / "worker.log")
             try:
                 devstack.wait_for_port(port, webs[0], "daphne")
                 row = asyncio.run(

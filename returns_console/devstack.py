@@ -168,20 +168,15 @@ def web_processes() -> int:
     return int(os.environ.get("WEB_PROCESSES") or min(4, os.cpu_count() or 1))
 
 
+def worker_command(loglevel: str = "INFO", queue: str | None = None) -> list[str]:
+    """A Celery worker of the app; without ``queue`` it reads the app's default (CELERY_QUEUE)."""
+    command = [sys.executable, "-m", "celery", "-A", "returns_console", "worker", "--loglevel", loglevel]
+    return [*command, "--concurrency", "2", *(["-Q", queue] if queue else [])]
+
+
 def web_and_worker(env: dict[str, str], port: int, log_dir: Path | None) -> list[subprocess.Popen[bytes]]:
     processes = web_processes()
-    worker = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "returns_console",
-        "worker",
-        "--loglevel",
-        "INFO",
-        "--concurrency",
-        "2",
-    ]
+    worker = worker_command()
     return [
         *start_web(env, port, processes, log_dir / "web.log" if log_dir else None),
         spawn(worker, env, log_dir / "worker.log" if log_dir else None),
