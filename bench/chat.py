@@ -170,6 +170,24 @@ async def crowd(base: str, floor: str, size: int, pacing: Pacing) -> dict:
     }
 
 
+def prepared_env(tmp: Path, service_env: dict[str, str], **extra: str) -> dict[str, str]:
+    """The app's environment for a benchmark run (a fresh SQLite and Cosmos database), migrated and seeded."""
+    env = {
+        **os.environ,
+        **service_env,
+        "VAR_DIR": str(tmp),
+        "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
+        "COSMOS_DATABASE": f"bench-{uuid.uuid4().hex[:8]}",
+        "DEBUG": "false",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+        **extra,
+    }
+    for command in (["migrate", "--noinput"], ["seed_demo"]):
+        subprocess.run([sys.executable, str(ROOT / "manage.py"), *command], env=env, check=True, capture_output=True)
+    return env
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, nargs="+", default=[10, 50, 200])
@@ -186,20 +204,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         with devstack.backing_services(tmp / "logs") as service_env:
-            env = {
-                **os.environ,
-                **service_env,
-                "VAR_DIR": str(tmp),
-                "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
-                "COSMOS_DATABASE": f"bench-{uuid.uuid4().hex[:8]}",
-                "DEBUG": "false",
-                "LOG_LEVEL": "WARNING",
-                "PYTHONPATH": str(ROOT),
-            }
-            for command in (["migrate", "--noinput"], ["seed_demo"]):
-                subprocess.run(
-                    [sys.executable, str(ROOT / "manage.py"), *command], env=env, check=True, capture_output=True
-                )
+            env = prepared_env(tmp, service_env)
             port, floor_port = devstack.free_port(), devstack.free_port()
             webs = devstack.start_web(env, port, args.web_processes, (args.logs or tmp) / "web.log")
             floor = devstack.spawn(

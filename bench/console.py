@@ -20,7 +20,6 @@ import json
 import multiprocessing
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ from yarl import URL
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.chat import GREETING, Pacing, click_request, clicks, pct  # noqa: E402
+from bench.chat import GREETING, Pacing, click_request, clicks, pct, prepared_env  # noqa: E402
 from returns_console import devstack  # noqa: E402
 
 PASSWORD = "bench-console-pw"
@@ -284,22 +283,7 @@ def main() -> int:
         tmp = Path(tmp_dir)
         logs = args.logs or tmp
         with devstack.backing_services(tmp / "logs") as service_env:
-            env = {
-                **os.environ,
-                **service_env,
-                "VAR_DIR": str(tmp),
-                "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
-                "COSMOS_DATABASE": f"bench-{uuid.uuid4().hex[:8]}",
-                "CELERY_QUEUE": f"bench-{uuid.uuid4().hex[:6]}",
-                "DEMO_PASSWORD": PASSWORD,
-                "DEBUG": "false",
-                "LOG_LEVEL": "WARNING",
-                "PYTHONPATH": str(ROOT),
-            }
-            for command in (["migrate", "--noinput"], ["seed_demo"]):
-                subprocess.run(
-                    [sys.executable, str(ROOT / "manage.py"), *command], env=env, check=True, capture_output=True
-                )
+            env = prepared_env(tmp, service_env, CELERY_QUEUE=f"bench-{uuid.uuid4().hex[:6]}", DEMO_PASSWORD=PASSWORD)
             os.environ.update(
                 {
                     k: env[k]

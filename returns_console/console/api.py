@@ -189,10 +189,6 @@ async def get_return(request: HttpRequest, return_id: str) -> JsonResponse:
 
 
 # --- conversations ----------------------------------------------------------------------------------
-async def _last_seqs(thread_ids: list[str]) -> dict[str, int]:
-    return {thread_id: await events.last_seq(thread_id) for thread_id in thread_ids}
-
-
 @require_GET
 @staff_only
 async def list_conversations(request: HttpRequest) -> JsonResponse:
@@ -200,7 +196,7 @@ async def list_conversations(request: HttpRequest) -> JsonResponse:
     if which not in FILTERS:
         return error(400, "invalid_filter", f"filter must be one of: {', '.join(FILTERS)}.")
     rows = await sync_to_async(conversation_rows)(request.staff, which)  # type: ignore[attr-defined]
-    seqs = await _last_seqs([row["thread_id"] for row in rows])
+    seqs = await events.last_seqs([row["thread_id"] for row in rows])
     return JsonResponse({"conversations": [{**row, "last_seq": seqs[row["thread_id"]]} for row in rows]})
 
 

@@ -72,5 +72,12 @@ async def since(conversation: str, last_seq: int) -> list[dict[str, Any]]:
 
 
 async def last_seq(conversation: str) -> int:
-    value = await async_redis(settings.REDIS_URL).get(_keys(conversation)[0])
-    return int(value or 0)
+    return (await last_seqs([conversation]))[conversation]
+
+
+async def last_seqs(conversations: list[str]) -> dict[str, int]:
+    """Each conversation's feed position, in one round trip (the list asks for up to 200)."""
+    if not conversations:
+        return {}
+    values = await async_redis(settings.REDIS_URL).mget([_keys(c)[0] for c in conversations])
+    return {c: int(value or 0) for c, value in zip(conversations, values, strict=True)}
