@@ -10,6 +10,10 @@ Then an agent approves each customer's proposal over HTTP and the time until tha
 (/ws/chat/) shows the confirmed return is measured (approve -> worker commit -> customer sees it).
 Targets: mirror lag p99 <= 2x the Redis round trip + 5 ms at 50 customers x 10 dashboards; approve -> customer
 sees it p50 < 300 ms. Uses REDIS_URL / COSMOS_ENDPOINT when set, else starts the local ones.
+
+The servers are laid out as `make run` and docker-compose lay them out: Daphne processes for pages and the chat,
+and one of their own for the websockets (``--socket-processes 0`` has the web processes serve the sockets too,
+to measure what that costs: a dashboard's feed then queues behind chat turns on a busy process).
 """
 
 from __future__ import annotations
@@ -84,9 +88,9 @@ class Dashboard:
     def __init__(self) -> None:
         self.seen: dict[str, float] = {}
 
-    async def watch(self, base: str, ready: asyncio.Event, stop: asyncio.Event) -> None:
+    async def watch(self, base: str, sockets: str, ready: asyncio.Event, stop: asyncio.Event) -> None:
         session, _ = await staff_session(base)
-        url = base.replace("http", "ws") + "/ws/console/"
+        url = sockets.replace("http", "ws") + "/ws/console/"
         async with session, session.ws_connect(url, headers={"Origin": base}, max_msg_size=0) as ws:
             ready.set()
             closer = asyncio.create_task(self._close_when(stop, ws))
@@ -174,7 +178,7 @@ async def redis_round_trips(url: str, samples: int) -> list[float]:
     return times
 
 
-def dashboards_process(base: str, count: int, ready: Any, stop: Any, results: Any) -> None:
+def dashboards_process(base: str, sockets: str, count: int, ready: Any, stop: Any, results: Any) -> None:
     """The dashboards in a process of their own, so their receipt times are not held up by the customers'
     clients (perf_counter is the system's monotonic clock, comparable across processes)."""
 
@@ -182,7 +186,9 @@ def dashboards_process(base: str, count: int, ready: Any, stop: Any, results: An
         dashboards = [Dashboard() for _ in range(count)]
         stopping = asyncio.Event()
         readies = [asyncio.Event() for _ in dashboards]
-        watchers = [asyncio.create_task(d.watch(base, r, stopping)) for d, r in zip(dashboards, readies, strict=True)]
+        watchers = [
+            asyncio.create_task(d.watch(base, sockets, r, stopping)) for d, r in zip(dashboards, readies, strict=True)
+        ]
         await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), timeout=30)
         ready.set()
         while not stop.is_set():
@@ -194,11 +200,14 @@ def dashboards_process(base: str, count: int, ready: Any, stop: Any, results: An
     asyncio.run(main())
 
 
-async def run(base: str, redis_url: str, customers_count: int, dashboards_count: int, pacing: Pacing) -> dict:
+async def run(
+    base: str, sockets: str, redis_url: str, customers_count: int, dashboards_count: int, pacing: Pacing
+) -> dict:
+    """``base`` serves pages and the chat; ``sockets`` the websockets (the same server, or processes of their own)."""
     floor = await redis_round_trips(redis_url, 300)
     context = multiprocessing.get_context("spawn")
     ready, stop, results = context.Event(), context.Event(), context.Queue()
-    watcher = context.Process(target=dashboards_process, args=(base, dashboards_count, ready, stop, results))
+    watcher = context.Process(target=dashboards_process, args=(base, sockets, dashboards_count, ready, stop, results))
     watcher.start()
     if not await asyncio.to_thread(ready.wait, 60):
         raise RuntimeError("the dashboards did not connect")
@@ -217,24 +226,25 @@ async def run(base: str, redis_url: str, customers_count: int, dashboards_count:
         dashboard.seen = seen
     watcher.join(10)
 
-    lags = [
-        dashboard.seen[item_id] - at
+    samples = [
+        (at, dashboard.seen[item_id] - at, index)
         for customer in customers
         for item_id, at in customer.received.items()
-        for dashboard in dashboards
+        for index, dashboard in enumerate(dashboards)
         if item_id in dashboard.seen
     ]
+    lags = [lag for _, lag, _ in samples]
     expected = sum(len(c.received) for c in customers) * len(dashboards)
 
     # Approvals: an agent approves each proposal; the customer's open page must show the confirmed return.
     staff, staff_headers = await staff_session(base)
     async with staff.get(f"{base}/console/api/proposals?state=proposed") as listed:
         by_thread = {p["thread_id"]: p for p in (await listed.json())["proposals"]}
-    sockets = []
+    open_pages = []
     for customer, session in zip(customers, sessions, strict=True):
         if customer.thread_id in by_thread:
-            ws = await session.ws_connect(base.replace("http", "ws") + "/ws/chat/", headers={"Origin": base})
-            sockets.append((customer, ws, by_thread[customer.thread_id]))
+            ws = await session.ws_connect(sockets.replace("http", "ws") + "/ws/chat/", headers={"Origin": base})
+            open_pages.append((customer, ws, by_thread[customer.thread_id]))
 
     async def approve(customer: Customer, ws: aiohttp.ClientWebSocketResponse, proposal: dict) -> None:
         await pacing.arrive()
@@ -246,10 +256,10 @@ async def run(base: str, redis_url: str, customers_count: int, dashboards_count:
                 raise RuntimeError(f"approve {ok.status}")
         await asyncio.wait_for(waiting, timeout=30)
 
-    approvals = await asyncio.gather(*(approve(*entry) for entry in sockets), return_exceptions=True)
+    approvals = await asyncio.gather(*(approve(*entry) for entry in open_pages), return_exceptions=True)
     approve_errors = [r for r in approvals if isinstance(r, BaseException)]
-    seen_after = [c.confirmed_at - c.approved_at for c, _, _ in sockets if c.confirmed_at and c.approved_at]
-    for _, ws, _ in sockets:
+    seen_after = [c.confirmed_at - c.approved_at for c, _, _ in open_pages if c.confirmed_at and c.approved_at]
+    for _, ws, _ in open_pages:
         await ws.close()
     for session in [*sessions, staff]:
         await session.close()
@@ -266,6 +276,7 @@ async def run(base: str, redis_url: str, customers_count: int, dashboards_count:
         "approve_p50": statistics.median(seen_after) * 1000 if seen_after else float("nan"),
         "approve_p99": pct(seen_after, 0.99) * 1000,
         "approvals": len(seen_after),
+        "samples": samples,
     }
 
 
@@ -277,6 +288,13 @@ def main() -> int:
     parser.add_argument("--ramp", type=float, default=3.0)
     parser.add_argument("--web-processes", type=int, default=devstack.web_processes())
     parser.add_argument("--logs", type=Path)
+    parser.add_argument(
+        "--socket-processes",
+        type=int,
+        default=1,
+        help="Daphne processes of their own for the websockets, as make run starts (0: the web processes serve them)",
+    )
+    parser.add_argument("--samples", type=Path, help="write (customer receipt, lag, dashboard) rows as JSON")
     args = parser.parse_args()
     pacing = Pacing((args.think[0], args.think[1]), args.ramp)
     with tempfile.TemporaryDirectory() as tmp_dir:
@@ -297,20 +315,29 @@ def main() -> int:
             django.setup()
             asyncio.run(seed_bench_customers(args.customers))
             port = devstack.free_port()
+            socket_port = devstack.free_port() if args.socket_processes else port
+            if args.socket_processes:
+                env["WEBSOCKET_PORT"] = str(socket_port)
             webs = devstack.start_web(env, port, args.web_processes, logs / "web.log")
+            if args.socket_processes:
+                webs += devstack.start_web(env, socket_port, args.socket_processes, logs / "sockets.log")
             worker = devstack.spawn(devstack.worker_command("WARNING", env["CELERY_QUEUE"]), env, logs / "worker.log")
             try:
                 devstack.wait_for_port(port, webs[0], "daphne")
-                row = asyncio.run(
-                    run(f"http://127.0.0.1:{port}", env["REDIS_URL"], args.customers, args.dashboards, pacing)
-                )
+                devstack.wait_for_port(socket_port, webs[-1], "daphne")
+                base, sockets = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{socket_port}"
+                row = asyncio.run(run(base, sockets, env["REDIS_URL"], args.customers, args.dashboards, pacing))
             finally:
                 for process in [*webs, worker]:
                     devstack.stop_process(process)
+    if args.samples:
+        args.samples.write_text(json.dumps(row["samples"]))
     target_lag = 2 * row["floor_p99"] + 5
     print(
         f"Console: {args.customers} customers ({args.think[0]:g}-{args.think[1]:g} s between clicks) x "
-        f"{args.dashboards} dashboards, {args.web_processes} Daphne processes + 1 worker (concurrency 2)"
+        f"{args.dashboards} dashboards; Daphne: {args.web_processes} for pages and chat, "
+        + (f"{args.socket_processes} for the websockets" if args.socket_processes else "websockets on the same")
+        + "; 1 worker (concurrency 2)"
     )
     print(f"  errors {row['errors']} {row['first_error']}")
     print(f"  mirrored item deliveries {row['mirrored']} of {row['expected']}")

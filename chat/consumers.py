@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
-
 from chat.push import customer_group
+from chat.sockets import LiveEventsConsumer
 
 NOT_SIGNED_IN = 4401
 
 
-class CustomerConsumer(AsyncJsonWebsocketConsumer):
+class CustomerConsumer(LiveEventsConsumer):
+    live_events = frozenset({"thread.item"})
+
     async def connect(self) -> None:
         session = self.scope.get("session")
         customer_id = await session.aget("customer_id") if session is not None else None

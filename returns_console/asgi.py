@@ -3,14 +3,14 @@
 import gc
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "returns_console.settings")
+
+from returns_console.request_threads import get_asgi_application
 
 django_asgi_app = get_asgi_application()
 
-# Under ASGI each request's sync work runs in a thread of its own, made for that request, and request_finished
-# closes its connections; at request_started there is nothing old to close or reset. Left connected, these two
+# request_finished closes (or ages out) the connections of the thread a request used, at the end of every
+# request, so at request_started there is nothing old to close or reset. Left connected, these two
 # receivers cost every request a thread and a hop before the view runs (WSGI, where threads live on, keeps them).
 from django.core.signals import request_started  # noqa: E402
 from django.db import close_old_connections, reset_queries  # noqa: E402

@@ -174,12 +174,13 @@ def worker_command(loglevel: str = "INFO", queue: str | None = None) -> list[str
     return [*command, "--concurrency", "2", *(["-Q", queue] if queue else [])]
 
 
-def web_and_worker(env: dict[str, str], port: int, log_dir: Path | None) -> list[subprocess.Popen[bytes]]:
-    processes = web_processes()
-    worker = worker_command()
+def web_sockets_and_worker(env: dict[str, str], port: int, log_dir: Path | None) -> list[subprocess.Popen[bytes]]:
+    """Daphne processes for pages and the chat on ``port``, one Daphne process of its own for the websockets on
+    WEBSOCKET_PORT (set in ``env``; the pages open their sockets there), and a Celery worker."""
     return [
-        *start_web(env, port, processes, log_dir / "web.log" if log_dir else None),
-        spawn(worker, env, log_dir / "worker.log" if log_dir else None),
+        *start_web(env, port, web_processes(), log_dir / "web.log" if log_dir else None),
+        *start_web(env, int(env["WEBSOCKET_PORT"]), 1, log_dir / "sockets.log" if log_dir else None),
+        spawn(worker_command(), env, log_dir / "worker.log" if log_dir else None),
     ]
 
 
@@ -196,15 +197,17 @@ def run() -> int:
     signal.signal(signal.SIGTERM, request_stop)
     with backing_services(log_dir) as env:
         env.setdefault("DEBUG", os.environ.get("DEBUG", "true"))
+        env["WEBSOCKET_PORT"] = os.environ.get("WEBSOCKET_PORT") or str(port + 1)
         manage(["migrate", "--noinput"], env)
         manage(["seed_demo"], env)
-        children = web_and_worker(env, port, log_dir)
+        children = web_sockets_and_worker(env, port, log_dir)
         password = os.environ.get("DEMO_PASSWORD", "returns-demo")
         print(
             f"\nReturns Console is running (logs in {log_dir}):\n"
             f"  chat     http://127.0.0.1:{port}/chat/\n"
             f"  console  http://127.0.0.1:{port}/console/\n"
             f"  health   http://127.0.0.1:{port}/healthz\n"
+            f"  live     ws://127.0.0.1:{env['WEBSOCKET_PORT']}/ws/ (websockets, on a Daphne process of their own)\n"
             f"  admin    http://127.0.0.1:{port}/admin/\n"
             f"  staff logins: agent / supervisor / admin, password {password!r} (set DEMO_PASSWORD to change)\n"
             f"  demo customer: rjohnson@company.com, order ORD-79001\n"

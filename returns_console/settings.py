@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -84,6 +85,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "returns_console.context_processors.live_sockets",
             ],
         },
     },
@@ -128,7 +130,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 # Sessions are read on every chat turn: from Redis, with the database behind it for durability.
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "returns_console.cache.SharedPoolRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "returns-console",
     }
@@ -167,6 +169,13 @@ AZURE_SEARCH_INDEX = os.environ.get("AZURE_SEARCH_INDEX", "returns-policies")
 
 # With a domain key from OpenAI the chat page uses the official ChatKit web component (loaded from OpenAI's CDN)
 # against our /chatkit endpoint; without one, or when the CDN cannot be reached, our own client renders it.
+# Websockets can have Daphne processes of their own (make run and docker-compose do that): a dashboard's live
+# feed then never waits behind page and chat requests on a busy process (bench/console.py measures both).
+# Pages open their sockets on this port of the host they came from; empty means the page's own port, as when
+# one process serves everything or a proxy routes /ws/ on the same port.
+WEBSOCKET_PORT = os.environ.get("WEBSOCKET_PORT", "").strip()
+if WEBSOCKET_PORT and not (WEBSOCKET_PORT.isdigit() and 0 < int(WEBSOCKET_PORT) < 65536):
+    raise ImproperlyConfigured(f"WEBSOCKET_PORT must be a port number, not {WEBSOCKET_PORT!r}.")
 CHATKIT_DOMAIN_KEY = os.environ.get("CHATKIT_DOMAIN_KEY", "")
 CHATKIT_SCRIPT_URL = "https://cdn.platform.openai.com/deployments/chatkit/chatkit.js"
 

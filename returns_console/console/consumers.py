@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
-
+from chat.sockets import LiveEventsConsumer
 from returns_console.console import events
 
 NOT_STAFF = 4403
 MAX_RESYNC_CONVERSATIONS = 500
 
 
-class ConsoleConsumer(AsyncJsonWebsocketConsumer):
+class ConsoleConsumer(LiveEventsConsumer):
+    live_events = frozenset({"console.event"})
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not (user.is_active and user.is_staff):

@@ -223,8 +223,7 @@
   let retryMs = 500;
 
   function connectUpdates(isReconnect) {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(`${scheme}://${location.host}/ws/chat/`);
+    socket = new WebSocket(liveSocketURL("/ws/chat/"));
     socket.addEventListener("open", () => {
       retryMs = 500;
       document.body.dataset.live = "on";

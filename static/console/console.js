@@ -437,8 +437,7 @@
   }
 
   function connect(isReconnect) {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(`${scheme}://${location.host}/ws/console/`);
+    socket = new WebSocket(liveSocketURL("/ws/console/"));
     socket.addEventListener("open", () => {
       retryMs = 500;
       document.body.dataset.live = "on";

@@ -25,15 +25,22 @@ def compose() -> dict:
 
 def test_services(compose: dict):
     services = compose["services"]
-    assert set(services) == {"web", "worker", "redis", "cosmos"}
+    assert set(services) == {"web", "sockets", "worker", "redis", "cosmos"}
     assert "daphne" in services["web"]["command"]
+    assert services["sockets"]["command"].startswith("daphne")
     assert services["worker"]["command"].startswith("celery -A returns_console worker")
     assert services["cosmos"]["image"].startswith("mcr.microsoft.com/cosmosdb/linux/azure-cosmos-emulator")
 
 
-def test_web_and_worker_share_configuration(compose: dict):
-    web, worker = compose["services"]["web"]["environment"], compose["services"]["worker"]["environment"]
-    assert web == worker
+def test_web_sockets_and_worker_share_configuration(compose: dict):
+    services = compose["services"]
+    web, worker = services["web"]["environment"], services["worker"]["environment"]
+    assert web == worker == services["sockets"]["environment"]
     assert web["REDIS_URL"] == "redis://redis:6379/0"
     assert web["COSMOS_ENDPOINT"].startswith("https://cosmos:8081")
     assert {"SECRET_KEY", "DATABASE_URL", "COSMOS_KEY", "COSMOS_DATABASE", "ALLOWED_HOSTS"} <= set(web)
+
+
+def test_pages_open_their_sockets_on_the_sockets_service(compose: dict):
+    published = compose["services"]["sockets"]["ports"][0]
+    assert str(published["published"]) == compose["services"]["web"]["environment"]["WEBSOCKET_PORT"] == "8001"

@@ -34,8 +34,14 @@ def _port_open(port: int) -> bool:
 
 
 def test_make_run_boots_healthy_and_stops_cleanly(tmp_path: Path):
-    port = free_port()
-    env = {**os.environ, "PORT": str(port), "VAR_DIR": str(tmp_path / "var"), "DEMO_PASSWORD": "smoke-test-pw"}
+    port, socket_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "WEBSOCKET_PORT": str(socket_port),
+        "VAR_DIR": str(tmp_path / "var"),
+        "DEMO_PASSWORD": "smoke-test-pw",
+    }
     log = tmp_path / "make-run.log"
     with open(log, "wb") as output:
         make = subprocess.Popen(
@@ -54,13 +60,17 @@ def test_make_run_boots_healthy_and_stops_cleanly(tmp_path: Path):
         assert all(check["status"] == "ok" for check in body["checks"].values())
         assert f"http://127.0.0.1:{port}/healthz" in text and "smoke-test-pw" in text
         assert "rjohnson@company.com" in text
+        # Websockets have a Daphne process of their own, and the pages say where it is.
+        assert f"ws://127.0.0.1:{socket_port}/ws/" in text and _port_open(socket_port)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/chat/", timeout=5) as page:
+            assert f'<meta name="websocket-port" content="{socket_port}">' in page.read().decode()
         os.killpg(make.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         # make re-raises the SIGINT once its child has exited; the stack itself stops cleanly ("Stopped.").
         assert make.wait(60) in (0, -signal.SIGINT), log.read_text()[-4000:]
     finally:
         stop_process(make)
     assert "Stopped." in log.read_text()
-    assert not _port_open(port)
+    assert not _port_open(port) and not _port_open(socket_port)
     assert _processes_with(f"VAR_DIR={tmp_path / 'var'}") == []
 
 
