@@ -126,7 +126,7 @@ def _close_thread_connections(request: pytest.FixtureRequest) -> Iterator[None]:
 def _cache_on_test_redis(settings, redis_url: str) -> None:  # type: ignore[no-untyped-def]
     """Sessions live in the cache (Redis) with the database behind it: point it at the test Redis."""
     settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url, "KEY_PREFIX": "t"}
+        "default": {"BACKEND": "returns_console.cache.SharedPoolRedisCache", "LOCATION": redis_url, "KEY_PREFIX": "t"}
     }
 
 

@@ -20,6 +20,7 @@ from tests.processes import ROOT, app_env, start_worker
 class LiveStack:
     url: str
     env: dict[str, str]
+    logs: Path
 
 
 @contextmanager
@@ -30,23 +31,30 @@ def live_stack(
     extra_env: dict[str, str] | None = None,
     *,
     worker: bool = False,
+    sockets: bool = False,
 ) -> Iterator[LiveStack]:
     """Daphne (and, with ``worker``, a Celery worker on a queue of its own) on a fresh SQLite database and
-    Cosmos database, seeded with the demo data and staff."""
+    Cosmos database, seeded with the demo data and staff. With ``sockets``, the websockets are served by a
+    Daphne process of their own on WEBSOCKET_PORT, as `make run` lays it out (logs: daphne.log, sockets.log)."""
     env = app_env(tmp, redis_url, cosmos_env, f"live-{uuid.uuid4().hex[:8]}")
     env.update({"DATABASE_URL": f"sqlite:///{tmp / 'live.sqlite3'}", "DEMO_PASSWORD": "live-test-pw", "DEBUG": "false"})
     env.update(extra_env or {})
+    port, socket_port = devstack.free_port(), devstack.free_port()
+    if sockets:
+        env["WEBSOCKET_PORT"] = str(socket_port)
     full_env = {**os.environ, **env}
     for command in (["migrate", "--noinput"], ["seed_demo"]):
         subprocess.run(
             [sys.executable, str(ROOT / "manage.py"), *command], env=full_env, check=True, capture_output=True
         )
-    port = devstack.free_port()
     webs = devstack.start_web(full_env, port, 1, tmp / "daphne.log")
+    if sockets:
+        webs += devstack.start_web(full_env, socket_port, 1, tmp / "sockets.log")
     workers = [start_worker(env, env["CELERY_QUEUE"], tmp / "worker.log")] if worker else []
     try:
-        devstack.wait_for_port(port, webs[0], "daphne")
-        yield LiveStack(f"http://127.0.0.1:{port}", env)
+        for process, listening in zip(webs, (port, socket_port), strict=False):
+            devstack.wait_for_port(listening, process, "daphne")
+        yield LiveStack(f"http://127.0.0.1:{port}", env, tmp)
     finally:
         for process in [*webs, *workers]:
             devstack.stop_process(process)

@@ -16,7 +16,8 @@ from tests.live import LiveStack, live_stack
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, redis_url, cosmos_service) -> Iterator[LiveStack]:  # type: ignore[no-untyped-def]
-    with live_stack(tmp_path_factory.mktemp("console"), redis_url, cosmos_service, worker=True) as running:
+    """Laid out as `make run` does: the pages' websockets go to a Daphne process of their own."""
+    with live_stack(tmp_path_factory.mktemp("console"), redis_url, cosmos_service, worker=True, sockets=True) as running:
         yield running
 
 
@@ -95,6 +96,11 @@ def test_agent_approves_a_return_live_and_the_customer_sees_it(stack: LiveStack,
     expect(customer.locator(".card").filter(has_text=return_id).last).to_contain_text("Label Issued", timeout=15000)
     agent.context.close()
     customer.context.close()
+
+    # Both pages' live updates came through the websocket process, none through the pages' process.
+    sockets_log, web_log = (stack.logs / "sockets.log").read_text(), (stack.logs / "daphne.log").read_text()
+    assert '"WSCONNECT /ws/console/"' in sockets_log and '"WSCONNECT /ws/chat/"' in sockets_log
+    assert "WSCONNECT" not in web_log
 
 
 def test_agent_takes_over_talks_live_and_hands_back(stack: LiveStack, browser: Browser, shots: Path):
