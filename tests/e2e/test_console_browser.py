@@ -17,7 +17,9 @@ from tests.live import LiveStack, live_stack
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, redis_url, cosmos_service) -> Iterator[LiveStack]:  # type: ignore[no-untyped-def]
     """Laid out as `make run` does: the pages' websockets go to a Daphne process of their own."""
-    with live_stack(tmp_path_factory.mktemp("console"), redis_url, cosmos_service, worker=True, sockets=True) as running:
+    with live_stack(
+        tmp_path_factory.mktemp("console"), redis_url, cosmos_service, worker=True, sockets=True
+    ) as running:
         yield running
 
 
