@@ -37,6 +37,7 @@ def stale_connection_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         calls.append(1)
 
     monkeypatch.setattr("channels.consumer.aclose_old_connections", counting)
+    monkeypatch.setattr("channels.generic.websocket.aclose_old_connections", counting)  # on disconnect
     return calls
 
 
