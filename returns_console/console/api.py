@@ -27,7 +27,7 @@ from customers.selectors.policy import aactive_policy
 from customers.services import review
 from customers.services.editing import reassess_edit
 from customers.services.lifecycle import advance_return, allowed_next
-from returns_console.console import events
+from returns_console.console import events, presence
 from returns_console.console.selectors import FILTERS, conversation_rows, row_for
 from returns_console.console.serializers import proposal_json
 
@@ -196,8 +196,10 @@ async def list_conversations(request: HttpRequest) -> JsonResponse:
     if which not in FILTERS:
         return error(400, "invalid_filter", f"filter must be one of: {', '.join(FILTERS)}.")
     rows = await sync_to_async(conversation_rows)(request.staff, which)  # type: ignore[attr-defined]
-    seqs = await events.last_seqs([row["thread_id"] for row in rows])
-    return JsonResponse({"conversations": [{**row, "last_seq": seqs[row["thread_id"]]} for row in rows]})
+    ids = [row["thread_id"] for row in rows]
+    seqs, viewers = await events.last_seqs(ids), await presence.viewers(ids)
+    rows = [{**row, "last_seq": seqs[row["thread_id"]], "viewers": viewers[row["thread_id"]]} for row in rows]
+    return JsonResponse({"conversations": rows})
 
 
 async def _customer_context(customer_id: str) -> dict[str, Any]:

@@ -1,35 +1,55 @@
-"""The staff dashboard's websocket: every conversation event, numbered per conversation, with resync."""
+"""The staff dashboard's websocket: every conversation event, numbered per conversation, with resync; and who
+has which conversation open."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from chat.sockets import LiveEventsConsumer
-from returns_console.console import events
+from returns_console.console import events, presence
 
 NOT_STAFF = 4403
 MAX_RESYNC_CONVERSATIONS = 500
+MAX_CONVERSATION_ID = 200
+USAGE = 'Send {"type": "resync", "since": {id: last_seq}} or {"type": "viewing", "conversation": id or null}.'
+
+logger = logging.getLogger(__name__)
 
 
 class ConsoleConsumer(LiveEventsConsumer):
-    live_events = frozenset({"console.event"})
+    live_events = frozenset({"console.event", "console.presence"})
+    viewing: str | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not (user.is_active and user.is_staff):
             await self.close(code=NOT_STAFF)  # anonymous visitors and customers alike
             return
+        self.username = user.get_username()
         await self.channel_layer.group_add(events.GROUP, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
+        if self.viewing:
+            await self._view(None)
         await self.channel_layer.group_discard(events.GROUP, self.channel_name)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "viewing":
+            await self._viewing(content.get("conversation"))
+        elif kind == "resync":
+            await self._resync(content.get("since"))
+        else:
+            await self.send_json({"type": "error", "message": USAGE})
+
+    async def _resync(self, since: Any) -> None:
         """``{"type": "resync", "since": {conversation: last_seq, ...}}``: what each missed, in order."""
-        since = content.get("since") if isinstance(content, dict) and content.get("type") == "resync" else None
         if not isinstance(since, dict) or len(since) > MAX_RESYNC_CONVERSATIONS:
-            await self.send_json({"type": "error", "message": 'Send {"type": "resync", "since": {id: last_seq}}.'})
+            await self.send_json({"type": "error", "message": USAGE})
             return
         for conversation, last in since.items():
             if not isinstance(conversation, str) or not isinstance(last, int) or isinstance(last, bool) or last < 0:
@@ -42,5 +62,37 @@ class ConsoleConsumer(LiveEventsConsumer):
                 {"type": "resynced", "conversation": conversation, "last_seq": missed[-1]["seq"] if missed else last}
             )
 
+    async def _viewing(self, conversation: Any) -> None:
+        """``{"type": "viewing", "conversation": id}`` when the agent opens one (and every REFRESH_SECONDS while
+        it stays open); ``null`` when they close it."""
+        if conversation is not None and not (
+            isinstance(conversation, str) and 0 < len(conversation) <= MAX_CONVERSATION_ID
+        ):
+            await self.send_json({"type": "error", "message": "viewing: conversation must be an id or null."})
+            return
+        await self._view(conversation)
+
+    async def _view(self, conversation: str | None) -> None:
+        """Move this dashboard's presence to ``conversation``, telling every dashboard who is where now."""
+        previous, self.viewing = self.viewing, conversation
+        try:
+            if previous and previous != conversation:
+                await self._announce(previous, await presence.leave(previous, self.channel_name, self.username))
+            if conversation:
+                viewers = await presence.arrive(conversation, self.channel_name, self.username)
+                if conversation != previous:
+                    await self._announce(conversation, viewers)
+        except RedisError:
+            logger.exception("presence unavailable; %s's view of %s was not shared", self.username, conversation)
+
+    async def _announce(self, conversation: str, viewers: list[str]) -> None:
+        await self.channel_layer.group_send(
+            events.GROUP, {"type": "console.presence", "conversation": conversation, "viewers": viewers}
+        )
+
     async def console_event(self, message: dict[str, Any]) -> None:
         await self.send(text_data=message["text"])
+
+    async def console_presence(self, message: dict[str, Any]) -> None:
+        conversation, viewers = message["conversation"], message["viewers"]
+        await self.send_json({"type": "presence", "conversation": conversation, "viewers": viewers})

@@ -20,7 +20,9 @@
     items: new Map(),
     proposals: new Map(),
     context: null,
+    viewers: new Map(), // thread id -> staff who have it open (presence)
   };
+  const PRESENCE_REFRESH_MS = 25000; // presence lapses after 60 s without a word from this page
 
   // --- HTTP ----------------------------------------------------------------------------------
   function csrf() {
@@ -90,6 +92,8 @@
       bottom.appendChild(el("span", `chip state-${row.state}`, { waiting: "waiting for review", human: "human" }[row.state] || row.state));
       if (row.proposals_waiting) bottom.appendChild(el("span", "badge badge-warning", `${row.proposals_waiting} to review`));
       if (row.commits_failed) bottom.appendChild(el("span", "badge badge-danger", `${row.commits_failed} failed`));
+      const others = othersViewing(row.thread_id);
+      if (others.length) bottom.appendChild(el("span", "badge badge-info viewing", `${others.join(", ")} viewing`));
       const wait = el("span", "wait");
       wait.dataset.since = row.waiting_since || "";
       bottom.appendChild(wait);
@@ -113,6 +117,7 @@
     const data = await api("GET", `/console/api/conversations?filter=all`);
     for (const row of data.conversations) {
       state.rows.set(row.thread_id, row);
+      state.viewers.set(row.thread_id, row.viewers || []);
       if (!state.lastSeq.has(row.thread_id)) state.lastSeq.set(row.thread_id, row.last_seq);
     }
     renderList();
@@ -160,10 +165,36 @@
     $("take-over").hidden = row.mode === "human";
     $("hand-back").hidden = row.mode !== "human";
     $("composer").hidden = row.mode !== "human";
+    renderViewers();
+  }
+
+  // --- presence: who else has a conversation open ------------------------------------------------
+  function othersViewing(threadId) {
+    return (state.viewers.get(threadId) || []).filter((name) => name !== body.user);
+  }
+
+  function renderViewers() {
+    const others = state.selected ? othersViewing(state.selected) : [];
+    $("viewers").hidden = others.length === 0;
+    $("viewers").textContent = others.length ? `Also here: ${others.join(", ")}` : "";
+  }
+
+  function sayViewing() {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "viewing", conversation: state.selected }));
+  }
+  setInterval(() => state.selected && sayViewing(), PRESENCE_REFRESH_MS);
+
+  function onPresence(data) {
+    state.viewers.set(data.conversation, data.viewers);
+    renderList();
+    if (data.conversation === state.selected) renderViewers();
   }
 
   async function select(threadId) {
-    state.selected = threadId;
+    if (state.selected !== threadId) {
+      state.selected = threadId;
+      sayViewing();
+    }
     state.items.clear();
     state.proposals.clear();
     renderList();
@@ -442,10 +473,12 @@
       retryMs = 500;
       document.body.dataset.live = "on";
       if (isReconnect) resync([...state.lastSeq.keys()]);
+      if (state.selected) sayViewing(); // presence does not survive the socket
     });
     socket.addEventListener("message", (message) => {
       const data = JSON.parse(message.data);
       if (data.type === "event") onEvent(data);
+      else if (data.type === "presence") onPresence(data);
       else if (data.type === "resynced") state.resyncing.delete(data.conversation);
     });
     socket.addEventListener("close", (event) => {

@@ -130,6 +130,17 @@ def test_agent_takes_over_talks_live_and_hands_back(stack: LiveStack, browser: B
     agent.screenshot(path=str(shots / "console-4-takeover.png"))
     customer.screenshot(path=str(shots / "console-5-customer-takeover.png"))
 
+    # A second agent sees who is already there, on the row and in the conversation.
+    supervisor = _agent(browser, stack.url, stack.env["DEMO_PASSWORD"], "supervisor")
+    maria = supervisor.locator(".conv-button").filter(has_text="Maria")
+    expect(maria.locator(".viewing")).to_have_text("agent viewing", timeout=10000)
+    maria.click()
+    expect(supervisor.locator("#viewers")).to_have_text("Also here: agent")
+    expect(agent.locator("#viewers")).to_have_text("Also here: supervisor", timeout=10000)
+    supervisor.screenshot(path=str(shots / "console-6-also-here.png"))
+    supervisor.context.close()
+    expect(agent.locator("#viewers")).to_be_hidden(timeout=10000)
+
     agent.get_by_role("button", name="Hand back").click()
     expect(customer.locator(".bubble.assistant").filter(has_text="assistant is back")).to_be_visible(timeout=10000)
     _say(customer, "I want to return some items")

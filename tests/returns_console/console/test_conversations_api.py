@@ -3,6 +3,7 @@ messages reaching the customer, lifecycle steps on committed returns; every acti
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -55,7 +56,18 @@ async def test_a_customers_conversation_is_listed_and_mirrored_live(seeded):
     [row] = [r for r in rows if r["thread_id"] == chat.thread_id]
     assert row["customer"] == {"id": "CUST-1001", "name": "Robert Johnson", "tier": "Platinum"}
     assert (row["mode"], row["state"], row["proposals_waiting"]) == ("copilot", "assistant", 0)
-    assert row["last_seq"] >= card["seq"]
+    assert row["last_seq"] >= card["seq"] and row["viewers"] == []
+
+    # Someone opening it shows in the list a dashboard loads next.
+    await socket.send_json_to({"type": "viewing", "conversation": chat.thread_id})
+    supervisor = await staff_client("supervisor")
+    for _ in range(50):
+        rows = (await supervisor.get("/console/api/conversations")).json()["conversations"]
+        if next(r for r in rows if r["thread_id"] == chat.thread_id)["viewers"] == ["agent"]:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("the agent's presence never reached the list")
 
     detail = (await agent.get(f"/console/api/conversations/{chat.thread_id}")).json()
     assert detail["items"][0]["type"] == "user_message" and any(i["type"] == "widget" for i in detail["items"])
