@@ -24,6 +24,12 @@ from django.urls import get_resolver  # noqa: E402
 
 get_resolver().url_patterns  # noqa: B018
 
+# The pages' templates are compiled on first render otherwise (the chat page renders on the event loop).
+from django.template.loader import get_template  # noqa: E402
+
+for _page in ("chat/index.html", "console/index.html"):
+    get_template(_page)
+
 # ChatKit's pydantic models with forward references are completed on first use, which on a new process is
 # tens of milliseconds on the event loop in the middle of its first customers' turns: complete them now.
 from pydantic import BaseModel  # noqa: E402

@@ -22,14 +22,21 @@ from asgiref.sync import ThreadSensitiveContext
 from django.core.handlers.asgi import ASGIHandler
 
 MAX_IDLE_THREADS = 32
+STARTED_THREADS = 8  # made before the process serves, so its first busy moment makes none on the loop
 
 
 class RequestThreads:
     """Single-thread executors, each lent to one request at a time."""
 
-    def __init__(self, max_idle: int = MAX_IDLE_THREADS) -> None:
-        self._idle: list[ThreadPoolExecutor] = []
+    def __init__(self, max_idle: int = MAX_IDLE_THREADS, started: int = 0) -> None:
+        self._idle = [self._started_executor() for _ in range(started)]
         self._max_idle = max_idle
+
+    @staticmethod
+    def _started_executor() -> ThreadPoolExecutor:
+        executor = ThreadPoolExecutor(1, thread_name_prefix="request")
+        executor.submit(int).result()  # the executor starts its thread on the first task
+        return executor
 
     @asynccontextmanager
     async def lend(self) -> AsyncIterator[None]:
@@ -47,7 +54,7 @@ class RequestThreads:
 class PooledThreadsASGIHandler(ASGIHandler):
     def __init__(self) -> None:
         super().__init__()
-        self.threads = RequestThreads()
+        self.threads = RequestThreads(started=STARTED_THREADS)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":

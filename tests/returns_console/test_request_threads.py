@@ -42,6 +42,20 @@ async def test_requests_in_flight_together_get_threads_of_their_own():
     assert len(set(await asyncio.gather(*(request() for _ in range(3))))) == 3
 
 
+async def test_threads_started_ahead_serve_the_first_requests_without_starting_one():
+    threads = RequestThreads(started=2)
+    before = threading.active_count()
+    inside = asyncio.Barrier(2)
+
+    async def request() -> int:
+        async with threads.lend():
+            await inside.wait()
+            return await _sync_thread()
+
+    assert len(set(await asyncio.gather(request(), request()))) == 2
+    assert threading.active_count() == before
+
+
 async def test_after_a_burst_only_max_idle_threads_are_kept():
     threads = RequestThreads(max_idle=2)
     inside = asyncio.Barrier(5)
