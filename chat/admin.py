@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from chat.models import Conversation, Feedback
+from chat.models import Conversation, Feedback, SavedReply
+from chat.saved_replies import PLACEHOLDERS
 
 
 @admin.register(Feedback)
@@ -28,3 +29,16 @@ class ConversationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return False
+
+
+@admin.register(SavedReply)
+class SavedReplyAdmin(admin.ModelAdmin):
+    list_display = ("title", "active", "updated_at")
+    list_filter = ("active",)
+    search_fields = ("title", "body")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):  # type: ignore[no-untyped-def]
+        form = super().get_form(request, obj, change, **kwargs)
+        names = "; ".join(f"{{{name}}} {meaning}" for name, meaning in PLACEHOLDERS.items())
+        form.base_fields["body"].help_text = f"Placeholders: {names}. Write {{{{ and }}}} for literal braces."
+        return form

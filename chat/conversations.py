@@ -70,7 +70,8 @@ async def describe_customer(conversation: Conversation, customer: Customer) -> N
     await conversation_changed.asend(sender=Conversation, conversation=conversation, action="described")
 
 
-def _conversation(thread_id: str) -> Conversation:
+def conversation_for_staff(thread_id: str) -> Conversation:
+    """The conversation with its assigned agent (NotFound when there is none)."""
     conversation = Conversation.objects.select_related("assigned_to").filter(thread_id=thread_id).first()
     if conversation is None:
         raise NotFound(f"Conversation {thread_id} does not exist.")
@@ -98,7 +99,7 @@ def _state(conversation: Conversation) -> dict[str, Any]:
 def set_mode(thread_id: str, user: Any, mode: str, action: str = AuditAction.MODE) -> Conversation:
     if mode not in ConversationMode.values:
         raise InvalidRequest(f"mode must be one of: {', '.join(ConversationMode.values)}.")
-    conversation = _conversation(thread_id)
+    conversation = conversation_for_staff(thread_id)
     before = _state(conversation)
     conversation.mode = mode
     if mode == ConversationMode.HUMAN:
@@ -141,7 +142,7 @@ async def _post_text(conversation: Conversation, text: str) -> AssistantMessageI
 
 async def post_staff_note(thread_id: str, text: str) -> AssistantMessageItem:
     """A line from the support team as a whole (someone joined, the assistant is back)."""
-    return await _post_text(await sync_to_async(_conversation)(thread_id), text)
+    return await _post_text(await sync_to_async(conversation_for_staff)(thread_id), text)
 
 
 async def post_staff_message(thread_id: str, user: Any, text: str) -> AssistantMessageItem:
@@ -151,7 +152,7 @@ async def post_staff_message(thread_id: str, user: Any, text: str) -> AssistantM
         raise InvalidRequest("The message is empty.")
     if len(text) > MAX_STAFF_MESSAGE:
         raise InvalidRequest(f"Messages are limited to {MAX_STAFF_MESSAGE} characters.")
-    conversation = await sync_to_async(_conversation)(thread_id)
+    conversation = await sync_to_async(conversation_for_staff)(thread_id)
     item = await _post_text(conversation, f"{staff_display_name(user)} (support): {text}")
     await Conversation.objects.filter(pk=conversation.pk).aupdate(last_staff_at=timezone.now())
     await sync_to_async(_audit)(conversation, user, AuditAction.MESSAGE, {}, {}, text)

@@ -52,3 +52,29 @@ class Conversation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_name or self.customer_id} ({self.get_mode_display()})"
+
+
+class SavedReply(models.Model):
+    """A reply staff keep ready (Intercom's saved replies, Zendesk's macros); admins write them, agents pick
+    one while talking to a customer, edit it if they like, and send it. Placeholders such as
+    ``{first_name}`` are filled for the conversation (``chat.saved_replies``)."""
+
+    title = models.CharField(max_length=80, unique=True)
+    body = models.TextField(max_length=4000)
+    active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("title",)
+        verbose_name_plural = "saved replies"
+
+    def __str__(self) -> str:
+        return self.title
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from chat.saved_replies import placeholder_errors
+
+        if errors := placeholder_errors(self.body):
+            raise ValidationError({"body": errors})

@@ -14,7 +14,7 @@ AGENTS = "Agents"
 SUPERVISORS = "Supervisors"
 
 # What each group may do beyond its members' own approval limits: supervisors approve above any agent's limit,
-# retry failed commits, and read the review records in the admin.
+# retry failed commits, read the review records in the admin and keep the team's saved replies.
 GROUP_PERMISSIONS: dict[str, tuple[str, ...]] = {
     AGENTS: (),
     SUPERVISORS: (
@@ -24,6 +24,10 @@ GROUP_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "customers.view_autoapprovalrule",
         "chat.view_conversation",
         "chat.view_feedback",
+        "chat.view_savedreply",
+        "chat.add_savedreply",
+        "chat.change_savedreply",
+        "chat.delete_savedreply",
     ),
 }
 

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from chat import conversations
 from chat.context import ChatContext
 from chat.models import Conversation
+from chat.saved_replies import saved_replies_for
 from chat.store import CosmosChatStore
 from customers.cosmos.runner import loop_repository
 from customers.domain import ReturnStatus
@@ -319,6 +320,17 @@ async def send_message(request: HttpRequest, thread_id: str) -> JsonResponse:
         raise InvalidRequest('"text" is required.')
     item = await conversations.post_staff_message(thread_id, request.staff, text)  # type: ignore[attr-defined]
     return JsonResponse({"item": item.model_dump(mode="json", exclude_none=True)})
+
+
+@require_GET
+@staff_only
+async def saved_replies(request: HttpRequest, thread_id: str) -> JsonResponse:
+    """The saved replies, filled in for this conversation's customer and the signed-in agent."""
+    try:
+        replies = await sync_to_async(saved_replies_for)(thread_id, request.staff)  # type: ignore[attr-defined]
+    except NotFound as missing:
+        return _refusal(missing)
+    return JsonResponse({"saved_replies": replies})
 
 
 @decision

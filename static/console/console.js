@@ -206,6 +206,7 @@
     for (const item of detail.items) upsertItem(item);
     for (const proposal of detail.proposals) state.proposals.set(proposal.id, proposal);
     state.context = detail.customer_context;
+    loadSavedReplies(threadId).catch(() => {});
     renderHead();
     renderProposals();
     renderCustomer();
@@ -514,6 +515,23 @@
     if (!text) return;
     $("reply").value = "";
     await api("POST", `/console/api/conversations/${encodeURIComponent(state.selected)}/messages`, { text });
+  });
+  // Saved replies come filled in for the conversation; picking one puts it in the reply box to edit or send.
+  let savedReplies = [];
+  async function loadSavedReplies(threadId) {
+    const data = await api("GET", `/console/api/conversations/${encodeURIComponent(threadId)}/saved-replies`);
+    if (state.selected !== threadId) return;
+    savedReplies = data.saved_replies;
+    const select = $("saved-replies");
+    select.length = 1;
+    savedReplies.forEach((reply, index) => select.appendChild(new Option(reply.title, String(index))));
+  }
+  $("saved-replies").addEventListener("change", (event) => {
+    const reply = savedReplies[Number(event.target.value)];
+    event.target.value = "";
+    if (!reply) return;
+    $("reply").value = reply.text;
+    $("reply").focus();
   });
   $("reply").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey) {

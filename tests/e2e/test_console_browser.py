@@ -127,6 +127,16 @@ def test_agent_takes_over_talks_live_and_hands_back(stack: LiveStack, browser: B
     reply = customer.locator(".bubble.assistant").filter(has_text="I'll sort this out")
     expect(reply).to_be_visible(timeout=10000)
     expect(agent.locator("#messages .bubble.assistant").filter(has_text="I'll sort this out")).to_be_visible()
+
+    # A saved reply, filled in for Maria, edited in the box and sent.
+    agent.get_by_label("Saved replies").select_option(label="Checking with the warehouse")
+    expect(agent.get_by_label("Reply to the customer")).to_have_value(
+        "Thanks for your patience, Maria. I'm checking with our warehouse and will be back with you shortly."
+    )
+    agent.keyboard.press("Enter")
+    expect(customer.locator(".bubble.assistant").filter(has_text="checking with our warehouse")).to_be_visible(
+        timeout=10000
+    )
     agent.screenshot(path=str(shots / "console-4-takeover.png"))
     customer.screenshot(path=str(shots / "console-5-customer-takeover.png"))
 

@@ -174,3 +174,25 @@ async def test_the_customer_chats_on_when_the_console_feed_is_down(seeded, servi
     events = await chat.say("I want to return some items")
     assert any(getattr(e, "type", "") == "thread.item.done" and e.item.type == "widget" for e in events)
     assert "console feed unavailable" in caplog.text
+
+
+async def test_saved_replies_come_filled_in_for_the_conversation(seeded):
+    from django.test import AsyncClient
+
+    from chat.models import SavedReply
+
+    chat = await Chat.sign_in()
+    await chat.say("hi")
+    await SavedReply.objects.acreate(title="Zz greeting", body="Hello {first_name}, {agent_name} here.")
+    await SavedReply.objects.acreate(title="Zz retired", body="Old words", active=False)
+    agent = await staff_client("agent")
+    url = f"/console/api/conversations/{chat.thread_id}/saved-replies"
+
+    replies = (await agent.get(url)).json()["saved_replies"]
+    titles = [r["title"] for r in replies]
+    assert "Zz greeting" in titles and "Zz retired" not in titles and titles == sorted(titles)
+    [greeting] = [r for r in replies if r["title"] == "Zz greeting"]
+    assert greeting["text"] == "Hello Robert, agent here."
+
+    assert (await agent.get("/console/api/conversations/thr_nope/saved-replies")).status_code == 404
+    assert (await AsyncClient().get(url)).status_code == 401  # not for visitors
