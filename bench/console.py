@@ -115,6 +115,7 @@ class Customer:
         self.thread_id = ""
         self.confirmed_at: float | None = None
         self.approved_at: float | None = None
+        self.answered_at: float | None = None  # when the approve request came back
 
     async def chat(self, base: str, pacing: Pacing, session: aiohttp.ClientSession) -> None:
         await pacing.arrive()
@@ -254,11 +255,13 @@ async def run(
         async with staff.post(url, data=json.dumps({"version": proposal["version"]}), headers=staff_headers) as ok:
             if ok.status != 200:
                 raise RuntimeError(f"approve {ok.status}")
+        customer.answered_at = time.perf_counter()
         await asyncio.wait_for(waiting, timeout=30)
 
     approvals = await asyncio.gather(*(approve(*entry) for entry in open_pages), return_exceptions=True)
     approve_errors = [r for r in approvals if isinstance(r, BaseException)]
     seen_after = [c.confirmed_at - c.approved_at for c, _, _ in open_pages if c.confirmed_at and c.approved_at]
+    answered = [c.answered_at - c.approved_at for c, _, _ in open_pages if c.answered_at and c.approved_at]
     for _, ws, _ in open_pages:
         await ws.close()
     for session in [*sessions, staff]:
@@ -276,6 +279,7 @@ async def run(
         "approve_p50": statistics.median(seen_after) * 1000 if seen_after else float("nan"),
         "approve_p99": pct(seen_after, 0.99) * 1000,
         "approvals": len(seen_after),
+        "answer_p50": statistics.median(answered) * 1000 if answered else float("nan"),
         "samples": samples,
     }
 
@@ -348,7 +352,8 @@ def main() -> int:
     print(f"  Redis pub/sub round trip (floor)          p50 {row['floor_p50']:6.2f} ms  p99 {row['floor_p99']:6.2f} ms")
     print(
         f"  approve -> customer sees the return       p50 {row['approve_p50']:6.1f} ms"
-        f"  p99 {row['approve_p99']:6.1f} ms  ({row['approvals']} approvals)"
+        f"  p99 {row['approve_p99']:6.1f} ms  ({row['approvals']} approvals; the approve request itself"
+        f" p50 {row['answer_p50']:.1f} ms)"
     )
     lag_ok = row["lag_p99"] <= target_lag
     approve_ok = row["approve_p50"] < 300
