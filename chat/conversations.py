@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chat import ownership
-from chat.models import Conversation, ConversationMode
+from chat.models import MAX_STAFF_MESSAGE, Conversation, ConversationMode
 from chat.push import post_to_thread
 from chat.signals import conversation_changed
 from chat.store import CosmosChatStore
@@ -24,7 +24,6 @@ from customers.domain import Customer
 from customers.errors import InvalidRequest, NotFound
 from customers.models import AuditAction, AuditEntry
 
-MAX_STAFF_MESSAGE = 4000
 ACTIVITY_RESOLUTION = timedelta(seconds=30)
 
 

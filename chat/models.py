@@ -54,13 +54,16 @@ class Conversation(models.Model):
         return f"{self.customer_name or self.customer_id} ({self.get_mode_display()})"
 
 
+MAX_STAFF_MESSAGE = 4000  # characters an agent may send in one message (a saved reply included)
+
+
 class SavedReply(models.Model):
     """A reply staff keep ready (Intercom's saved replies, Zendesk's macros); admins write them, agents pick
     one while talking to a customer, edit it if they like, and send it. Placeholders such as
     ``{first_name}`` are filled for the conversation (``chat.saved_replies``)."""
 
     title = models.CharField(max_length=80, unique=True)
-    body = models.TextField(max_length=4000)
+    body = models.TextField(max_length=MAX_STAFF_MESSAGE)
     active = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
 

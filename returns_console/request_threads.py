@@ -25,22 +25,22 @@ MAX_IDLE_THREADS = 32
 STARTED_THREADS = 8  # made before the process serves, so its first busy moment makes none on the loop
 
 
+def _executor() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(1, thread_name_prefix="request")
+
+
 class RequestThreads:
     """Single-thread executors, each lent to one request at a time."""
 
     def __init__(self, max_idle: int = MAX_IDLE_THREADS, started: int = 0) -> None:
-        self._idle = [self._started_executor() for _ in range(started)]
+        self._idle = [_executor() for _ in range(started)]
+        for executor in self._idle:
+            executor.submit(int).result()  # an executor starts its thread on its first task
         self._max_idle = max_idle
-
-    @staticmethod
-    def _started_executor() -> ThreadPoolExecutor:
-        executor = ThreadPoolExecutor(1, thread_name_prefix="request")
-        executor.submit(int).result()  # the executor starts its thread on the first task
-        return executor
 
     @asynccontextmanager
     async def lend(self) -> AsyncIterator[None]:
-        executor = self._idle.pop() if self._idle else ThreadPoolExecutor(1, thread_name_prefix="request")
+        executor = self._idle.pop() if self._idle else _executor()
         try:
             async with ThreadSensitiveContext(executor=executor):
                 yield

@@ -6,6 +6,7 @@ CSRF-protected like any Django POST; every refusal is a 4xx with a JSON reason.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from functools import wraps
@@ -198,7 +199,7 @@ async def list_conversations(request: HttpRequest) -> JsonResponse:
         return error(400, "invalid_filter", f"filter must be one of: {', '.join(FILTERS)}.")
     rows = await sync_to_async(conversation_rows)(request.staff, which)  # type: ignore[attr-defined]
     ids = [row["thread_id"] for row in rows]
-    seqs, viewers = await events.last_seqs(ids), await presence.viewers(ids)
+    seqs, viewers = await asyncio.gather(events.last_seqs(ids), presence.viewers(ids))
     rows = [{**row, "last_seq": seqs[row["thread_id"]], "viewers": viewers[row["thread_id"]]} for row in rows]
     return JsonResponse({"conversations": rows})
 

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from customers.domain import Resolution, Shipping
 from customers.services.review import approval_limit_cents
+from returns_console.console import presence
 
 
 @require_GET
@@ -22,5 +23,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "shipping_options": [str(value) for value in Shipping],
         "approval_limit_cents": "" if limit is None else limit,
         "can_retry": request.user.is_superuser or request.user.has_perm("customers.approve_over_limit"),
+        "presence_refresh_ms": presence.REFRESH_SECONDS * 1000,
     }
     return render(request, "console/index.html", context)

@@ -22,7 +22,7 @@
     context: null,
     viewers: new Map(), // thread id -> staff who have it open (presence)
   };
-  const PRESENCE_REFRESH_MS = 25000; // presence lapses after 60 s without a word from this page
+  const PRESENCE_REFRESH_MS = Number(body.presenceRefreshMs); // the server's, well inside its time to live
 
   // --- HTTP ----------------------------------------------------------------------------------
   function csrf() {

@@ -27,6 +27,7 @@ def test_staff_get_the_dashboard_with_their_limit_and_the_options(client):
     page = client.get("/console/").content.decode()
     assert 'data-user="agent"' in page and 'data-limit="20000"' in page and 'data-can-retry=""' in page
     assert "Store Credit" in page and "Prepaid Shipping Label" in page and "console/console.js" in page
+    assert 'data-presence-refresh-ms="25000"' in page  # inside presence's 60 s time to live
 
 
 def test_the_dashboard_opens_its_socket_on_the_configured_websocket_port(client, settings):
