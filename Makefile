@@ -14,14 +14,18 @@ run: deps
 
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 LOCAL_REDIS ?= redis://127.0.0.1:6379/15
+SECOND_PASS_OFFSET := 34578000
 
 test: deps system-deps
 	$(PY) -m ruff check .
 	$(PY) -m pytest
-	@# Second, production-like pass where PostgreSQL and Redis already run (skipped where they do not).
+	@# Second, production-like pass where PostgreSQL and Redis already run (skipped where they do not), on
+	@# another calendar (the app's clock 400 days and 5 hours ahead, the store in New York), so no test can
+	@# come to depend on the day it runs.
 	@if $(PY) -c "import socket as s; [s.create_connection(('127.0.0.1', p), 1) for p in (5432, 6379)]" 2>/dev/null; then \
-	  echo "PostgreSQL and Redis found: database and broker tests again on them"; \
-	  DATABASE_URL=$(PG_TEST_URL) REDIS_URL=$(LOCAL_REDIS) $(PY) -m pytest -m "django_db or broker"; \
+	  echo "PostgreSQL and Redis found: database and broker tests again on them, the clock 400 days ahead"; \
+	  DATABASE_URL=$(PG_TEST_URL) REDIS_URL=$(LOCAL_REDIS) CLOCK_OFFSET_SECONDS=$(SECOND_PASS_OFFSET) \
+	    STORE_TIMEZONE=America/New_York $(PY) -m pytest -m "django_db or broker"; \
 	else echo "No local PostgreSQL/Redis: production-like pass skipped"; fi
 
 deps: $(STAMP) $(NODE_STAMP)

@@ -6,19 +6,19 @@ dashboards update; what staff say is posted into the customer's thread and pushe
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from chatkit.types import AssistantMessageContent, AssistantMessageItem
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from chat import ownership
 from chat.models import MAX_STAFF_MESSAGE, Conversation, ConversationMode
 from chat.push import post_to_thread
 from chat.signals import conversation_changed
 from chat.store import CosmosChatStore
+from customers import clock
 from customers.cosmos.runner import loop_repository
 from customers.domain import Customer
 from customers.errors import InvalidRequest, NotFound
@@ -34,7 +34,7 @@ async def note_customer_turn(thread_id: str, customer_id: str) -> Conversation:
     starts the waiting clock), otherwise at most every ACTIVITY_RESOLUTION, which is all the list's ordering
     needs; every turn writing would make each turn queue on the database at busy times.
     """
-    now = timezone.now()
+    now = clock.now()
     conversation = await Conversation.objects.filter(thread_id=thread_id).afirst()
     if conversation is None:
         try:
@@ -131,7 +131,7 @@ async def _post_text(conversation: Conversation, text: str) -> AssistantMessageI
     item = AssistantMessageItem(
         id=ownership.new_item_id("msg", conversation.thread_id),
         thread_id=conversation.thread_id,
-        created_at=datetime.now(UTC),
+        created_at=clock.now(),
         content=[AssistantMessageContent(text=text)],
     )
     repo = await loop_repository()
@@ -153,8 +153,8 @@ async def post_staff_message(thread_id: str, user: Any, text: str) -> AssistantM
         raise InvalidRequest(f"Messages are limited to {MAX_STAFF_MESSAGE} characters.")
     conversation = await sync_to_async(conversation_for_staff)(thread_id)
     item = await _post_text(conversation, f"{staff_display_name(user)} (support): {text}")
-    await Conversation.objects.filter(pk=conversation.pk).aupdate(last_staff_at=timezone.now())
+    await Conversation.objects.filter(pk=conversation.pk).aupdate(last_staff_at=clock.now())
     await sync_to_async(_audit)(conversation, user, AuditAction.MESSAGE, {}, {}, text)
-    conversation.last_staff_at = timezone.now()
+    conversation.last_staff_at = clock.now()
     await conversation_changed.asend(sender=Conversation, conversation=conversation, action="staff_message")
     return item

@@ -8,7 +8,6 @@ Celery task: a web request that approved something does not wait for it, and a h
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from chatkit.types import AssistantMessageContent, AssistantMessageItem, ThreadItem, WidgetItem
@@ -16,6 +15,7 @@ from chatkit.types import AssistantMessageContent, AssistantMessageItem, ThreadI
 from chat import ownership, widgets
 from chat.push import post_to_thread
 from chat.store import CosmosChatStore
+from customers import clock
 from customers.cosmos.repository import CosmosRepository
 from customers.domain import ReturnRecord
 from customers.errors import NotFound
@@ -67,7 +67,7 @@ def decision_message(proposal: Proposal, record: ReturnRecord | None) -> tuple[s
 
 
 def _items(thread_id: str, text: str, card: Any, copy_text: str) -> list[ThreadItem]:
-    now = datetime.now(UTC)
+    now = clock.now()
     return [
         AssistantMessageItem(
             id=ownership.new_item_id("msg", thread_id),

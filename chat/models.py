@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from customers.fields import ClockDateTimeField
+
 
 class Feedback(models.Model):
     class Kind(models.TextChoices):
@@ -15,7 +17,7 @@ class Feedback(models.Model):
     thread_id = models.CharField(max_length=64, db_index=True)
     item_ids = models.JSONField()
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ("-created_at",)
@@ -42,7 +44,7 @@ class Conversation(models.Model):
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
     last_customer_at = models.DateTimeField(null=True, blank=True)
     last_staff_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -65,7 +67,7 @@ class SavedReply(models.Model):
     title = models.CharField(max_length=80, unique=True)
     body = models.TextField(max_length=MAX_STAFF_MESSAGE)
     active = models.BooleanField(default=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = ClockDateTimeField(auto_now=True)
 
     class Meta:
         ordering = ("title",)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from azure.cosmos import PartitionKey
@@ -20,6 +19,7 @@ from pydantic import TypeAdapter
 
 from chat import ownership
 from chat.context import ChatContext
+from customers import clock
 
 CHAT_CONTAINER = "chat"
 THREAD = "thread"
@@ -121,7 +121,7 @@ class CosmosChatStore(Store[ChatContext]):
                 "type": THREAD,
                 "customer_id": context.customer_id,
                 "created_at": thread.created_at.isoformat(),
-                "updated_at": datetime.now(UTC).isoformat(),
+                "updated_at": clock.now().isoformat(),
                 "data": thread.model_dump(mode="json"),
             }
         )

@@ -1,13 +1,37 @@
-"""The store's calendar: return windows are whole days in the store's time zone, not the server's."""
+"""The app's one clock, and the store's calendar.
+
+Every time the app stores or compares (return windows, decision and commit times, thread items, demo delivery
+dates) comes from ``now()``, so the rules, the data and the tests always agree on what day it is. The clock is the
+system's, shifted by ``CLOCK_OFFSET_SECONDS`` (default 0): the same shift in every process (web, websockets,
+worker), so a demo or a test can run on another day without the processes disagreeing about the time.
+
+Return windows are whole days in the store's time zone (``STORE_TIMEZONE``), not the server's.
+"""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 
 
-def store_today(now: datetime | None = None) -> date:
-    moment = now or datetime.now(ZoneInfo("UTC"))
-    return moment.astimezone(ZoneInfo(settings.STORE_TIMEZONE)).date()
+def now() -> datetime:
+    """The current instant, timezone-aware (UTC)."""
+    return datetime.now(UTC) + timedelta(seconds=settings.CLOCK_OFFSET_SECONDS)
+
+
+def store_today(moment: datetime | None = None) -> date:
+    """The store's calendar day at ``moment`` (default: now)."""
+    return (moment or now()).astimezone(store_zone()).date()
+
+
+def store_zone() -> ZoneInfo:
+    return ZoneInfo(settings.STORE_TIMEZONE)
+
+
+def offset_to(moment: datetime) -> float:
+    """The ``CLOCK_OFFSET_SECONDS`` that makes the clock read ``moment`` now (a demo of another day, a test)."""
+    if moment.tzinfo is None:
+        raise ValueError("the clock only takes timezone-aware moments")
+    return (moment - datetime.now(UTC)).total_seconds()

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
+from customers.clock import store_zone
 from customers.cosmos import documents as docs
 from customers.cosmos.repository import CosmosRepository, email_key, order_key
 from customers.domain import Customer, Order, OrderLine, Product, Tier
@@ -99,7 +100,7 @@ def _order(
     return Order(
         order_id=order_id,
         customer_id=customer_id,
-        ordered_at=datetime.combine(ordered_on, time(10, 30), tzinfo=UTC),
+        ordered_at=datetime.combine(ordered_on, time(10, 30), tzinfo=store_zone()),
         delivered_on=delivered_on,
         lines=tuple(_line(order_id, i + 1, sku, qty, returned) for i, (sku, qty, returned) in enumerate(lines)),
     )

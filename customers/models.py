@@ -15,6 +15,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from customers.domain import Reason, Shipping, Tier
+from customers.fields import ClockDateTimeField
 from customers.policy import DEFAULT_POLICY, ReturnPolicy
 
 
@@ -86,7 +87,7 @@ class ReturnPolicySettings(models.Model):
     return_to_store_cost = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0.00"))
     free_shipping_reasons = models.JSONField(default=default_free_shipping_reasons, blank=True)
     free_shipping_tiers = models.JSONField(default=default_free_shipping_tiers, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = ClockDateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -208,8 +209,8 @@ class Proposal(models.Model):
     customer_message = models.TextField(blank=True, help_text="What the customer was told on rejection.")
     failure_code = models.CharField(max_length=40, blank=True)
     failure_message = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
+    updated_at = ClockDateTimeField(auto_now=True)
 
     class Meta:
         ordering = ("-created_at",)
@@ -237,7 +238,7 @@ class AutoApprovalRule(models.Model):
     tiers = models.JSONField(default=list, blank=True, help_text="Customer tiers it applies to; empty means any.")
     reasons = models.JSONField(default=list, blank=True, help_text="Return reasons it applies to; empty means any.")
     resolutions = models.JSONField(default=list, blank=True, help_text="Resolutions it applies to; empty means any.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ("name",)
@@ -278,7 +279,7 @@ class AuditAction(models.TextChoices):
 class AuditEntry(models.Model):
     """Append-only record of every staff, rule or system action: who, when, on what, before and after."""
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = ClockDateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -5,8 +5,10 @@ Unset service variables mean the embedded default: SQLite, a local Redis, the lo
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -181,6 +183,27 @@ CHATKIT_SCRIPT_URL = "https://cdn.platform.openai.com/deployments/chatkit/chatki
 
 # The store's calendar: return windows are counted in whole days in this zone.
 STORE_TIMEZONE = os.environ.get("STORE_TIMEZONE", TIME_ZONE)
+try:
+    ZoneInfo(STORE_TIMEZONE)
+except (ValueError, ZoneInfoNotFoundError) as error:
+    raise ImproperlyConfigured(
+        f"STORE_TIMEZONE must be an IANA time zone such as Europe/Paris, not {STORE_TIMEZONE!r}."
+    ) from error
+
+
+def clock_offset_seconds(raw: str) -> float:
+    """The app clock's shift from the system's (customers.clock): a finite number of seconds, default 0."""
+    try:
+        seconds = float(raw or 0)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or abs(seconds) > 100 * 366 * 86400:
+        raise ImproperlyConfigured(f"CLOCK_OFFSET_SECONDS must be a number of seconds, not {raw!r}.")
+    return seconds
+
+
+# Demos and tests of another day: every process of the app shifts its clock by the same amount.
+CLOCK_OFFSET_SECONDS = clock_offset_seconds(os.environ.get("CLOCK_OFFSET_SECONDS", ""))
 
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "returns-demo")
 

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from customers import clock
 from customers.cosmos.client import CosmosConfig
 from customers.cosmos.repository import CosmosRepository, open_repository
 from returns_console import devstack
+from tests.clock import CALENDAR, PinnedDay, StoreDay, pin
 
 OUTPUT_DIR = Path(__file__).resolve().parent.parent / "test-output"
 
@@ -136,3 +138,28 @@ def _fresh_policy_cache() -> None:
     from customers.selectors.policy import forget_cached_policy
 
     forget_cached_policy()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``@pytest.mark.any_day``: the test runs once on each day of ``tests.clock.CALENDAR``."""
+    if metafunc.definition.get_closest_marker("any_day"):
+        metafunc.parametrize("store_day", CALENDAR, ids=[day.name for day in CALENDAR], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def store_day(request: pytest.FixtureRequest) -> PinnedDay | None:
+    """One calendar for a test and the app: the app's clock and the store's time zone set for the day, here and
+    (through the environment) in every process the test starts. Autouse, so it is set before any fixture seeds
+    data; unmarked tests run on the clock as it is."""
+    day: StoreDay | None = getattr(request, "param", None)
+    if day is None:
+        return None
+    settings = request.getfixturevalue("settings")
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    pinned = pin(day)
+    offset = clock.offset_to(pinned.moment)
+    settings.CLOCK_OFFSET_SECONDS = offset
+    settings.STORE_TIMEZONE = day.zone
+    monkeypatch.setenv("CLOCK_OFFSET_SECONDS", repr(offset))
+    monkeypatch.setenv("STORE_TIMEZONE", day.zone)
+    return pinned

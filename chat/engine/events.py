@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 from chatkit.store import Store
 from chatkit.types import (
@@ -22,6 +21,7 @@ from chatkit.types import (
 from chatkit.widgets import WidgetRoot
 
 from chat.context import ChatContext
+from customers import clock
 
 
 class Emitter:
@@ -40,7 +40,7 @@ class Emitter:
         item = AssistantMessageItem(
             id=self.store.generate_item_id("message", self.thread, self.context),
             thread_id=self.thread.id,
-            created_at=datetime.now(UTC),
+            created_at=clock.now(),
             content=[AssistantMessageContent(text="")],
         )
         yield ThreadItemAddedEvent(item=item)
@@ -55,7 +55,7 @@ class Emitter:
         item = WidgetItem(
             id=self.store.generate_item_id("message", self.thread, self.context),
             thread_id=self.thread.id,
-            created_at=datetime.now(UTC),
+            created_at=clock.now(),
             widget=widget,
             copy_text=copy_text,
         )

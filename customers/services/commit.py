@@ -13,11 +13,12 @@ import hashlib
 import logging
 import random
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from azure.cosmos.exceptions import CosmosBatchOperationError
 
+from customers import clock
 from customers.cosmos import documents as docs
 from customers.cosmos.repository import CosmosRepository
 from customers.domain import (
@@ -164,7 +165,7 @@ def _tracking_number(return_id: str) -> str:
 
 
 def _next_business_day(now: datetime) -> str:
-    day = now.date() + timedelta(days=1)
+    day = clock.store_today(now) + timedelta(days=1)  # the store's calendar, not UTC's
     while day.weekday() >= 5:
         day += timedelta(days=1)
     return day.isoformat()
@@ -254,7 +255,7 @@ async def commit_return(repo: CosmosRepository, approved: ApprovedReturn, now: d
     Raises ``InvalidRequest`` (unknown SKU), ``NotFound`` (order), ``NotReturnable`` (quantity already taken:
     the loser of a race for the last unit) or ``ConcurrencyConflict`` after ``MAX_ATTEMPTS`` lost races.
     """
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     return_id = return_id_for(approved.approval_id)
     for attempt in range(MAX_ATTEMPTS):
         order = await repo.get_order(approved.customer_id, approved.order_id)

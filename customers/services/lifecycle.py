@@ -8,8 +8,8 @@ Items the customer keeps skip the parcel steps.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 
+from customers import clock
 from customers.cosmos import documents as docs
 from customers.cosmos.repository import CosmosRepository
 from customers.domain import Resolution, ReturnRecord, ReturnStatus
@@ -49,7 +49,7 @@ async def advance_return(
     if to_status not in allowed_next(record):
         allowed = ", ".join(sorted(allowed_next(record))) or "none (it is finished)"
         raise InvalidTransition(f"Return {return_id} is {record.status}; next steps allowed: {allowed}.")
-    now = datetime.now(UTC)
+    now = clock.now()
     step = {"status": str(to_status), "at": now.isoformat(), "by": actor}
     if note:
         step["note"] = note

@@ -14,8 +14,8 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
 
+from customers import clock
 from customers.domain import Reason, Resolution, Shipping
 from customers.errors import InvalidRequest, NotFound, ReturnsError
 from customers.models import AuditAction, AuditEntry, AutoApprovalRule, Proposal, ProposalState, StaffProfile
@@ -100,7 +100,7 @@ def ensure_current(proposal: Proposal, version: int) -> None:
 def _decide(proposal_id: int, version: int, changes: dict[str, Any]) -> Proposal:
     """Apply ``changes`` if the proposal is still ``proposed`` at ``version``; else say who acted first."""
     updated = Proposal.objects.filter(pk=proposal_id, version=version, state=ProposalState.PROPOSED).update(
-        **changes, version=F("version") + 1, decided_at=timezone.now(), updated_at=timezone.now()
+        **changes, version=F("version") + 1, decided_at=clock.now(), updated_at=clock.now()
     )
     proposal = _load(proposal_id)
     if not updated:
@@ -325,7 +325,7 @@ def mark_committing(approval_id: str) -> None:
     """The worker picked the commit up. Only from approved (a redelivered task after the commit finished
     must not move a committed proposal back)."""
     updated = Proposal.objects.filter(approval_id=approval_id, state=ProposalState.APPROVED).update(
-        state=ProposalState.COMMITTING, updated_at=timezone.now()
+        state=ProposalState.COMMITTING, updated_at=clock.now()
     )
     if updated:
         proposal = _by_approval(approval_id)
@@ -343,7 +343,7 @@ def mark_committed(approval_id: str, return_id: str) -> Proposal | None:
         return_id=return_id,
         failure_code="",
         failure_message="",
-        updated_at=timezone.now(),
+        updated_at=clock.now(),
     )
     proposal.refresh_from_db()
     _audit(proposal, AuditAction.COMMITTED, label="worker", note=f"Return {return_id}")
@@ -358,7 +358,7 @@ def mark_failed(approval_id: str, code: str, message: str) -> Proposal | None:
     if proposal is None or proposal.state in (ProposalState.COMMITTED, ProposalState.FAILED):
         return proposal
     Proposal.objects.filter(pk=proposal.pk).update(
-        state=ProposalState.FAILED, failure_code=code[:40], failure_message=message, updated_at=timezone.now()
+        state=ProposalState.FAILED, failure_code=code[:40], failure_message=message, updated_at=clock.now()
     )
     proposal.refresh_from_db()
     _audit(proposal, AuditAction.COMMIT_FAILED, label="worker", note=f"{code}: {message}")
@@ -370,7 +370,7 @@ def mark_failed(approval_id: str, code: str, message: str) -> Proposal | None:
 def retry_commit(proposal_id: int, user: AbstractBaseUser) -> Proposal:
     """Send a failed commit again; the same approval id makes it safe if the first attempt did land."""
     updated = Proposal.objects.filter(pk=proposal_id, state=ProposalState.FAILED).update(
-        state=ProposalState.APPROVED, version=F("version") + 1, updated_at=timezone.now()
+        state=ProposalState.APPROVED, version=F("version") + 1, updated_at=clock.now()
     )
     proposal = _load(proposal_id)
     if not updated:

@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 
+from customers import clock
 from customers.domain import Resolution, Shipping
 from customers.services.review import approval_limit_cents
 from returns_console.console import presence
@@ -24,5 +25,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "approval_limit_cents": "" if limit is None else limit,
         "can_retry": request.user.is_superuser or request.user.has_perm("customers.approve_over_limit"),
         "presence_refresh_ms": presence.REFRESH_SECONDS * 1000,
+        "server_now": clock.now().isoformat(),  # waiting times count on the app's clock, not the agent's laptop
     }
     return render(request, "console/index.html", context)

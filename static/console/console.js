@@ -23,6 +23,9 @@
     viewers: new Map(), // thread id -> staff who have it open (presence)
   };
   const PRESENCE_REFRESH_MS = Number(body.presenceRefreshMs); // the server's, well inside its time to live
+  // Waiting times are measured on the server's clock: a laptop set a few minutes wrong must not hide a late reply.
+  const CLOCK_SKEW_MS = Date.parse(body.serverNow) - Date.now() || 0;
+  const serverNow = () => Date.now() + CLOCK_SKEW_MS;
 
   // --- HTTP ----------------------------------------------------------------------------------
   function csrf() {
@@ -51,7 +54,7 @@
 
   // --- conversation list -----------------------------------------------------------------------
   function waitedSeconds(row) {
-    return row.waiting_since ? Math.max(0, (Date.now() - Date.parse(row.waiting_since)) / 1000) : null;
+    return row.waiting_since ? Math.max(0, (serverNow() - Date.parse(row.waiting_since)) / 1000) : null;
   }
 
   function waitLabel(seconds) {
@@ -107,7 +110,7 @@
 
   function tickWaits() {
     for (const node of document.querySelectorAll(".wait")) {
-      const seconds = node.dataset.since ? (Date.now() - Date.parse(node.dataset.since)) / 1000 : null;
+      const seconds = node.dataset.since ? (serverNow() - Date.parse(node.dataset.since)) / 1000 : null;
       node.textContent = waitLabel(seconds);
       node.className = `wait ${seconds === null ? "" : seconds >= SLA.late ? "sla-late" : seconds >= SLA.warn ? "sla-warn" : "sla-ok"}`;
     }

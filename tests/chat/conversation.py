@@ -68,13 +68,13 @@ class Conversation:
             part.text for item in self.done_items() if item.type == "assistant_message" for part in item.content
         )
 
-    def buttons(self) -> list[tuple[str, str, dict]]:
-        """(label, action type, payload) of every button in the newest widget."""
-        found: list[tuple[str, str, dict]] = []
+    def _nodes(self, node_type: str) -> list[Any]:
+        """Every component of ``node_type`` in the newest widget, in reading order."""
+        found: list[Any] = []
 
         def walk(node: Any) -> None:
-            if getattr(node, "type", None) == "Button" and node.onClickAction:
-                found.append((node.label, node.onClickAction.type, node.onClickAction.payload))
+            if getattr(node, "type", None) == node_type:
+                found.append(node)
             for child in getattr(node, "children", None) or []:
                 walk(child)
 
@@ -82,3 +82,14 @@ class Conversation:
         if widget:
             walk(widget.widget)
         return found
+
+    def buttons(self) -> list[tuple[str, str, dict]]:
+        """(label, action type, payload) of every button in the newest widget."""
+        return [
+            (node.label, node.onClickAction.type, node.onClickAction.payload)
+            for node in self._nodes("Button")
+            if node.onClickAction
+        ]
+
+    def captions(self) -> list[str]:
+        return [node.value for node in self._nodes("Caption")]

@@ -25,11 +25,14 @@ async def _only_proposal() -> Proposal:
     return proposals[0]
 
 
+@pytest.mark.any_day
 async def test_seed_scenario_typed(seeded):
     chat = await Conversation.sign_in()
     events = await chat.say("I want to return some items")
     assert any(isinstance(e, ProgressUpdateEvent) for e in events)
     assert chat.widget_keys() == ["customer", "items"]
+    windows = [caption for caption in chat.captions() if "left to return" in caption]
+    assert windows[:3] == ["10 days left to return.", "25 days left to return.", "25 days left to return."]
     await chat.say("I want to return Smart Home Hub from order ORD-79001")
     assert chat.widget_keys() == ["reasons"]
     assert "Smart Home Hub" in chat.text()
@@ -61,6 +64,7 @@ async def test_seed_scenario_typed(seeded):
     assert f"#{proposal.pk}" in chat.last_widget().copy_text
 
 
+@pytest.mark.any_day
 async def test_seed_scenario_clicked(seeded):
     chat = await Conversation.sign_in()
     await chat.say("hi")
@@ -99,6 +103,7 @@ async def test_standard_customer_changed_mind_pays_the_fee(seeded):
     assert proposal.quote["refund_cents"] == 4499 - 675
 
 
+@pytest.mark.any_day
 async def test_ineligible_items_are_explained_not_offered(seeded):
     chat = await Conversation.sign_in("james.smith@example.com", "ORD-79003")
     await chat.say("return the clearance TV")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 
+from customers.clock import now, store_today
 from customers.domain import Order, OrderLine, Product
-
-TODAY = date(2026, 11, 25)
 
 
 def product(sku: str = "HUB-SMART-2", window: int = 45, final_sale: bool = False, price: int = 8999) -> Product:
@@ -18,11 +17,13 @@ def line(sku: str = "HUB-SMART-2", quantity: int = 2, returned: int = 0, price: 
 
 
 def order(delivered_days_ago: int | None = 20, *lines: OrderLine) -> Order:
-    delivered = TODAY - timedelta(days=delivered_days_ago) if delivered_days_ago is not None else None
+    """An order delivered ``delivered_days_ago`` days before the store's today (the app's clock)."""
+    today = store_today()
+    delivered = today - timedelta(days=delivered_days_ago) if delivered_days_ago is not None else None
     return Order(
         order_id="ORD-79001",
         customer_id="CUST-1001",
-        ordered_at=datetime(2026, 10, 1, tzinfo=UTC),
+        ordered_at=now() - timedelta(days=(delivered_days_ago or 0) + 4),
         delivered_on=delivered,
         lines=lines or (line(),),
     )

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from customers.clock import store_today
 from customers.cosmos.repository import CosmosRepository
-from customers.demo import build_demo_data, seed_demo_data
+from customers.demo import DemoData, build_demo_data, seed_demo_data
 from customers.domain import Reason, Resolution, Shipping, Tier
 from customers.policy import DEFAULT_POLICY
 from customers.services.commit import ApprovedReturn, ReturnLineRequest
 from customers.services.quote import QuoteLine, refund_quote
-from tests.customers.factories import TODAY
 
-DATA = build_demo_data(TODAY)
+
+def demo_data() -> DemoData:
+    """The demo data as `seed_demo` writes it today: counted from the app's clock, as the app counts."""
+    return build_demo_data(store_today())
 
 
 async def seed(repo: CosmosRepository) -> None:
-    await seed_demo_data(repo, DATA)
+    await seed_demo_data(repo, demo_data())
 
 
 def approval(
@@ -61,7 +64,6 @@ async def file_seed_proposal(
     """A proposal filed through the real service, as the chat files it when the customer confirms."""
     import uuid
 
-    from customers.clock import store_today
     from customers.services.assessment import Selection, customer_overview
     from customers.services.proposals import ProposalRequest, file_proposal
 

@@ -5,7 +5,9 @@ test-output/screenshots/."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -38,8 +40,14 @@ def _say(page: Page, text: str) -> None:
     page.keyboard.press("Enter")
 
 
-def _agent(browser: Browser, url: str, password: str, username: str = "agent") -> Page:
-    page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+def _agent(
+    browser: Browser, url: str, password: str, username: str = "agent", laptop_clock: timedelta | None = None
+) -> Page:
+    """A signed-in dashboard; ``laptop_clock``: how far the agent's computer clock is off."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    if laptop_clock is not None:
+        context.clock.install(time=datetime.now(UTC) + laptop_clock)
+    page = context.new_page()
     page.goto(f"{url}/console/")
     expect(page).to_have_url(f"{url}/admin/login/?next=/console/")
     page.locator("#id_username").fill(username)
@@ -155,5 +163,25 @@ def test_agent_takes_over_talks_live_and_hands_back(stack: LiveStack, browser: B
     expect(customer.locator(".bubble.assistant").filter(has_text="assistant is back")).to_be_visible(timeout=10000)
     _say(customer, "I want to return some items")
     expect(customer.locator(".card").filter(has_text="Maria").last).to_be_visible(timeout=15000)
+    agent.context.close()
+    customer.context.close()
+
+
+def test_waiting_times_are_counted_on_the_servers_clock_not_the_laptops(stack: LiveStack, browser: Browser):
+    """An agent whose computer runs ten minutes fast still sees a customer who just asked as just asked."""
+    agent = _agent(browser, stack.url, stack.env["DEMO_PASSWORD"], laptop_clock=timedelta(minutes=10))
+    customer = _customer(browser, stack.url, "james.smith@example.com", "ORD-79003")
+    for text in ("I want to return the 65W GaN Charger from ORD-79003", "I changed my mind", "full refund"):
+        _say(customer, text)
+        customer.wait_for_timeout(300)
+    _say(customer, "drop it off")
+    customer.wait_for_timeout(300)
+    _say(customer, "yes")
+    expect(customer.locator(".card").filter(has_text="Waiting for review").last).to_be_visible(timeout=15000)
+    row = agent.locator(".conv-button").filter(has_text="James Smith")
+    expect(row.locator(".chip")).to_have_text("waiting for review", timeout=10000)
+    wait = row.locator(".wait")
+    expect(wait).to_have_text(re.compile(r"^\d{1,2}s$"))
+    expect(wait).to_have_class(re.compile(r"\bsla-ok\b"))
     agent.context.close()
     customer.context.close()

@@ -7,7 +7,7 @@ from azure.cosmos.exceptions import CosmosBatchOperationError
 
 from customers.cosmos.repository import CosmosRepository
 from customers.errors import ConcurrencyConflict, NotFound
-from tests.customers.seeded import DATA, seed
+from tests.customers.seeded import demo_data, seed
 
 
 async def test_missing_items_are_not_found(repo: CosmosRepository):
@@ -27,7 +27,7 @@ async def test_seed_is_idempotent_and_lookups_are_point_reads(repo: CosmosReposi
     await seed(repo)
     from customers.demo import seed_demo_data
 
-    again = await seed_demo_data(repo, DATA)
+    again = await seed_demo_data(repo, demo_data())
     assert again.created == 0 and again.existing > 100
     assert await repo.customer_id_for_email("RJohnson@Company.com ") == "CUST-1001"
     assert await repo.customer_id_for_order("ord-79001") == "CUST-1001"
@@ -42,7 +42,7 @@ async def test_reads_are_scoped_to_the_customers_partition(repo: CosmosRepositor
     with pytest.raises(NotFound):
         await repo.get_order("CUST-1001", "CUST-1001")  # a customer document is not an order
     robert_orders = {order.order_id for order in await repo.list_orders("CUST-1001")}
-    expected = {order.order_id for order in DATA.orders if order.customer_id == "CUST-1001"}
+    expected = {order.order_id for order in demo_data().orders if order.customer_id == "CUST-1001"}
     assert robert_orders == expected and "ORD-79001" in robert_orders
 
 

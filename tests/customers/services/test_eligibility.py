@@ -1,4 +1,6 @@
-"""Eligibility: the window counts whole days from delivery and includes its last day; never fails open."""
+"""Eligibility: the window counts whole days from delivery and includes its last day; never fails open.
+
+On every day of the test calendar (leap days, daylight-saving changes, the store ahead of or behind UTC)."""
 
 from __future__ import annotations
 
@@ -6,14 +8,16 @@ from datetime import timedelta
 
 import pytest
 
+from customers.clock import store_today
 from customers.errors import InvalidRequest, NotReturnable
 from customers.policy import DEFAULT_POLICY, ReturnPolicy
 from customers.services.eligibility import IneligibleReason, check_eligibility, validate_quantity
-from tests.customers.factories import TODAY, line, order, product
+from tests.customers.factories import line, order, product
 
 R = IneligibleReason
 
 
+@pytest.mark.any_day
 @pytest.mark.parametrize(
     (
         "delivered_days_ago",
@@ -48,7 +52,7 @@ def test_eligibility_table(
         order(delivered_days_ago, the_line),
         the_line,
         product(window=window, final_sale=final_sale),
-        TODAY,
+        store_today(),
         DEFAULT_POLICY,
     )
     assert (result.eligible, result.reason, result.days_left, result.returnable_quantity) == (
@@ -60,25 +64,33 @@ def test_eligibility_table(
     assert result.message
 
 
+@pytest.mark.any_day
 def test_unknown_product_is_never_eligible():
     the_line = line()
-    assert check_eligibility(order(1, the_line), the_line, None, TODAY, DEFAULT_POLICY).reason is R.UNKNOWN_PRODUCT
+    assert (
+        check_eligibility(order(1, the_line), the_line, None, store_today(), DEFAULT_POLICY).reason is R.UNKNOWN_PRODUCT
+    )
     other = product(sku="SOMETHING-ELSE")
-    assert check_eligibility(order(1, the_line), the_line, other, TODAY, DEFAULT_POLICY).reason is R.UNKNOWN_PRODUCT
+    assert (
+        check_eligibility(order(1, the_line), the_line, other, store_today(), DEFAULT_POLICY).reason
+        is R.UNKNOWN_PRODUCT
+    )
 
 
+@pytest.mark.any_day
 def test_window_end_date_and_message_name_the_date():
     the_line = line()
-    result = check_eligibility(order(46, the_line), the_line, product(window=45), TODAY, DEFAULT_POLICY)
-    assert result.window_ends_on == TODAY - timedelta(days=1)
+    result = check_eligibility(order(46, the_line), the_line, product(window=45), store_today(), DEFAULT_POLICY)
+    assert result.window_ends_on == store_today() - timedelta(days=1)
     assert result.window_ends_on.isoformat() in result.message
 
 
+@pytest.mark.any_day
 def test_default_window_comes_from_the_policy():
     the_line = line()
     policy = ReturnPolicy(default_return_window_days=14)
-    assert not check_eligibility(order(15, the_line), the_line, product(window=0), TODAY, policy).eligible
-    assert check_eligibility(order(14, the_line), the_line, product(window=0), TODAY, policy).eligible
+    assert not check_eligibility(order(15, the_line), the_line, product(window=0), store_today(), policy).eligible
+    assert check_eligibility(order(14, the_line), the_line, product(window=0), store_today(), policy).eligible
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 
 import pytest
 
+from customers import clock
 from customers.cosmos.repository import CosmosRepository
 from customers.domain import Resolution, ReturnStatus
 from customers.errors import ConcurrencyConflict, InvalidTransition
@@ -22,6 +24,7 @@ async def _committed(repo: CosmosRepository, resolution: Resolution = Resolution
     return result.record.return_id
 
 
+@pytest.mark.any_day
 @pytest.mark.parametrize(
     ("resolution", "path"),
     [
@@ -38,6 +41,10 @@ async def test_full_lifecycle_is_recorded(repo: CosmosRepository, resolution, pa
     stored = await repo.get_return("CUST-1001", return_id)
     assert [entry["status"] for entry in stored.history] == ["approved", *map(str, path)]
     assert stored.history[-1]["by"] == "agent" and stored.history[-1]["note"] == f"to {path[-1]}"
+    # Every step is dated on the app's clock, in order.
+    moments = [datetime.fromisoformat(entry["at"]) for entry in stored.history]
+    assert moments == sorted(moments)
+    assert all(abs(clock.now() - moment) < timedelta(minutes=1) for moment in moments)
 
 
 @pytest.mark.parametrize(
