@@ -22,7 +22,9 @@ from customers import clock
 from customers.cosmos.runner import loop_repository
 from customers.domain import Customer
 from customers.errors import InvalidRequest, NotFound
-from customers.models import AuditAction, AuditEntry
+from customers.models import AuditAction
+from customers.services import audit
+from customers.services.authority import require_supervisor
 
 ACTIVITY_RESOLUTION = timedelta(seconds=30)
 
@@ -77,19 +79,6 @@ def conversation_for_staff(thread_id: str) -> Conversation:
     return conversation
 
 
-def _audit(conversation: Conversation, user: Any, action: str, before: dict, after: dict, note: str = "") -> None:
-    AuditEntry.objects.create(
-        actor=user,
-        actor_label=user.get_username(),
-        action=action,
-        thread_id=conversation.thread_id,
-        customer_id=conversation.customer_id,
-        before=before,
-        after=after,
-        note=note,
-    )
-
-
 def _state(conversation: Conversation) -> dict[str, Any]:
     return {"mode": conversation.mode, "assigned_to": conversation.assigned_to_id}
 
@@ -98,6 +87,8 @@ def _state(conversation: Conversation) -> dict[str, Any]:
 def set_mode(thread_id: str, user: Any, mode: str, action: str = AuditAction.MODE) -> Conversation:
     if mode not in ConversationMode.values:
         raise InvalidRequest(f"mode must be one of: {', '.join(ConversationMode.values)}.")
+    if mode == ConversationMode.ASSISTANT:  # the assistant then approves on its own, within the ceiling
+        require_supervisor(user, "let the assistant approve returns on its own (assistant mode)")
     conversation = conversation_for_staff(thread_id)
     before = _state(conversation)
     conversation.mode = mode
@@ -106,7 +97,14 @@ def set_mode(thread_id: str, user: Any, mode: str, action: str = AuditAction.MOD
     elif action == AuditAction.HAND_BACK:
         conversation.assigned_to = None
     conversation.save(update_fields=["mode", "assigned_to"])
-    _audit(conversation, user, action, before, _state(conversation))
+    audit.record(
+        action,
+        user=user,
+        thread_id=conversation.thread_id,
+        customer_id=conversation.customer_id,
+        before=before,
+        after=_state(conversation),
+    )
     transaction.on_commit(
         lambda: conversation_changed.send(sender=Conversation, conversation=conversation, action=str(action))
     )
@@ -154,7 +152,15 @@ async def post_staff_message(thread_id: str, user: Any, text: str) -> AssistantM
     conversation = await sync_to_async(conversation_for_staff)(thread_id)
     item = await _post_text(conversation, f"{staff_display_name(user)} (support): {text}")
     await Conversation.objects.filter(pk=conversation.pk).aupdate(last_staff_at=clock.now())
-    await sync_to_async(_audit)(conversation, user, AuditAction.MESSAGE, {}, {}, text)
+    await sync_to_async(audit.record)(
+        AuditAction.MESSAGE,
+        user=user,
+        thread_id=conversation.thread_id,
+        customer_id=conversation.customer_id,
+        before={},
+        after={},
+        note=text,
+    )
     conversation.last_staff_at = clock.now()
     await conversation_changed.asend(sender=Conversation, conversation=conversation, action="staff_message")
     return item

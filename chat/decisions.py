@@ -24,7 +24,14 @@ from customers.models import Proposal, ProposalState
 logger = logging.getLogger(__name__)
 
 # What the customer sees for each state; "committing" is too brief to be worth a message.
-TOLD = {ProposalState.APPROVED, ProposalState.REJECTED, ProposalState.COMMITTED, ProposalState.FAILED}
+TOLD = {
+    ProposalState.APPROVED,
+    ProposalState.REJECTED,
+    ProposalState.COMMITTED,
+    ProposalState.FAILED,
+    ProposalState.CLOSED,
+    ProposalState.CANCELLED,
+}
 
 
 def _lines(proposal: Proposal) -> str:
@@ -47,6 +54,22 @@ def decision_message(proposal: Proposal, record: ReturnRecord | None) -> tuple[s
         text = f"Our team reviewed your return request and couldn't approve it: {proposal.customer_message}"
         card = widgets.status_card(title, "Not approved", "danger", [("Order", proposal.order_id)])
         return text, card, f"{title}: not approved"
+    if proposal.state == ProposalState.CLOSED:
+        text = f"We're sorry: we couldn't complete your return request. {proposal.customer_message}"
+        card = widgets.status_card(title, "Closed", "danger", [("Order", proposal.order_id)])
+        return text, card, f"{title}: closed"
+    if proposal.state == ProposalState.CANCELLED:
+        rows = [("Return", proposal.return_id), ("Items", _lines(proposal))]
+        credit, refund = int(proposal.quote.get("store_credit_cents", 0)), int(proposal.quote.get("refund_cents", 0))
+        if credit:
+            money_back = f"The {widgets.money(credit)} store credit has been taken back."
+        elif refund:
+            money_back = f"The {widgets.money(refund)} refund will not be paid."
+        else:
+            money_back = ""
+        text = f"Your return {proposal.return_id} has been cancelled. {money_back} The items can be returned again."
+        card = widgets.status_card(f"Return {proposal.return_id}", "Cancelled", "warning", rows)
+        return " ".join(text.split()), card, f"Return {proposal.return_id}: cancelled"
     if proposal.state == ProposalState.FAILED:
         text = (
             "Your return was approved, but we hit a problem creating it. "

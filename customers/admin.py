@@ -3,7 +3,8 @@ from django.db.models import QuerySet
 
 from customers.errors import ReturnsError
 from customers.models import AuditEntry, AutoApprovalRule, Proposal, ProposalState, ReturnPolicySettings, StaffProfile
-from customers.services import review
+from customers.services import decisions
+from customers.services.authority import is_supervisor
 
 
 @admin.register(ReturnPolicySettings)
@@ -59,7 +60,7 @@ class ProposalAdmin(admin.ModelAdmin):
         retried, skipped = 0, []
         for proposal in queryset.filter(state=ProposalState.FAILED):
             try:
-                review.retry_commit(proposal.pk, request.user)
+                decisions.retry_commit(proposal_id=proposal.pk, user=request.user)
                 retried += 1
             except ReturnsError as refused:
                 skipped.append(f"#{proposal.pk}: {refused.message}")
@@ -70,7 +71,7 @@ class ProposalAdmin(admin.ModelAdmin):
             self.message_user(request, detail, messages.WARNING)
 
     def has_retry_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
-        return request.user.is_superuser or request.user.has_perm("customers.approve_over_limit")
+        return is_supervisor(request.user)
 
 
 @admin.register(AutoApprovalRule)

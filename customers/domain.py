@@ -133,6 +133,8 @@ class ReturnRecord:
     approved_by: str = ""
     history: tuple[dict[str, str], ...] = field(default_factory=tuple)
     etag: str | None = None
+    # A cancelled refund: this much is to be voided at the payment provider (store credit is reversed in the ledger).
+    refund_to_void_cents: int = 0
 
 
 @dataclass(frozen=True)

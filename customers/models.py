@@ -87,6 +87,13 @@ class ReturnPolicySettings(models.Model):
     return_to_store_cost = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0.00"))
     free_shipping_reasons = models.JSONField(default=default_free_shipping_reasons, blank=True)
     free_shipping_tiers = models.JSONField(default=default_free_shipping_tiers, blank=True)
+    auto_approval_ceiling = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal("100.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Largest refund plus store credit approved with no person: assistant mode and approval rules.",
+    )
     updated_at = ClockDateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -137,6 +144,7 @@ class ReturnPolicySettings(models.Model):
             },
             free_shipping_reasons=frozenset(Reason(value) for value in self.free_shipping_reasons),
             free_shipping_tiers=frozenset(Tier(value) for value in self.free_shipping_tiers),
+            auto_approval_ceiling_cents=_cents(self.auto_approval_ceiling),
         )
 
 
@@ -168,6 +176,8 @@ class ProposalState(models.TextChoices):
     COMMITTING = "committing", "Committing"
     COMMITTED = "committed", "Committed"
     FAILED = "failed", "Failed"
+    CLOSED = "closed", "Closed without a return"  # a failed commit a supervisor closed
+    CANCELLED = "cancelled", "Return cancelled"  # committed, then cancelled and reversed
 
 
 class Proposal(models.Model):
@@ -274,6 +284,9 @@ class AuditAction(models.TextChoices):
     MODE = "mode", "Mode changed"
     LIFECYCLE = "lifecycle", "Lifecycle step"
     MESSAGE = "message", "Staff message"
+    REVIEW_NEEDED = "review_needed", "Left for review"
+    CLOSE = "close", "Failed commit closed"
+    CANCEL = "cancel", "Return cancelled"
 
 
 class AuditEntry(models.Model):

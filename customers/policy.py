@@ -41,6 +41,8 @@ class ReturnPolicy:
         {Reason.DAMAGED, Reason.WRONG_ITEM, Reason.NOT_AS_DESCRIBED, Reason.ARRIVED_LATE}
     )
     free_shipping_tiers: frozenset[Tier] = frozenset({Tier.PLATINUM})
+    # No approval without a person above this: assistant mode and auto-approval rules alike.
+    auto_approval_ceiling_cents: int = 10000
 
     def as_evidence(self) -> dict[str, Any]:
         """A JSON-safe snapshot, stored beside a quote so an auditor sees the figures that were used."""

@@ -12,7 +12,7 @@ from celery import Task, shared_task
 
 from customers.cosmos.runner import process_repository
 from customers.errors import ConcurrencyConflict, ReturnsError
-from customers.services import review
+from customers.services import commit_progress
 from customers.services.commit import commit_return, parse_approved_return
 from customers.signals import return_commit_failed, return_committed
 
@@ -42,7 +42,7 @@ def commit_return_task(self: Task, payload: dict[str, Any]) -> dict[str, Any]:
     approval_id = str(payload.get("approval_id", "")) if isinstance(payload, dict) else ""
     try:
         approved = parse_approved_return(payload)
-        review.mark_committing(approved.approval_id)
+        commit_progress.mark_committing(approved.approval_id)
         result = process_repository.run(lambda repo: commit_return(repo, approved))
     except ReturnsError as error:
         if isinstance(error, ConcurrencyConflict) and self.request.retries < MAX_RETRIES:
@@ -54,12 +54,12 @@ def commit_return_task(self: Task, payload: dict[str, Any]) -> dict[str, Any]:
             raise self.retry(exc=error, countdown=retry_delay(self.request.retries)) from error
         logger.exception("commit %s failed", approval_id)
         return _failed(approval_id, "commit_failed", f"The commit failed: {type(error).__name__}.")
-    review.mark_committed(approved.approval_id, result.record.return_id)
+    commit_progress.mark_committed(approved.approval_id, result.record.return_id)
     return_committed.send(sender=None, record=result.record, approval_id=approved.approval_id, created=result.created)
     return {"status": "committed", "return_id": result.record.return_id, "created": result.created}
 
 
 def _failed(approval_id: str, code: str, message: str) -> dict[str, Any]:
-    review.mark_failed(approval_id, code, message)
+    commit_progress.mark_failed(approval_id, code, message)
     return_commit_failed.send(sender=None, approval_id=approval_id, code=code, message=message)
     return {"status": "failed", "approval_id": approval_id, "code": code, "message": message}

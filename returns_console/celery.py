@@ -42,19 +42,20 @@ app.conf.update(
 app.autodiscover_tasks()
 
 
-_heartbeat = None
+_background: list = []  # the heartbeat and the commit sweep of this worker
 
 
 @worker_ready.connect
-def _start_heartbeat(sender: object = None, **_: object) -> None:
-    global _heartbeat
+def _start_background(sender: object = None, **_: object) -> None:
+    from returns_console.commit_sweep import CommitSweep
     from returns_console.worker_heartbeat import Heartbeat
 
-    _heartbeat = Heartbeat(getattr(sender, "hostname", None))
-    _heartbeat.start()
+    _background[:] = [Heartbeat(getattr(sender, "hostname", None)), CommitSweep()]
+    for job in _background:
+        job.start()
 
 
 @worker_shutdown.connect
-def _stop_heartbeat(**_: object) -> None:
-    if _heartbeat is not None:
-        _heartbeat.stop()
+def _stop_background(**_: object) -> None:
+    for job in _background:
+        job.stop()

@@ -155,6 +155,12 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "returns")
+# A dead worker's task comes back after this long (returns_console/celery.py sets the broker to it).
+COMMIT_REDELIVERY_SECONDS = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "300"))
+# The sweep re-sends an approval whose commit has not started this long after it was approved (or re-sent);
+# workers sweep at start and every COMMIT_SWEEP_INTERVAL_SECONDS. /healthz counts approvals past the bound.
+COMMIT_RESEND_AFTER_SECONDS = int(os.environ.get("COMMIT_RESEND_AFTER_SECONDS", "60"))
+COMMIT_SWEEP_INTERVAL_SECONDS = float(os.environ.get("COMMIT_SWEEP_INTERVAL_SECONDS", "60"))
 
 # --- Cosmos DB (system of record) ---------------------------------------------------------------
 COSMOS_ENDPOINT = os.environ.get("COSMOS_ENDPOINT", "https://127.0.0.1:8081")

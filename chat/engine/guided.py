@@ -12,7 +12,6 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from chatkit.store import Store
 from chatkit.types import ThreadMetadata, ThreadStreamEvent, UserMessageItem
 
@@ -31,7 +30,6 @@ from customers.models import Proposal, ProposalState
 from customers.policy import ReturnPolicy
 from customers.search import policy_search
 from customers.selectors.policy import aactive_policy
-from customers.services import review
 from customers.services.assessment import CustomerOverview, Selection, assess, customer_overview
 from customers.services.proposals import ProposalRequest, file_proposal
 from customers.services.quote import RefundQuote
@@ -412,11 +410,9 @@ class _Turn:
             shipping=flow.shipping,
         )
         try:
-            proposal = await file_proposal(self.overview, request, self.policy)
-            if self.conversation.mode == ConversationMode.ASSISTANT and proposal.state == ProposalState.PROPOSED:
-                proposal = (
-                    await sync_to_async(review.auto_approve)(proposal, system_reason="assistant mode") or proposal
-                )
+            proposal = await file_proposal(
+                self.overview, request, self.policy, assistant_mode=self.conversation.mode == ConversationMode.ASSISTANT
+            )
         except ReturnsError as error:
             async for event in self.out.say(f"Sorry, I can't submit this return: {error.message}"):
                 yield event

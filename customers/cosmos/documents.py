@@ -150,6 +150,7 @@ def return_document(record: ReturnRecord) -> Document:
         "created_at": record.created_at.isoformat(),
         "approved_by": record.approved_by,
         "history": list(record.history),
+        "refund_to_void_cents": record.refund_to_void_cents,
     }
 
 
@@ -183,6 +184,7 @@ def return_from_document(doc: Document) -> ReturnRecord:
         approved_by=doc.get("approved_by", ""),
         history=tuple(doc.get("history", ())),
         etag=doc.get("_etag"),
+        refund_to_void_cents=int(doc.get("refund_to_void_cents", 0)),
     )
 
 

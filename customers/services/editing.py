@@ -11,8 +11,9 @@ from customers.errors import InvalidRequest
 from customers.models import Proposal
 from customers.policy import ReturnPolicy
 from customers.services.assessment import Selection, assess, customer_overview
+from customers.services.decisions import ProposalEdit
 from customers.services.proposals import proposal_lines
-from customers.services.review import ProposalEdit
+from customers.services.quote import percent_of
 
 
 def _parse_quantities(proposal: Proposal, quantities: Any) -> dict[str, int]:
@@ -60,4 +61,6 @@ async def reassess_edit(
     assessment = assess(overview, proposal.order_id, selections, Reason(proposal.reason), resolution, shipping, policy)
     assert assessment.quote is not None
     lines = proposal_lines(assessment)
-    return ProposalEdit(lines, resolution, shipping, assessment.quote, override, reason_for_change)
+    paid = assessment.quote.merchandise_cents
+    bonus = percent_of(paid, policy.store_credit_bonus_percent) if resolution is Resolution.STORE_CREDIT else 0
+    return ProposalEdit(lines, resolution, shipping, assessment.quote, override, reason_for_change, paid + bonus)

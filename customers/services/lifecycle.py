@@ -45,6 +45,8 @@ async def advance_return(
     repo: CosmosRepository, customer_id: str, return_id: str, to_status: ReturnStatus, actor: str, note: str = ""
 ) -> ReturnRecord:
     """Apply one lifecycle step, guarded by the return's etag so two agents cannot both move it."""
+    if to_status is S.CANCELLED:
+        raise InvalidTransition("Cancelling reverses the return's money and quantities: use cancel_return.")
     record = await repo.get_return(customer_id, return_id)
     if to_status not in allowed_next(record):
         allowed = ", ".join(sorted(allowed_next(record))) or "none (it is finished)"

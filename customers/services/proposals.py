@@ -11,7 +11,7 @@ from django.db import IntegrityError
 from customers.domain import Reason, Resolution, Shipping
 from customers.models import Proposal
 from customers.policy import ReturnPolicy
-from customers.services import review
+from customers.services import decisions
 from customers.services.assessment import Assessment, CustomerOverview, Selection, assess
 from customers.signals import proposal_filed
 
@@ -40,7 +40,9 @@ def proposal_lines(assessment: Assessment) -> list[dict[str, Any]]:
     ]
 
 
-async def file_proposal(overview: CustomerOverview, request: ProposalRequest, policy: ReturnPolicy) -> Proposal:
+async def file_proposal(
+    overview: CustomerOverview, request: ProposalRequest, policy: ReturnPolicy, *, assistant_mode: bool = False
+) -> Proposal:
     """Re-assess from the system of record and store the proposal; the same submission files it once.
 
     Raises ``InvalidRequest`` / ``NotReturnable`` when the rules say no: the chat then tells the customer why.
@@ -96,5 +98,9 @@ async def file_proposal(overview: CustomerOverview, request: ProposalRequest, po
         # A second click raced the first one in: theirs is the proposal.
         return await Proposal.objects.aget(thread_id=request.thread_id, submission_key=request.submission_key)
     await proposal_filed.asend(sender=Proposal, proposal=proposal)
-    approved = await sync_to_async(review.auto_approve)(proposal)  # an enabled rule covering it, if any
+    # Nobody needs to look when an enabled rule covers it, or the conversation runs in assistant mode and the
+    # amount is within the auto-approval ceiling; otherwise it waits for staff.
+    approved = await sync_to_async(decisions.approve_by_rule)(proposal=proposal, policy=policy)
+    if approved is None and assistant_mode:
+        approved = await sync_to_async(decisions.approve_in_assistant_mode)(proposal=proposal, policy=policy)
     return approved or proposal

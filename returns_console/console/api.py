@@ -26,7 +26,8 @@ from customers.domain import ReturnStatus
 from customers.errors import InvalidRequest, InvalidTransition, NotFound, NotReturnable, ReturnsError
 from customers.models import Proposal, ProposalState
 from customers.selectors.policy import aactive_policy
-from customers.services import review
+from customers.services import decisions
+from customers.services.authority import OverApprovalLimit, SupervisorsOnly
 from customers.services.editing import reassess_edit
 from customers.services.lifecycle import advance_return, allowed_next
 from returns_console.console import events, presence
@@ -66,17 +67,27 @@ def _body(request: HttpRequest) -> dict[str, Any]:
     return body
 
 
+MAX_VERSION = 2**31 - 1  # what the database column holds; anything larger is refused, never a 500
+
+
 def _version(body: dict[str, Any]) -> int:
     version = body.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= MAX_VERSION:
         raise InvalidRequest('"version" (the version you reviewed, a whole number) is required.')
     return version
 
 
+def _message(body: dict[str, Any]) -> str:
+    message = body.get("message")
+    if not isinstance(message, str):
+        raise InvalidRequest('"message" for the customer is required.')
+    return message
+
+
 def _refusal(exc: ReturnsError) -> JsonResponse:
-    if isinstance(exc, review.StaleProposal):
+    if isinstance(exc, decisions.StaleProposal):
         return error(409, exc.code, exc.message, proposal=proposal_json(exc.proposal))
-    if isinstance(exc, review.OverApprovalLimit):
+    if isinstance(exc, (OverApprovalLimit, SupervisorsOnly)):
         return error(403, exc.code, exc.message)
     if isinstance(exc, NotFound):
         return error(404, exc.code, exc.message)
@@ -141,7 +152,7 @@ async def get_proposal(request: HttpRequest, proposal_id: int) -> JsonResponse:
 @decision
 async def approve(request: HttpRequest, proposal_id: int) -> JsonResponse:
     version = _version(_body(request))
-    proposal = await sync_to_async(review.approve_proposal)(proposal_id, request.staff, version)  # type: ignore[attr-defined]
+    proposal = await sync_to_async(decisions.approve)(proposal_id=proposal_id, user=request.staff, version=version)  # type: ignore[attr-defined]
     return await _fresh(proposal)
 
 
@@ -150,9 +161,14 @@ async def edit(request: HttpRequest, proposal_id: int) -> JsonResponse:
     body = _body(request)
     version = _version(body)
     proposal = await _proposal_or_404(proposal_id)
-    await sync_to_async(review.ensure_current)(proposal, version)  # before re-reading Cosmos
+    await sync_to_async(decisions.ensure_current)(proposal, version)  # before re-reading Cosmos
     edited = await reassess_edit(await loop_repository(), proposal, body, await aactive_policy())
-    proposal = await sync_to_async(review.edit_and_approve)(proposal_id, request.staff, version, edited)  # type: ignore[attr-defined]
+    proposal = await sync_to_async(decisions.edit_and_approve)(
+        proposal_id=proposal_id,
+        user=request.staff,  # type: ignore[attr-defined]
+        version=version,
+        edit=edited,
+    )
     return await _fresh(proposal)
 
 
@@ -160,19 +176,31 @@ async def edit(request: HttpRequest, proposal_id: int) -> JsonResponse:
 async def reject(request: HttpRequest, proposal_id: int) -> JsonResponse:
     body = _body(request)
     version = _version(body)
-    message = body.get("message")
-    if not isinstance(message, str):
-        raise InvalidRequest('"message" for the customer is required.')
-    proposal = await sync_to_async(review.reject_proposal)(proposal_id, request.staff, version, message)  # type: ignore[attr-defined]
+    proposal = await sync_to_async(decisions.reject)(
+        proposal_id=proposal_id,
+        user=request.staff,  # type: ignore[attr-defined]
+        version=version,
+        message=_message(body),
+    )
     return await _fresh(proposal)
 
 
 @decision
 async def retry(request: HttpRequest, proposal_id: int) -> JsonResponse:
-    user = request.staff  # type: ignore[attr-defined]
-    if not (user.is_superuser or await sync_to_async(user.has_perm)("customers.approve_over_limit")):
-        return error(403, "supervisors_only", "Only a supervisor can retry a failed commit.")
-    proposal = await sync_to_async(review.retry_commit)(proposal_id, user)
+    proposal = await sync_to_async(decisions.retry_commit)(proposal_id=proposal_id, user=request.staff)  # type: ignore[attr-defined]
+    return await _fresh(proposal)
+
+
+@decision
+async def close(request: HttpRequest, proposal_id: int) -> JsonResponse:
+    """A failed commit no retry can fix leaves the queue, with a message to the customer."""
+    body = _body(request)
+    proposal = await sync_to_async(decisions.close_failure)(
+        proposal_id=proposal_id,
+        user=request.staff,  # type: ignore[attr-defined]
+        version=_version(body),
+        message=_message(body),
+    )
     return await _fresh(proposal)
 
 
@@ -346,6 +374,12 @@ async def advance(request: HttpRequest, return_id: str) -> JsonResponse:
     if proposal is None:
         raise NotFound(f"Return {return_id} does not exist.")
     user = request.staff  # type: ignore[attr-defined]
+    if to_status is ReturnStatus.CANCELLED:  # money moves back: the one decision that reverses a commit
+        cancelled = await decisions.cancel_return(
+            repo=await loop_repository(), proposal_id=proposal.pk, user=user, note=str(body.get("note", ""))[:500]
+        )
+        record = await (await loop_repository()).get_return(cancelled.customer_id, return_id)
+        return JsonResponse({"return_id": return_id, "status": str(record.status), "history": list(record.history)})
     record = await advance_return(
         await loop_repository(),
         proposal.customer_id,
@@ -354,5 +388,5 @@ async def advance(request: HttpRequest, return_id: str) -> JsonResponse:
         user.get_username(),
         str(body.get("note", "")),
     )
-    await sync_to_async(review.record_lifecycle_step)(proposal, user, str(record.status))
+    await sync_to_async(decisions.record_lifecycle_step)(proposal=proposal, user=user, status=str(record.status))
     return JsonResponse({"return_id": return_id, "status": str(record.status), "history": list(record.history)})

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 
 from customers import clock
 from customers.domain import Resolution, Shipping
-from customers.services.review import approval_limit_cents
+from customers.services.authority import approval_limit_cents, is_supervisor
 from returns_console.console import presence
 
 
@@ -23,7 +23,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "resolutions": [str(value) for value in Resolution],
         "shipping_options": [str(value) for value in Shipping],
         "approval_limit_cents": "" if limit is None else limit,
-        "can_retry": request.user.is_superuser or request.user.has_perm("customers.approve_over_limit"),
+        "can_retry": is_supervisor(request.user),
         "presence_refresh_ms": presence.REFRESH_SECONDS * 1000,
         "server_now": clock.now().isoformat(),  # waiting times count on the app's clock, not the agent's laptop
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from customers.models import Proposal
+from customers.services.commit_progress import can_retry
 
 
 def money(cents: int) -> str:
@@ -53,6 +54,7 @@ def proposal_json(proposal: Proposal) -> dict[str, Any]:
         "failure": {"code": proposal.failure_code, "message": proposal.failure_message}
         if proposal.failure_code
         else None,
+        "can_retry": can_retry(proposal),
         "created_at": proposal.created_at.isoformat(),
         "updated_at": proposal.updated_at.isoformat(),
     }

@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/proposals/<int:proposal_id>/edit", api.edit, name="console-edit"),
     path("api/proposals/<int:proposal_id>/reject", api.reject, name="console-reject"),
     path("api/proposals/<int:proposal_id>/retry", api.retry, name="console-retry"),
+    path("api/proposals/<int:proposal_id>/close", api.close, name="console-close"),
     path("api/returns/<str:return_id>", api.get_return, name="console-return"),
     path("api/returns/<str:return_id>/advance", api.advance, name="console-advance"),
     path("api/conversations", api.list_conversations, name="console-conversations"),

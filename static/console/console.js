@@ -311,15 +311,16 @@
     return form;
   }
 
-  function rejectForm(p, panel) {
-    const form = el("form", "reject");
+  // A decision that needs a message for the customer: reject a proposal, close a failed commit.
+  function messageForm(p, panel, action, label) {
+    const form = el("form", action);
     const message = Object.assign(el("textarea"), { rows: 2, placeholder: "Message for the customer (required)" });
     message.setAttribute("aria-label", "Message for the customer");
-    const send = Object.assign(el("button", "danger", "Reject"), { type: "submit" });
+    const send = Object.assign(el("button", "danger", label), { type: "submit" });
     form.append(message, send);
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      decide(p, "reject", { message: message.value }, panel);
+      decide(p, action, { message: message.value }, panel);
     });
     return form;
   }
@@ -353,15 +354,19 @@
       approve.addEventListener("click", () => decide(p, "approve", {}, panel));
       edit.addEventListener("click", () => panel.querySelector(".edit") || panel.insertBefore(editForm(p, panel), status));
       reject.addEventListener("click", () => {
-        const form = panel.querySelector(".reject") || panel.insertBefore(rejectForm(p, panel), status);
+        const form = panel.querySelector(".reject") || panel.insertBefore(messageForm(p, panel, "reject", "Reject"), status);
         form.querySelector("textarea").focus();
       });
       actions.append(approve, edit, reject);
       panel.appendChild(actions);
     } else if (p.state === "failed" && body.canRetry) {
-      const retry = Object.assign(el("button", "primary", "Retry commit"), { type: "button" });
-      retry.addEventListener("click", () => decide(p, "retry", {}, panel));
-      panel.appendChild(retry);
+      // Retry only where sending again can help; otherwise the supervisor closes it, telling the customer.
+      if (p.can_retry) {
+        const retry = Object.assign(el("button", "primary", "Retry commit"), { type: "button" });
+        retry.addEventListener("click", () => decide(p, "retry", {}, panel));
+        panel.appendChild(retry);
+      }
+      panel.appendChild(messageForm(p, panel, "close", "Close without a return"));
     }
     panel.appendChild(status);
     return panel;
@@ -391,8 +396,12 @@
       row.appendChild(el("p", "text", `${r.return_id} · ${r.order_id} · ${r.status.replace(/_/g, " ")}${r.tracking_number ? " · " + r.tracking_number : ""}`));
       const steps = el("div", "row wrap");
       for (const next of r.next) {
-        const step = Object.assign(el("button", "small", next.replace(/_/g, " ")), { type: "button" });
+        const cancelling = next === "cancelled";
+        const label = cancelling ? "cancel return" : next.replace(/_/g, " ");
+        const step = Object.assign(el("button", cancelling ? "small danger" : "small", label), { type: "button" });
         step.addEventListener("click", async () => {
+          const moneyBack = r.store_credit_cents ? `the ${money(r.store_credit_cents)} store credit is taken back` : `the ${money(r.refund_cents)} refund is voided`;
+          if (cancelling && !window.confirm(`Cancel return ${r.return_id}? ${moneyBack}, the items become returnable again and the customer is told.`)) return;
           try {
             await api("POST", `/console/api/returns/${encodeURIComponent(r.return_id)}/advance`, { status: next });
             await select(state.selected);

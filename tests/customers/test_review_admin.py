@@ -13,7 +13,7 @@ from customers.services.staff import ensure_demo_staff
 pytestmark = pytest.mark.django_db
 
 
-def _proposal(state: str = ProposalState.FAILED, key: str = "k1") -> Proposal:
+def _proposal(state: str = ProposalState.FAILED, key: str = "k1", code: str = "commit_failed") -> Proposal:
     return Proposal.objects.create(
         customer_id="CUST-1001",
         customer_name="Robert Johnson",
@@ -40,8 +40,10 @@ def _proposal(state: str = ProposalState.FAILED, key: str = "k1") -> Proposal:
         evidence={},
         state=state,
         approval_id="proposal-x",
-        failure_code="not_returnable",
-        failure_message="Smart Home Hub is no longer returnable.",
+        failure_code=code,
+        failure_message="Smart Home Hub is no longer returnable."
+        if code == "not_returnable"
+        else "The commit failed: ServiceResponseError.",
     )
 
 
@@ -63,15 +65,19 @@ def test_the_audit_log_is_append_only_everywhere(client):
 def test_a_supervisor_retries_failed_commits_from_the_admin(client, django_capture_on_commit_callbacks):
     ensure_demo_staff("pw-demo-1")
     failed, proposed = _proposal(), _proposal(ProposalState.PROPOSED, key="k2")
+    hopeless = _proposal(key="k3", code="not_returnable")
     client.force_login(get_user_model().objects.get(username="supervisor"))
     assert client.get("/admin/customers/proposal/?state__exact=failed").status_code == 200
     with django_capture_on_commit_callbacks() as callbacks:
         response = client.post(
             "/admin/customers/proposal/",
-            {"action": "retry_failed_commits", "_selected_action": [failed.pk, proposed.pk]},
+            {"action": "retry_failed_commits", "_selected_action": [failed.pk, proposed.pk, hopeless.pk]},
             follow=True,
         )
     assert response.status_code == 200 and b"Sent 1 commit(s) again." in response.content
+    assert b"Retrying cannot help" in response.content  # no longer returnable: closed, never retried
+    hopeless.refresh_from_db()
+    assert hopeless.state == ProposalState.FAILED
     failed.refresh_from_db()
     assert failed.state == ProposalState.APPROVED and failed.version == 2
     assert AuditEntry.objects.get(proposal=failed).action == AuditAction.RETRY

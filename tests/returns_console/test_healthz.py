@@ -31,8 +31,31 @@ async def _wait_for_worker(async_client, attempts: int = 50) -> dict:  # type: i
 async def test_all_ok_with_a_live_worker(async_client, repo, heartbeat):
     body = await _wait_for_worker(async_client)
     assert body["status"] == "ok", body
-    assert set(body["checks"]) == {"database", "redis", "cosmos", "worker"}
+    assert set(body["checks"]) == {"database", "redis", "cosmos", "worker", "commits"}
     assert all(check["status"] == "ok" for check in body["checks"].values())
+    assert body["checks"]["commits"]["stalled_approvals"] == 0
+
+
+async def test_approvals_waiting_past_the_bound_are_counted(async_client, repo, heartbeat, settings):
+    """A commit message lost with Redis leaves an approval waiting: /healthz says how many, and degrades."""
+    from datetime import timedelta
+
+    from customers import clock
+    from customers.models import Proposal, ProposalState
+    from tests.customers.seeded import file_seed_proposal, seed
+
+    await seed(repo)
+    stuck, fresh = await file_seed_proposal(repo), await file_seed_proposal(repo, sku="CBL-USBC-6FT-3PK")
+    long_ago = clock.now() - timedelta(seconds=settings.COMMIT_RESEND_AFTER_SECONDS + 5)
+    await Proposal.objects.filter(pk=stuck.pk).aupdate(
+        state=ProposalState.APPROVED, approval_id="proposal-x", updated_at=long_ago
+    )
+    await Proposal.objects.filter(pk=fresh.pk).aupdate(state=ProposalState.APPROVED, approval_id="proposal-y")
+    await _wait_for_worker(async_client)
+    response = await async_client.get("/healthz")
+    commits = response.json()["checks"]["commits"]
+    assert response.status_code == 503 and commits["status"] == "stalled"
+    assert commits["stalled_approvals"] == 1 and "1 approval(s) waiting longer than" in commits["detail"]
 
 
 async def test_no_worker_is_degraded(async_client, repo, services_settings):

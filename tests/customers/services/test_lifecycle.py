@@ -13,6 +13,7 @@ from customers.domain import Resolution, ReturnStatus
 from customers.errors import ConcurrencyConflict, InvalidTransition
 from customers.services.commit import commit_return
 from customers.services.lifecycle import advance_return
+from customers.services.reversal import reverse_return
 from tests.customers.seeded import approval, seed
 
 S = ReturnStatus
@@ -60,9 +61,23 @@ async def test_full_lifecycle_is_recorded(repo: CosmosRepository, resolution, pa
 async def test_invalid_steps_are_refused_with_the_allowed_ones(repo: CosmosRepository, resolution, steps, bad):
     return_id = await _committed(repo, resolution)
     for step in steps:
+        await _step(repo, return_id, step)
+    with pytest.raises(InvalidTransition, match=r"next steps allowed|can no longer be cancelled"):
+        await _step(repo, return_id, bad)
+
+
+async def _step(repo: CosmosRepository, return_id: str, step: ReturnStatus) -> None:
+    """A lifecycle step; cancelling goes through the reversal, never a bare status change."""
+    if step is S.CANCELLED:
+        await reverse_return(repo, "CUST-1001", return_id, actor="agent")
+    else:
         await advance_return(repo, "CUST-1001", return_id, step, actor="agent")
-    with pytest.raises(InvalidTransition, match="next steps allowed"):
-        await advance_return(repo, "CUST-1001", return_id, bad, actor="agent")
+
+
+async def test_a_bare_status_change_to_cancelled_is_refused(repo: CosmosRepository):
+    return_id = await _committed(repo)
+    with pytest.raises(InvalidTransition, match="use cancel_return"):
+        await advance_return(repo, "CUST-1001", return_id, S.CANCELLED, actor="agent")
 
 
 async def test_two_agents_moving_one_return_at_once(repo: CosmosRepository):

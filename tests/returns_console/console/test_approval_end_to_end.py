@@ -169,7 +169,8 @@ async def _wait_for_state(session: aiohttp.ClientSession, url: str, proposal_id:
 
 async def test_a_commit_that_cannot_land_goes_to_the_supervisors_queue(stack: LiveStack):
     """Two requests for the last unit, both approved: one commits, the other fails for good and waits for a
-    supervisor, who may retry it (it fails again, honestly) while an agent may not."""
+    supervisor. Retrying cannot help a unit that is gone, so it is refused with the reason; the supervisor
+    closes it with a message, and the customer hears of it once (one notice of the failure, one of the close)."""
     url = stack.url
     turns = [
         "I want to return USB-C Cable 6ft from order ORD-79001",
@@ -205,7 +206,25 @@ async def test_a_commit_that_cannot_land_goes_to_the_supervisors_queue(stack: Li
         retry = f"{url}/console/api/proposals/{failed['id']}/retry"
         async with agent.post(retry, data="{}", headers=agent_headers) as refused:
             assert refused.status == 403 and (await refused.json())["error"] == "supervisors_only"
-        async with supervisor.post(retry, data="{}", headers=supervisor_headers) as again:
-            assert again.status == 200
-        after = await _wait_for_state(supervisor, url, failed["id"], {"failed", "committed"})
-        assert after["state"] == "failed" and after["version"] > failed["version"]
+        async with supervisor.post(retry, data="{}", headers=supervisor_headers) as hopeless:
+            assert hopeless.status == 409 and "Retrying cannot help" in (await hopeless.json())["message"]
+
+        close = f"{url}/console/api/proposals/{failed['id']}/close"
+        message = json.dumps({"version": failed["version"], "message": "The last cable was returned already."})
+        async with agent.post(close, data=message, headers=agent_headers) as refused:
+            assert refused.status == 403
+        async with supervisor.post(close, data=message, headers=supervisor_headers) as closed:
+            assert closed.status == 200 and (await closed.json())["state"] == "closed"
+        async with supervisor.post(close, data=message, headers=supervisor_headers) as twice:
+            assert twice.status == 409
+
+        conversation = f"{url}/console/api/conversations/{failed['thread_id']}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            async with supervisor.get(conversation) as answer:
+                cards = [json.dumps(i["widget"]) for i in (await answer.json())["items"] if i["type"] == "widget"]
+            if any('"Closed"' in card for card in cards):
+                break
+            await asyncio.sleep(0.3)
+        told = [state for card in cards for state in ("Delayed", "Closed") if f'"{state}"' in card]
+        assert told == ["Delayed", "Closed"]

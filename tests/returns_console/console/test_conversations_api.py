@@ -150,7 +150,11 @@ async def test_staff_message_and_mode_refusals(seeded):
     assert (await _post(agent, f"{url}/messages", {}))[0] == 400
     assert (await _post(agent, f"{url}/mode", {"mode": "autopilot"}))[0] == 400
     assert (await _post(agent, "/console/api/conversations/thr_nope/take-over", {}))[0] == 404
-    status, row = await _post(agent, f"{url}/mode", {"mode": "assistant"})
+    # Assistant mode lets the assistant approve alone: a supervisor's call, not an agent's.
+    status, body = await _post(agent, f"{url}/mode", {"mode": "assistant"})
+    assert status == 403 and body["error"] == "supervisors_only"
+    assert (await Conversation.objects.aget(thread_id=chat.thread_id)).mode == "copilot"
+    status, row = await _post(await staff_client("supervisor"), f"{url}/mode", {"mode": "assistant"})
     assert status == 200 and row["mode"] == "assistant"
     assert (await Conversation.objects.aget(thread_id=chat.thread_id)).mode == "assistant"
 
@@ -158,14 +162,28 @@ async def test_staff_message_and_mode_refusals(seeded):
 async def test_in_assistant_mode_a_confirmed_return_is_approved_without_a_person(seeded):
     chat = await Chat.sign_in()
     await chat.say("I want to return Smart Home Hub from order ORD-79001")
-    agent = await staff_client("agent")
-    await _post(agent, f"/console/api/conversations/{chat.thread_id}/mode", {"mode": "assistant"})
+    supervisor = await staff_client("supervisor")
+    await _post(supervisor, f"/console/api/conversations/{chat.thread_id}/mode", {"mode": "assistant"})
     for text in ("it was completely damaged", "I would like a STORE_CREDIT", "prepaid label", "confirm"):
         await chat.say(text)
-    [proposal] = (await agent.get(f"/console/api/proposals?thread_id={chat.thread_id}")).json()["proposals"]
-    assert proposal["state"] == "approved" and proposal["decided_by"] is None
+    [proposal] = (await supervisor.get(f"/console/api/proposals?thread_id={chat.thread_id}")).json()["proposals"]
+    assert proposal["state"] == "approved" and proposal["decided_by"] is None  # 98.99: within the 100.00 ceiling
     entry = await AuditEntry.objects.aget(proposal_id=proposal["id"])
     assert entry.action == AuditAction.AUTO_APPROVE and entry.actor_label == "assistant mode"
+
+
+async def test_in_assistant_mode_a_return_above_the_ceiling_waits_for_a_person(seeded):
+    chat = await Chat.sign_in()
+    await chat.say("I want to return the Ultra HD Smart Display from order ORD-79001")
+    supervisor = await staff_client("supervisor")
+    await _post(supervisor, f"/console/api/conversations/{chat.thread_id}/mode", {"mode": "assistant"})
+    for text in ("it was completely damaged", "full refund", "prepaid label", "confirm"):
+        await chat.say(text)
+    assert "with our team for a quick review" in chat.text()
+    [proposal] = (await supervisor.get(f"/console/api/proposals?thread_id={chat.thread_id}")).json()["proposals"]
+    assert proposal["state"] == "proposed" and proposal["amounts_cents"]["refund"] == 29999
+    entry = await AuditEntry.objects.aget(proposal_id=proposal["id"])
+    assert entry.action == AuditAction.REVIEW_NEEDED and "auto-approval ceiling of 100.00" in entry.note
 
 
 async def test_the_customer_chats_on_when_the_console_feed_is_down(seeded, services_settings, caplog):

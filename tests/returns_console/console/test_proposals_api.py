@@ -174,15 +174,40 @@ async def test_an_amount_override_needs_a_written_reason(seeded):
     assert entry.before["quote"]["store_credit_cents"] == 9899 and entry.after["quote"]["store_credit_cents"] == 5000
 
 
-async def test_an_override_above_the_limit_needs_a_supervisor(seeded):
-    proposal = await file_seed_proposal(seeded)
-    agent = await staff_client("agent")
-    status, body = await _post(
-        agent,
-        f"/console/api/proposals/{proposal.pk}/edit",
-        {"version": 1, "amount_override_cents": 25000, "reason_for_change": "Customer asked nicely"},
+@pytest.mark.parametrize(
+    ("who", "cents", "status", "code"),
+    [
+        ("agent", 3500, 200, None),  # below the rules' 38.24: the agent may
+        ("agent", 4000, 403, "supervisors_only"),  # above the rules' figure
+        ("supervisor", 4000, 200, None),
+        ("supervisor", 4500, 400, "invalid_request"),  # more than the 44.99 paid
+        ("supervisor", 10**20, 400, "invalid_request"),
+        ("supervisor", 2**53 + 1, 400, "invalid_request"),
+    ],
+)
+async def test_amount_overrides_are_bounded_by_what_was_paid_and_by_who_may(seeded, who, cents, status, code):
+    """James Smith (Standard) returns a 44.99 charger, changed his mind: the rules refund 38.24 (15% fee)."""
+    proposal = await file_seed_proposal(
+        seeded,
+        sku="CHG-GAN-65W",
+        customer_id="CUST-1003",
+        order_id="ORD-79003",
+        reason=Reason.CHANGED_MIND,
+        resolution=Resolution.FULL_REFUND,
+        shipping=Shipping.DROP_OFF,
     )
-    assert status == 403 and body["error"] == "over_approval_limit"
+    assert proposal.quote["refund_cents"] == 3824
+    answer, body = await _post(
+        await staff_client(who),
+        f"/console/api/proposals/{proposal.pk}/edit",
+        {"version": 1, "amount_override_cents": cents, "reason_for_change": "Goodwill for a late delivery"},
+    )
+    assert answer == status, body
+    stored = await Proposal.objects.aget(pk=proposal.pk)
+    if code:
+        assert body["error"] == code and stored.state == "proposed"
+    else:
+        assert stored.state == "approved" and stored.quote["refund_cents"] == cents
 
 
 async def test_rejecting_needs_a_message_for_the_customer(seeded):
@@ -251,12 +276,12 @@ async def test_a_commit_that_cannot_be_queued_lands_in_the_supervisors_queue(see
     """Fault injection: the broker refuses the message (kombu's OperationalError, as when Redis is away)."""
     from kombu.exceptions import OperationalError
 
-    from customers.tasks import commit_return_task
+    from returns_console.celery import app
 
     def broker_down(*args: object, **kwargs: object) -> None:
         raise OperationalError("Error 111 connecting to redis: Connection refused.")
 
-    monkeypatch.setattr(commit_return_task, "delay", broker_down)
+    monkeypatch.setattr(app, "send_task", broker_down)
     proposal = await file_seed_proposal(seeded)
     agent = await staff_client("agent")
     status, _ = await _post(agent, f"/console/api/proposals/{proposal.pk}/approve", {"version": 1})
