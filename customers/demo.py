@@ -88,7 +88,8 @@ def _email(name: str, customer_id: str) -> str:
 
 def _line(order_id: str, index: int, sku: str, quantity: int, returned: int = 0) -> OrderLine:
     product = PRODUCT_BY_SKU[sku]
-    return OrderLine(f"{order_id}-L{index}", sku, product.name, product.price_cents, quantity, returned)
+    # Demo quantities already returned came back before the console existed: no return documents of ours.
+    return OrderLine(f"{order_id}-L{index}", sku, product.name, product.price_cents, quantity, returned, returned)
 
 
 def _order(

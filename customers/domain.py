@@ -75,6 +75,9 @@ class OrderLine:
     unit_price_cents: int
     quantity: int
     returned_quantity: int = 0
+    # Of returned_quantity, what came back before or outside this console (no return document of ours), so
+    # the reconciler can check the rest against the returns that exist.
+    returned_outside: int = 0
 
     @property
     def returnable_quantity(self) -> int:

@@ -90,6 +90,7 @@ def order_document(order: Order) -> Document:
                 "unit_price_cents": line.unit_price_cents,
                 "quantity": line.quantity,
                 "returned_quantity": line.returned_quantity,
+                "returned_outside": line.returned_outside,
             }
             for line in order.lines
         ],
@@ -111,6 +112,7 @@ def order_from_document(doc: Document) -> Order:
                 unit_price_cents=int(line["unit_price_cents"]),
                 quantity=int(line["quantity"]),
                 returned_quantity=int(line.get("returned_quantity", 0)),
+                returned_outside=int(line.get("returned_outside", 0)),
             )
             for line in doc["lines"]
         ),

@@ -76,6 +76,13 @@ class CosmosRepository:
         )
         return [item async for item in items]
 
+    async def all_of_type(self, doc_type: str) -> list[dict[str, Any]]:
+        """Every customer document of a type, across partitions: for the reconciler, never a hot path."""
+        items = self.customer_data.query_items(
+            query="SELECT * FROM c WHERE c.type = @type", parameters=[{"name": "@type", "value": doc_type}]
+        )
+        return [item async for item in items]
+
     async def get_customer(self, customer_id: str) -> Customer:
         doc = await self._customer_document(customer_id, customer_id, docs.CUSTOMER, "Customer")
         return docs.customer_from_document(doc)
