@@ -219,6 +219,8 @@ class Proposal(models.Model):
     customer_message = models.TextField(blank=True, help_text="What the customer was told on rejection.")
     failure_code = models.CharField(max_length=40, blank=True)
     failure_message = models.TextField(blank=True)
+    # Other open proposals of the customer asking for the same units (services/overlaps.py), both ways.
+    overlaps = models.JSONField(default=list, blank=True)
     created_at = ClockDateTimeField(auto_now_add=True)
     updated_at = ClockDateTimeField(auto_now=True)
 

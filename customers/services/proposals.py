@@ -13,6 +13,7 @@ from customers.models import Proposal
 from customers.policy import ReturnPolicy
 from customers.services import decisions
 from customers.services.assessment import Assessment, CustomerOverview, Selection, assess
+from customers.services.overlaps import mark_overlaps
 from customers.signals import proposal_filed
 
 
@@ -97,7 +98,11 @@ async def file_proposal(
     except IntegrityError:
         # A second click raced the first one in: theirs is the proposal.
         return await Proposal.objects.aget(thread_id=request.thread_id, submission_key=request.submission_key)
+    returnable = {view.line.sku: view.line.returnable_quantity for view, _ in assessment.lines}
+    overlapping = await sync_to_async(mark_overlaps)(proposal, returnable)
     await proposal_filed.asend(sender=Proposal, proposal=proposal)
+    if overlapping:
+        return proposal  # units another open request also wants: a person decides which goes ahead
     # Nobody needs to look when an enabled rule covers it, or the conversation runs in assistant mode and the
     # amount is within the auto-approval ceiling; otherwise it waits for staff.
     approved = await sync_to_async(decisions.approve_by_rule)(proposal=proposal, policy=policy)

@@ -30,6 +30,7 @@ from customers.services import decisions
 from customers.services.authority import OverApprovalLimit, SupervisorsOnly
 from customers.services.editing import reassess_edit
 from customers.services.lifecycle import advance_return, allowed_next
+from customers.services.overlaps import ensure_still_returnable
 from returns_console.console import events, presence
 from returns_console.console.selectors import FILTERS, conversation_rows, row_for
 from returns_console.console.serializers import proposal_json
@@ -152,6 +153,9 @@ async def get_proposal(request: HttpRequest, proposal_id: int) -> JsonResponse:
 @decision
 async def approve(request: HttpRequest, proposal_id: int) -> JsonResponse:
     version = _version(_body(request))
+    proposal = await _proposal_or_404(proposal_id)
+    await sync_to_async(decisions.ensure_current)(proposal, version)  # a stale view hears who acted first
+    await ensure_still_returnable(await loop_repository(), proposal)  # before anything is queued
     proposal = await sync_to_async(decisions.approve)(proposal_id=proposal_id, user=request.staff, version=version)  # type: ignore[attr-defined]
     return await _fresh(proposal)
 

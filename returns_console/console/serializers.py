@@ -55,6 +55,7 @@ def proposal_json(proposal: Proposal) -> dict[str, Any]:
         if proposal.failure_code
         else None,
         "can_retry": can_retry(proposal),
+        "overlaps": proposal.overlaps,
         "created_at": proposal.created_at.isoformat(),
         "updated_at": proposal.updated_at.isoformat(),
     }

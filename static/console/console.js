@@ -338,6 +338,10 @@
     if (p.decided_by || p.decided_by_rule) panel.appendChild(el("p", "caption", `Decided by ${p.decided_by || "rule: " + p.decided_by_rule}`));
     if (p.return_id) panel.appendChild(el("p", "caption", `Return ${p.return_id}`));
     if (p.failure) panel.appendChild(el("p", "caption c-danger", `Commit failed: ${p.failure.message}`));
+    if (p.overlaps && p.overlaps.length) {
+      const names = p.overlaps.map((id) => `#${id}`).join(", ");
+      panel.appendChild(el("p", "caption c-warning overlap", `Asks for the same units as proposal ${names}: only one can go ahead.`));
+    }
     if (p.customer_message) panel.appendChild(el("p", "caption", `Told the customer: ${p.customer_message}`));
     const status = el("p", "decision-status caption");
     if (p.state === "proposed") {

@@ -261,3 +261,24 @@ async def test_the_sweep_resends_only_commits_that_are_overdue(seeded, emitted, 
     assert emitted == [("task", "customers.commit_return")] * 2
     assert await sync_to_async(commit_progress.resend_stalled_commits)() == []  # its clock restarted
     assert await sync_to_async(lambda: commit_progress.stalled_approvals().count())() == 0
+
+
+async def test_overlapping_proposals_are_linked_and_the_second_approval_is_refused_before_queueing(seeded, emitted):
+    """Robert asks twice for both of his hubs (two tabs): both cards link to each other; once the first is
+    committed, approving the second is refused with the reason before anything is queued."""
+    from customers.errors import NotReturnable
+    from customers.services.overlaps import ensure_still_returnable
+
+    first = await file_seed_proposal(seeded, quantity=2)
+    second = await file_seed_proposal(seeded, quantity=1)
+    apart = await file_seed_proposal(seeded, sku="CBL-USBC-6FT-3PK")
+    first, second = await Proposal.objects.aget(pk=first.pk), await Proposal.objects.aget(pk=second.pk)
+    assert (first.overlaps, second.overlaps, apart.overlaps) == ([second.pk], [first.pk], [])
+    assert ("proposal_changed", "overlap") in emitted
+
+    await _committed(seeded, first)
+    emitted.clear()
+    with pytest.raises(NotReturnable, match=rf"0 left to return, this proposal asks for 1 \(proposal #{first.pk}"):
+        await ensure_still_returnable(seeded, second)
+    await ensure_still_returnable(seeded, apart)  # unrelated units: fine
+    assert emitted == []

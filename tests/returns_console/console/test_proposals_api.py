@@ -9,6 +9,7 @@ import json
 
 import pytest
 import redis
+from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.test import AsyncClient
 
@@ -290,3 +291,25 @@ async def test_a_commit_that_cannot_be_queued_lands_in_the_supervisors_queue(see
     assert stored.state == "failed" and stored.failure_code == "enqueue_failed"
     actions = [e.action async for e in AuditEntry.objects.filter(proposal=stored).order_by("id")]
     assert actions == [AuditAction.APPROVE, AuditAction.COMMIT_FAILED]
+
+
+async def test_approving_units_another_proposal_already_returned_is_refused_with_the_reason(
+    seeded, redis_url, inprocess_celery_queue
+):
+    from customers.services import commit_progress
+    from customers.services.commit import commit_return
+
+    first, second = await file_seed_proposal(seeded, quantity=2), await file_seed_proposal(seeded, quantity=1)
+    supervisor = await staff_client("supervisor")
+    status, body = await _post(supervisor, f"/console/api/proposals/{first.pk}/approve", {"version": 1})
+    assert status == 200 and body["overlaps"] == [second.pk]
+    approved = await Proposal.objects.select_related("decided_by").aget(pk=first.pk)
+    result = await commit_return(seeded, commit_progress.approved_return(approved))
+    await sync_to_async(commit_progress.mark_committed)(approved.approval_id, result.record.return_id)
+    queued = redis.Redis.from_url(redis_url).llen(inprocess_celery_queue)
+
+    status, body = await _post(supervisor, f"/console/api/proposals/{second.pk}/approve", {"version": 1})
+    assert status == 422 and body["error"] == "not_returnable"
+    assert f"(proposal #{first.pk} already returned them)" in body["message"]
+    assert (await Proposal.objects.aget(pk=second.pk)).state == "proposed"
+    assert redis.Redis.from_url(redis_url).llen(inprocess_celery_queue) == queued  # nothing enqueued
