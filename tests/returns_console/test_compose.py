@@ -44,3 +44,17 @@ def test_web_sockets_and_worker_share_configuration(compose: dict):
 def test_pages_open_their_sockets_on_the_sockets_service(compose: dict):
     published = compose["services"]["sockets"]["ports"][0]
     assert str(published["published"]) == compose["services"]["web"]["environment"]["WEBSOCKET_PORT"] == "8001"
+
+
+def test_the_cosmos_emulator_keeps_its_data_in_a_named_volume(compose: dict):
+    cosmos = compose["services"]["cosmos"]
+    assert cosmos["environment"]["AZURE_COSMOS_EMULATOR_ENABLE_DATA_PERSISTENCE"] == "true"
+    # The Linux emulator image keeps its data under /tmp/cosmos/appdata. docker-compose 1.29 prints mounts in the
+    # short form "source:target:mode"; newer versions as mappings.
+    mounts = {}
+    for volume in cosmos["volumes"]:
+        if isinstance(volume, str):
+            source, target, *_ = volume.split(":")
+            volume = {"source": source, "target": target}
+        mounts[volume["target"]] = volume["source"]
+    assert mounts["/tmp/cosmos/appdata"] in compose["volumes"]  # a named volume, not a path on the host
