@@ -55,3 +55,30 @@ async def test_seed_demo_twice(repo, services_settings):
         "admin": (None, True, True),
     }
     assert found["login"] and found["policies"] == 1
+
+
+async def test_a_later_seed_moves_untouched_demo_orders_to_today_and_keeps_the_ones_with_returns(
+    repo, services_settings
+):
+    """`make run` keeps its data for days now: the seed scenario must not expire in it."""
+    from asgiref.sync import sync_to_async
+
+    from customers import clock
+    from customers.policy import DEFAULT_POLICY
+    from customers.services.assessment import customer_overview
+    from customers.services.commit import commit_return
+    from tests.customers.seeded import approval
+
+    await sync_to_async(_seed)()
+    await commit_return(
+        repo, approval("proposal-kept", order_id="ORD-79004", customer_id="CUST-1003", sku="EARB-SPORT")
+    )
+    kept = (await repo.get_order("CUST-1003", "ORD-79004")).delivered_on
+
+    services_settings.CLOCK_OFFSET_SECONDS += 12 * 86400  # twelve days later, the same var/cosmos
+    later = await sync_to_async(_seed)()
+    assert "0 documents created" in later and "orders moved to today" in later
+    overview = await customer_overview(repo, "CUST-1001", DEFAULT_POLICY, clock.store_today())
+    days = [v.eligibility.days_left for v in overview.lines if v.order.order_id == "ORD-79001"]
+    assert days == [10, 25, 25]
+    assert (await repo.get_order("CUST-1003", "ORD-79004")).delivered_on == kept  # it has a return: history stays

@@ -26,7 +26,8 @@ class Command(BaseCommand):
         staff = ensure_demo_staff(settings.DEMO_PASSWORD)
         self.stdout.write(
             f"Demo data: {len(data.customers)} customers, {len(data.orders)} orders, {len(data.products)} products "
-            f"({report.created} documents created, {report.existing} already there); "
+            f"({report.created} documents created, {report.existing} already there"
+            f"{f', {report.redated} orders moved to today' if report.redated else ''}); "
             f"staff created: {', '.join(staff) or 'none (already there)'}."
         )
 
