@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from chatkit.store import NotFoundError as StoreNotFound
 from chatkit.types import AssistantMessageContent, AssistantMessageItem
 from django.db import IntegrityError, transaction
 
@@ -21,7 +22,7 @@ from chat.store import CosmosChatStore
 from customers import clock
 from customers.cosmos.runner import loop_repository
 from customers.domain import Customer
-from customers.errors import InvalidRequest, NotFound
+from customers.errors import InvalidRequest, NotFound, ReturnsError
 from customers.models import AuditAction
 from customers.services import audit
 from customers.services.authority import require_supervisor
@@ -71,12 +72,35 @@ async def describe_customer(conversation: Conversation, customer: Customer) -> N
     await conversation_changed.asend(sender=Conversation, conversation=conversation, action="described")
 
 
+class ConversationDeleted(ReturnsError):
+    """The customer deleted the conversation: staff can read what is left, not act in it."""
+
+    code = "conversation_deleted"
+
+
 def conversation_for_staff(thread_id: str) -> Conversation:
-    """The conversation with its assigned agent (NotFound when there is none)."""
+    """The conversation with its assigned agent, to act in (NotFound when there is none, ConversationDeleted
+    when the customer deleted it)."""
     conversation = Conversation.objects.select_related("assigned_to").filter(thread_id=thread_id).first()
     if conversation is None:
         raise NotFound(f"Conversation {thread_id} does not exist.")
+    if conversation.deleted_by_customer_at:
+        raise ConversationDeleted(
+            f"The customer deleted this conversation on {conversation.deleted_by_customer_at:%Y-%m-%d %H:%M} UTC: "
+            "there is no one to answer there any more."
+        )
     return conversation
+
+
+async def close_deleted_by_customer(thread_id: str) -> None:
+    """The customer deleted their thread: the conversation closes, marked as theirs, and dashboards hear it."""
+    now = clock.now()
+    conversation = await Conversation.objects.filter(thread_id=thread_id).afirst()
+    if conversation is None or conversation.deleted_by_customer_at:
+        return
+    await Conversation.objects.filter(pk=conversation.pk).aupdate(deleted_by_customer_at=now, closed_at=now)
+    conversation.deleted_by_customer_at = conversation.closed_at = now
+    await conversation_changed.asend(sender=Conversation, conversation=conversation, action="deleted_by_customer")
 
 
 def _state(conversation: Conversation) -> dict[str, Any]:
@@ -133,7 +157,11 @@ async def _post_text(conversation: Conversation, text: str) -> AssistantMessageI
         content=[AssistantMessageContent(text=text)],
     )
     repo = await loop_repository()
-    await post_to_thread(CosmosChatStore(repo.database), conversation.customer_id, conversation.thread_id, item)
+    try:
+        await post_to_thread(CosmosChatStore(repo.database), conversation.customer_id, conversation.thread_id, item)
+    except StoreNotFound:
+        await close_deleted_by_customer(conversation.thread_id)
+        raise ConversationDeleted("The customer deleted this conversation: there is no one to answer there.") from None
     return item
 
 

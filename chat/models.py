@@ -48,6 +48,8 @@ class Conversation(models.Model):
     last_customer_at = models.DateTimeField(null=True, blank=True)
     last_staff_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The customer deleted the thread: nothing can be said to them there any more.
+    deleted_by_customer_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("-last_customer_at", "-created_at")

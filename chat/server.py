@@ -16,6 +16,7 @@ from chatkit.types import (
     ThreadItemRemovedEvent,
     ThreadItemReplacedEvent,
     ThreadMetadata,
+    ThreadsDeleteReq,
     ThreadStreamEvent,
     UserMessageItem,
     WidgetItem,
@@ -24,6 +25,7 @@ from chatkit.types import (
 from pydantic import TypeAdapter
 
 from chat.context import ChatContext
+from chat.conversations import close_deleted_by_customer
 from chat.engine.guided import GuidedEngine
 from chat.models import Feedback
 from chat.signals import conversation_event
@@ -54,7 +56,10 @@ class ReturnsChatServer(ChatKitServer[ChatContext]):
         """
         if is_streaming_req(request):
             return StreamingResult(self._process_streaming(request, context))
-        return NonStreamingResult(await self._process_non_streaming(request, context))
+        result = NonStreamingResult(await self._process_non_streaming(request, context))
+        if isinstance(request, ThreadsDeleteReq):  # staff see it closed by the customer, and cannot act in it
+            await close_deleted_by_customer(request.params.thread_id)
+        return result
 
     async def _process_streaming_impl(self, request: Any, context: ChatContext) -> AsyncIterator[ThreadStreamEvent]:
         """The library's stream, each event also announced for the staff dashboards once it is stored."""

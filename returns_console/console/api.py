@@ -13,6 +13,7 @@ from functools import wraps
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from chatkit.store import NotFoundError as StoreNotFound
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET, require_POST
 
@@ -94,7 +95,7 @@ def _refusal(exc: ReturnsError) -> JsonResponse:
         return error(404, exc.code, exc.message)
     if isinstance(exc, NotReturnable):
         return error(422, exc.code, exc.message)
-    if isinstance(exc, InvalidTransition):
+    if isinstance(exc, (InvalidTransition, conversations.ConversationDeleted)):
         return error(409, exc.code, exc.message)
     return error(400, exc.code, exc.message)
 
@@ -282,7 +283,10 @@ async def _transcript(customer_id: str, thread_id: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     after = None
     while True:
-        page = await store.load_thread_items(thread_id, after, 100, "asc", context)
+        try:
+            page = await store.load_thread_items(thread_id, after, 100, "asc", context)
+        except StoreNotFound:  # the customer deleted it: what they said went with it
+            return items
         items += [item.model_dump(mode="json", exclude_none=True) for item in page.data]
         if not page.has_more:
             return items

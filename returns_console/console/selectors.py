@@ -44,6 +44,7 @@ def conversation_row(
         },
         "mode": conversation.mode,
         "state": conversation_state(conversation, pending),
+        "closed_by": "customer" if conversation.deleted_by_customer_at else None,
         "assigned_to": conversation.assigned_to.get_username() if conversation.assigned_to_id else None,
         "proposals_waiting": pending,
         "commits_failed": failed,  # the supervisors' queue

@@ -163,11 +163,14 @@
     if (!row) return;
     $("thread-head").hidden = false;
     $("thread-title").textContent = row.customer.name;
-    $("thread-sub").textContent = `${row.customer.tier || ""} · ${row.state}${row.assigned_to ? " · " + row.assigned_to : ""}`;
+    const closedBy = row.closed_by === "customer" ? "closed: the customer deleted this conversation" : row.state;
+    $("thread-sub").textContent = `${row.customer.tier || ""} · ${closedBy}${row.assigned_to ? " · " + row.assigned_to : ""}`;
     $("mode").value = row.mode;
-    $("take-over").hidden = row.mode === "human";
-    $("hand-back").hidden = row.mode !== "human";
-    $("composer").hidden = row.mode !== "human";
+    const gone = Boolean(row.closed_by); // nothing can be said there any more
+    $("mode").disabled = gone;
+    $("take-over").hidden = gone || row.mode === "human";
+    $("hand-back").hidden = gone || row.mode !== "human";
+    $("composer").hidden = gone || row.mode !== "human";
     renderViewers();
   }
 

@@ -15,10 +15,12 @@ from chatkit.types import (
     ThreadAddUserMessageParams,
     ThreadCreateParams,
     ThreadCustomActionParams,
+    ThreadDeleteParams,
     ThreadGetByIdParams,
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
     ThreadsCustomActionReq,
+    ThreadsDeleteReq,
     ThreadsGetByIdReq,
     ThreadStreamEvent,
     UserMessageInput,
@@ -53,6 +55,10 @@ def custom_action(thread_id: str, item_id: str, action_type: str, payload: dict[
 
 def get_thread(thread_id: str) -> ThreadsGetByIdReq:
     return ThreadsGetByIdReq(params=ThreadGetByIdParams(thread_id=thread_id))
+
+
+def delete_thread(thread_id: str) -> ThreadsDeleteReq:
+    return ThreadsDeleteReq(params=ThreadDeleteParams(thread_id=thread_id))
 
 
 def list_items(thread_id: str, limit: int = 50) -> ItemsListReq:

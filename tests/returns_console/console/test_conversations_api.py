@@ -214,3 +214,25 @@ async def test_saved_replies_come_filled_in_for_the_conversation(seeded):
 
     assert (await agent.get("/console/api/conversations/thr_nope/saved-replies")).status_code == 404
     assert (await AsyncClient().get(url)).status_code == 401  # not for visitors
+
+
+async def test_a_conversation_the_customer_deleted_is_closed_for_staff_and_refuses_actions(seeded):
+    from tests.chat import protocol
+
+    chat = await Chat.sign_in()
+    await chat.say("hi")
+    agent = await staff_client("agent")
+    url = f"/console/api/conversations/{chat.thread_id}"
+    deleted = await chat.post(protocol.delete_thread(chat.thread_id))
+    assert deleted.status_code == 200, deleted.content
+
+    status, body = await _post(agent, f"{url}/take-over", {})
+    assert status == 409 and body["error"] == "conversation_deleted" and "deleted this conversation" in body["message"]
+    assert (await _post(agent, f"{url}/messages", {"text": "Hello?"}))[0] == 409
+    assert (await _post(await staff_client("supervisor"), f"{url}/mode", {"mode": "assistant"}))[0] == 409
+    conversation = await Conversation.objects.aget(thread_id=chat.thread_id)
+    assert conversation.mode == "copilot" and conversation.closed_at and conversation.deleted_by_customer_at
+    row = (await agent.get(url)).json()
+    assert row["state"] == "closed" and row["closed_by"] == "customer"
+    listed = (await agent.get("/console/api/conversations?filter=all")).json()["conversations"]
+    assert chat.thread_id not in [r["thread_id"] for r in listed]
