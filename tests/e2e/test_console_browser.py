@@ -104,6 +104,22 @@ def test_agent_approves_a_return_live_and_the_customer_sees_it(stack: LiveStack,
     expect(agent.locator("#customer .return").filter(has_text=return_id)).to_contain_text("label issued", timeout=10000)
     _say(customer, "where is my return?")
     expect(customer.locator(".card").filter(has_text=return_id).last).to_contain_text("Label Issued", timeout=15000)
+
+    # Cancelling gives the money back, so the console asks first; saying no changes nothing.
+    the_return = agent.locator("#customer .return").filter(has_text=return_id)
+    asked: list[str] = []
+    agent.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    the_return.get_by_role("button", name="cancel return").click()
+    expect(the_return).to_contain_text("label issued")
+    agent.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    the_return.get_by_role("button", name="cancel return").click()
+    expect(the_return).to_contain_text("cancelled", timeout=10000)
+    assert len(asked) == 2 and "store credit is taken back" in asked[0] and "98.99" in asked[0]
+    expect(agent.locator("#customer")).to_contain_text("store credit 0.00", timeout=10000)
+    cancelled = customer.locator(".card").filter(has_text="Cancelled").last
+    expect(cancelled).to_contain_text(return_id, timeout=15000)
+    agent.screenshot(path=str(shots / "console-2b-cancelled.png"))
+    customer.screenshot(path=str(shots / "console-3b-customer-cancelled.png"))
     agent.context.close()
     customer.context.close()
 
