@@ -22,11 +22,13 @@ from chatkit.types import (
     WidgetItem,
     is_streaming_req,
 )
+from django.conf import settings
 from pydantic import TypeAdapter
 
 from chat.context import ChatContext
 from chat.conversations import close_deleted_by_customer
 from chat.engine.guided import GuidedEngine
+from chat.engine.llm.engine import LLMEngine
 from chat.models import Feedback
 from chat.signals import conversation_event
 from chat.store import CosmosChatStore
@@ -40,6 +42,13 @@ MIRRORED = (
     ProgressUpdateEvent,
 )
 
+
+def assistant_engine(store: CosmosChatStore) -> GuidedEngine | LLMEngine:
+    """ASSISTANT_ENGINE: the model (with the guided engine behind it), or the guided engine alone."""
+    guided = GuidedEngine(store)
+    return LLMEngine(store, guided) if settings.ASSISTANT_ENGINE == "llm" else guided
+
+
 # Built once: the library builds this adapter on every call to process(), about 4 ms of CPU per request.
 REQUEST_ADAPTER: TypeAdapter[Any] = TypeAdapter(ChatKitReq)
 
@@ -47,7 +56,7 @@ REQUEST_ADAPTER: TypeAdapter[Any] = TypeAdapter(ChatKitReq)
 class ReturnsChatServer(ChatKitServer[ChatContext]):
     def __init__(self, store: CosmosChatStore) -> None:
         super().__init__(store)
-        self.engine = GuidedEngine(store)
+        self.engine = assistant_engine(store)
 
     async def process_parsed(self, request: Any, context: ChatContext) -> StreamingResult | NonStreamingResult:
         """``process()`` for a request already parsed with ``REQUEST_ADAPTER`` (the view parses it to validate).

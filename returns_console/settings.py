@@ -175,6 +175,27 @@ AZURE_SEARCH_ENDPOINT = os.environ.get("AZURE_SEARCH_ENDPOINT", "")
 AZURE_SEARCH_KEY = os.environ.get("AZURE_SEARCH_KEY", "")  # empty: Entra ID via DefaultAzureCredential
 AZURE_SEARCH_INDEX = os.environ.get("AZURE_SEARCH_INDEX", "returns-policies")
 
+# The customer chat's language model (chat/engine/llm/). Azure OpenAI when AZURE_OPENAI_ENDPOINT and
+# AZURE_OPENAI_DEPLOYMENT are set (key, else Entra ID); otherwise any OpenAI-compatible server with OPENAI_API_KEY
+# (OPENAI_BASE_URL, OPENAI_MODEL). None set: the offline guided assistant.
+AZURE_OPENAI_ENDPOINT = os.environ.get("AZURE_OPENAI_ENDPOINT", "").strip()
+AZURE_OPENAI_DEPLOYMENT = os.environ.get("AZURE_OPENAI_DEPLOYMENT", "").strip()
+AZURE_OPENAI_API_KEY = os.environ.get("AZURE_OPENAI_API_KEY", "")
+OPENAI_API_VERSION = os.environ.get("OPENAI_API_VERSION", "").strip()  # set: the legacy deployments route
+OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY", "")
+OPENAI_BASE_URL = os.environ.get("OPENAI_BASE_URL", "").strip()
+OPENAI_MODEL = os.environ.get("OPENAI_MODEL", "gpt-4.1-mini").strip()
+LLM_TIMEOUT_SECONDS = float(os.environ.get("LLM_TIMEOUT_SECONDS", "20"))
+LLM_MAX_RETRIES = int(os.environ.get("LLM_MAX_RETRIES", "2"))
+_MODEL_CONFIGURED = bool((AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_DEPLOYMENT) or OPENAI_API_KEY)
+ASSISTANT_ENGINE = os.environ.get("ASSISTANT_ENGINE", "").strip().lower() or ("llm" if _MODEL_CONFIGURED else "guided")
+if ASSISTANT_ENGINE not in {"guided", "llm"}:
+    raise ImproperlyConfigured(f"ASSISTANT_ENGINE must be guided or llm, not {ASSISTANT_ENGINE!r}.")
+if ASSISTANT_ENGINE == "llm" and not _MODEL_CONFIGURED:
+    raise ImproperlyConfigured(
+        "ASSISTANT_ENGINE=llm needs a model: AZURE_OPENAI_ENDPOINT + AZURE_OPENAI_DEPLOYMENT, or OPENAI_API_KEY."
+    )
+
 # With a domain key from OpenAI the chat page uses the official ChatKit web component (loaded from OpenAI's CDN)
 # against our /chatkit endpoint; without one, or when the CDN cannot be reached, our own client renders it.
 # Websockets can have Daphne processes of their own (make run and docker-compose do that): a dashboard's live

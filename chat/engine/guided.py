@@ -30,7 +30,7 @@ from customers.models import Proposal, ProposalState
 from customers.policy import ReturnPolicy
 from customers.search import policy_search
 from customers.selectors.policy import aactive_policy
-from customers.services.assessment import CustomerOverview, Selection, assess, customer_overview
+from customers.services.assessment import Assessment, CustomerOverview, Selection, assess, customer_overview
 from customers.services.proposals import ProposalRequest, file_proposal
 from customers.services.quote import RefundQuote
 
@@ -370,18 +370,10 @@ class _Turn:
             async for event in self.out.say(f"Sorry: {error.message}"):
                 yield event
             return
-        assert assessment.quote is not None and flow.order_id and flow.reason
-        items = [
-            widgets.SummaryLine(
-                view.line.sku, view.line.name, qty, view.line.unit_price_cents, view.line.returnable_quantity
-            )
-            for view, qty in assessment.lines
-        ]
+        assert flow.reason is not None
         async for event in self.out.say("Here's your return. Please check it and confirm."):
             yield event
-        yield self.out.widget(
-            widgets.summary(flow.order_id, items, flow.reason, flow.shipping, assessment.quote), "Return summary"
-        )
+        yield self.out.widget(summary_card(assessment, flow.reason, flow.shipping), "Return summary")
 
     async def _ask_what_to_change(self) -> AsyncIterator[ThreadStreamEvent]:
         options = [
@@ -502,6 +494,18 @@ class _Turn:
                 ),
                 f"Return {record.return_id}: {record.status}",
             )
+
+
+def summary_card(assessment: Assessment, reason: Reason, shipping: Shipping | None) -> Any:
+    """The summary the customer confirms, from a return the rules have checked and priced."""
+    assert assessment.quote is not None
+    items = [
+        widgets.SummaryLine(
+            view.line.sku, view.line.name, qty, view.line.unit_price_cents, view.line.returnable_quantity
+        )
+        for view, qty in assessment.lines
+    ]
+    return widgets.summary(assessment.order.order_id, items, reason, shipping, assessment.quote)
 
 
 def _has_slots(said: Understanding) -> bool:
