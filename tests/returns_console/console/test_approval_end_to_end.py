@@ -13,8 +13,10 @@ import aiohttp
 import pytest
 from yarl import URL
 
+from returns_console.devstack import stop_process
 from tests.chat import protocol
 from tests.live import LiveStack, live_stack
+from tests.processes import start_worker
 
 SEED_TURNS = [
     "I want to return some items",
@@ -167,10 +169,18 @@ async def _wait_for_state(session: aiohttp.ClientSession, url: str, proposal_id:
         await asyncio.sleep(0.2)
 
 
-async def test_a_commit_that_cannot_land_goes_to_the_supervisors_queue(stack: LiveStack):
+@pytest.fixture
+def idle_stack(tmp_path, redis_url, cosmos_service) -> Iterator[LiveStack]:  # type: ignore[no-untyped-def]
+    """A stack whose worker starts only when the test says (``start_worker``): approvals wait in the queue."""
+    with live_stack(tmp_path, redis_url, cosmos_service) as running:
+        yield running
+
+
+async def test_a_commit_that_cannot_land_goes_to_the_supervisors_queue(idle_stack: LiveStack, request):
     """Two requests for the last unit, both approved: one commits, the other fails for good and waits for a
     supervisor. Retrying cannot help a unit that is gone, so it is refused with the reason; the supervisor
     closes it with a message, and the customer hears of it once (one notice of the failure, one of the close)."""
+    stack = idle_stack
     url = stack.url
     turns = [
         "I want to return USB-C Cable 6ft from order ORD-79001",
@@ -189,10 +199,14 @@ async def test_a_commit_that_cannot_land_goes_to_the_supervisors_queue(stack: Li
         async with agent.get(f"{url}/console/api/proposals?state=proposed") as listed:
             proposals = [p for p in (await listed.json())["proposals"] if p["thread_id"] in threads]
         assert len(proposals) == 2 and {p["lines"][0]["sku"] for p in proposals} == {"CBL-USBC-6FT-3PK"}
+        # Both are approved while the unit is still there (the worker is not running yet, so nothing has
+        # committed); once the first commits, the second cannot land.
         for proposal in proposals:
             approve = f"{url}/console/api/proposals/{proposal['id']}/approve"
             async with agent.post(approve, data=json.dumps({"version": 1}), headers=agent_headers) as ok:
                 assert ok.status == 200
+        worker = start_worker(stack.env, stack.env["CELERY_QUEUE"], stack.logs / "worker.log")
+        request.addfinalizer(lambda: stop_process(worker))
         outcomes = [await _wait_for_state(agent, url, p["id"], {"committed", "failed"}) for p in proposals]
         assert sorted(o["state"] for o in outcomes) == ["committed", "failed"]
         failed = next(o for o in outcomes if o["state"] == "failed")
