@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
@@ -85,3 +87,21 @@ class SavedReply(models.Model):
 
         if errors := placeholder_errors(self.body):
             raise ValidationError({"body": errors})
+
+
+class AssistantTurn(models.Model):
+    """Which engine answered a turn and what tools the model called: staff see it on every assistant message."""
+
+    thread_id = models.CharField(max_length=64, db_index=True)
+    customer_id = models.CharField(max_length=64)
+    engine = models.CharField(max_length=200)  # "guided", or "llm: <model> (<where>)"
+    fallback = models.CharField(max_length=200, blank=True)  # why the guided engine answered instead of the model
+    tool_calls = models.JSONField(default=list, blank=True)
+    item_ids = models.JSONField(default=list)
+    created_at = ClockDateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("created_at", "id")
+
+    def as_json(self) -> dict[str, Any]:
+        return {"engine": self.engine, "fallback": self.fallback or None, "tool_calls": self.tool_calls}

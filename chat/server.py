@@ -32,6 +32,7 @@ from chat.engine.llm.engine import LLMEngine
 from chat.models import Feedback
 from chat.signals import conversation_event
 from chat.store import CosmosChatStore
+from chat.turns import record_turn
 
 # What staff dashboards mirror. Text deltas are left out: the items they build arrive whole in thread.item.done.
 MIRRORED = (
@@ -41,6 +42,22 @@ MIRRORED = (
     ThreadItemRemovedEvent,
     ProgressUpdateEvent,
 )
+
+
+async def _reported(
+    events: AsyncIterator[ThreadStreamEvent],
+    engine: GuidedEngine | LLMEngine,
+    thread: ThreadMetadata,
+    context: ChatContext,
+) -> AsyncIterator[ThreadStreamEvent]:
+    """Pass a turn's events through, then record which engine answered it (and the model's tool calls)."""
+    answered: list[str] = []
+    async for event in events:
+        if isinstance(event, ThreadItemDoneEvent) and event.item.type in ("assistant_message", "widget"):
+            answered.append(event.item.id)
+        yield event
+    if answered:
+        await record_turn(thread.id, context.customer_id, answered, engine.report)
 
 
 def assistant_engine(store: CosmosChatStore) -> GuidedEngine | LLMEngine:
@@ -88,14 +105,18 @@ class ReturnsChatServer(ChatKitServer[ChatContext]):
     async def respond(
         self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: ChatContext
     ) -> AsyncIterator[ThreadStreamEvent]:
-        async for event in self.engine.respond(thread, input_user_message, context):
+        async for event in _reported(
+            self.engine.respond(thread, input_user_message, context), self.engine, thread, context
+        ):
             yield event
 
     async def action(
         self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: ChatContext
     ) -> AsyncIterator[ThreadStreamEvent]:
         payload = action.payload if isinstance(action.payload, dict) else {}
-        async for event in self.engine.action(thread, action.type, payload, context):
+        async for event in _reported(
+            self.engine.action(thread, action.type, payload, context), self.engine, thread, context
+        ):
             yield event
 
     async def add_feedback(

@@ -42,11 +42,19 @@ class CommitSweep:
         except redis.RedisError:
             return True
 
+    def _queued(self) -> int:
+        """Messages waiting in the commit queue (a Redis list named after it); 0 when the broker does not say."""
+        try:
+            client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2, socket_connect_timeout=2)
+            return int(client.llen(settings.CELERY_TASK_DEFAULT_QUEUE))
+        except (redis.RedisError, ValueError):
+            return 0
+
     def sweep_once(self) -> list[str]:
         if not self._mine():
             return []
         try:
-            return resend_stalled_commits()
+            return resend_stalled_commits(queued=self._queued())
         finally:
             close_old_connections()
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from returns_console import devstack
 
@@ -60,3 +63,74 @@ def start_worker(env: dict[str, str], queue: str, log: Path):  # type: ignore[no
     process = devstack.spawn(args, env={**os.environ, **env}, log=log)
     wait_for_log(log, "ready.", process)
     return process
+
+
+def spawn_worker(env: dict[str, str], queue: str, log: Path):  # type: ignore[no-untyped-def]
+    """A worker on a database that is already migrated (``start_worker`` migrates first, which takes seconds): for
+    starting one again right after another died. Waits until it is ready."""
+    args = [sys.executable, "-m", "celery", "-A", "returns_console", "worker", "-P", "solo", "-Q", queue]
+    args += ["--loglevel", "INFO", "--without-mingle", "--without-gossip", "-n", f"{queue}@%h"]
+    process = devstack.spawn(args, env={**os.environ, **env}, log=log)
+    wait_for_log(log, "ready.", process)
+    return process
+
+
+def manage(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """``python manage.py ARGS`` as a child of the app with ``env``; its output is captured."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args], env={**os.environ, **env}, capture_output=True, text=True
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(f"manage.py {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+_APP_CALL = """
+import importlib, json, sys
+import django
+django.setup()
+module, name = sys.argv[1].split(":")
+result = getattr(importlib.import_module(module), name)(*json.loads(sys.argv[2]))
+with open(sys.argv[3], "w") as out:
+    json.dump(result, out)
+"""
+
+
+@dataclass
+class AppCall:
+    """A function running in a child process of the app (see ``start_in_app``)."""
+
+    process: subprocess.Popen[bytes]
+    result_file: Path
+    log: Path
+
+    def result(self, timeout: float = 120.0) -> Any:
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            devstack.stop_process(self.process)
+            raise AssertionError(f"{self.log.name}: no result after {timeout} s") from None
+        if self.process.returncode != 0:
+            raise AssertionError(
+                f"{self.log.name}: exited {self.process.returncode}:\n{self.log.read_text(errors='replace')[-3000:]}"
+            )
+        return json.loads(self.result_file.read_text())
+
+
+def start_in_app(env: dict[str, str], function: str, *args: Any, log: Path) -> AppCall:
+    """Call ``"module:function"`` with JSON ``args`` in a child process of the app (Django set up from ``env``, so
+    it works on the same database and Cosmos as the app's other processes, through the app's own services).
+    Returns at once; ``.result()`` waits for the function's JSON result."""
+    result_file = log.with_suffix(".result.json")
+    result_file.unlink(missing_ok=True)
+    process = devstack.spawn(
+        [sys.executable, "-c", _APP_CALL, function, json.dumps(args), str(result_file)],
+        env={**os.environ, **env},
+        log=log,
+    )
+    return AppCall(process, result_file, log)
+
+
+def run_in_app(env: dict[str, str], function: str, *args: Any, log: Path, timeout: float = 120.0) -> Any:
+    """``start_in_app`` and wait for the result."""
+    return start_in_app(env, function, *args, log=log).result(timeout)

@@ -21,6 +21,7 @@ from chat.engine.events import Emitter
 from chat.engine.flow import Flow
 from chat.engine.understanding import CatalogItem, Intent, Understanding, understand
 from chat.models import Conversation, ConversationMode
+from chat.turns import TurnReport
 from chat.widgets import Actions
 from customers.clock import store_today
 from customers.cosmos.runner import loop_repository
@@ -43,8 +44,11 @@ MENU = [
 
 
 class GuidedEngine:
+    label = "guided"
+
     def __init__(self, store: Store[ChatContext]) -> None:
         self.store = store
+        self.report = TurnReport(self.label)
 
     async def respond(
         self, thread: ThreadMetadata, message: UserMessageItem | None, context: ChatContext

@@ -152,11 +152,18 @@ def stalled_approvals(now: Any = None) -> QuerySet[Proposal]:
     ).exclude(approval_id="")
 
 
-def resend_stalled_commits() -> list[str]:
+def resend_stalled_commits(queued: int = 0) -> list[str]:
     """Send every stalled approval's commit again (the sweep); returns their approval ids. The commit is
-    idempotent, so one that was only slow is committed once all the same."""
+    idempotent, so one that was only slow is committed once all the same.
+
+    ``queued``: messages waiting in the broker's queue. When there are at least as many as stalled approvals, the
+    workers are behind rather than the messages lost: sending again would only make the backlog longer."""
+    stalled = list(stalled_approvals().select_related("decided_by", "decided_by_rule"))
+    if stalled and queued >= len(stalled):
+        logger.info("sweep: %d approvals waiting behind %d queued messages: not re-sent", len(stalled), queued)
+        return []
     sent = []
-    for proposal in stalled_approvals().select_related("decided_by", "decided_by_rule"):
+    for proposal in stalled:
         try:
             send_commit(proposal)
         except Exception:

@@ -22,6 +22,7 @@ from chat.context import ChatContext
 from chat.models import Conversation
 from chat.saved_replies import saved_replies_for
 from chat.store import CosmosChatStore
+from chat.turns import turns_by_item
 from customers.cosmos.runner import loop_repository
 from customers.domain import ReturnStatus
 from customers.errors import InvalidRequest, InvalidTransition, NotFound, NotReturnable, ReturnsError
@@ -316,6 +317,7 @@ async def get_conversation(request: HttpRequest, thread_id: str) -> JsonResponse
         **row,
         "last_seq": last,
         "items": await _transcript(customer_id, thread_id),
+        "turns": await sync_to_async(turns_by_item)(thread_id),  # item id -> engine and the model's tool calls
         "proposals": proposals,
         "customer_context": customer,
     }

@@ -18,6 +18,7 @@
     resyncing: new Set(),
     selected: null,
     items: new Map(),
+    turns: new Map(), // item id -> {engine, fallback, tool_calls} of the turn that produced it
     proposals: new Map(),
     context: null,
     viewers: new Map(), // thread id -> staff who have it open (presence)
@@ -137,6 +138,16 @@
     return (item.content || []).map((part) => part.text || "").join("");
   }
 
+  // Which engine answered, and the tools the model called: shown under the assistant's messages.
+  function turnNote(turn) {
+    const tools = (turn.tool_calls || []).map((call) => call.tool + (call.refused ? " (refused)" : "")).join(", ");
+    const text = `${turn.engine}${turn.fallback ? " · fallback: " + turn.fallback : ""}${tools ? " · tools: " + tools : ""}`;
+    const note = el("p", "caption engine", text);
+    const refused = (turn.tool_calls || []).filter((call) => call.refused);
+    if (refused.length) note.title = refused.map((call) => `${call.tool}: ${call.refused}`).join("\n");
+    return note;
+  }
+
   function renderItem(item) {
     const li = el("li", `item item-${item.type}`);
     li.dataset.itemId = item.id;
@@ -144,6 +155,8 @@
     else if (item.type === "assistant_message") li.appendChild(el("div", "bubble assistant", textOf(item)));
     else if (item.type === "widget") li.appendChild(renderComponent(item.widget, { readOnly: true, onAction: () => {} }));
     else return null;
+    const turn = state.turns.get(item.id);
+    if (turn) li.appendChild(turnNote(turn));
     return li;
   }
 
@@ -209,6 +222,7 @@
     if (state.selected !== threadId) return;
     state.rows.set(threadId, { ...state.rows.get(threadId), ...detail });
     state.lastSeq.set(threadId, Math.max(state.lastSeq.get(threadId) || 0, detail.last_seq));
+    state.turns = new Map(Object.entries(detail.turns || {}));
     for (const item of detail.items) upsertItem(item);
     for (const proposal of detail.proposals) state.proposals.set(proposal.id, proposal);
     state.context = detail.customer_context;
@@ -474,6 +488,12 @@
       } else if (e.type === "thread.item.removed") {
         const node = $("messages").querySelector(`[data-item-id="${CSS.escape(e.item_id)}"]`);
         if (node) node.remove();
+      } else if (e.type === "assistant.turn") {
+        for (const itemId of e.item_ids) {
+          state.turns.set(itemId, e);
+          const known = state.items.get(itemId);
+          if (known) upsertItem(known);
+        }
       } else if (e.type === "progress_update") {
         $("progress-text").textContent = e.text;
         $("progress").hidden = false;

@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents import Agent, ModelSettings, RunConfig, RunContextWrapper, Runner, function_tool
+from agents.exceptions import AgentsException
 from agents.models.interface import Model
 from agents.models.openai_chatcompletions import OpenAIChatCompletionsModel
 from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
 from chatkit.store import Store
 from chatkit.types import (
+    AssistantMessageItem,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
     ThreadItemUpdatedEvent,
@@ -42,6 +44,7 @@ from chat.engine.guided import GuidedEngine, summary_card
 from chat.engine.llm.clients import ModelConfig, build_client, model_config
 from chat.engine.tools import ReturnsTools, ToolRefusal
 from chat.models import ConversationMode
+from chat.turns import TurnReport
 from customers.cosmos.runner import loop_repository
 from customers.selectors.policy import aactive_policy
 
@@ -200,6 +203,14 @@ async def propose_return(
 TOOLS = [list_orders, returnable_items, check_eligibility, refund_quote, search_policy, return_status, propose_return]
 
 
+class HistoryConverter(ThreadItemConverter):
+    """ChatKit's converter, with the assistant's past messages as plain text: its default (``output_text`` parts)
+    is refused by the Agents SDK's Chat Completions converter when it follows other items (seen with a widget)."""
+
+    async def assistant_message_to_input(self, item: AssistantMessageItem) -> Any:
+        return {"role": "assistant", "content": "".join(part.text for part in item.content)}
+
+
 class CircuitBreaker:
     """After ``threshold`` failures within ``window`` seconds, new turns skip the model for ``cooldown`` seconds,
     so customers are not each made to wait for a model that is down."""
@@ -278,6 +289,7 @@ class LLMEngine:
         self.config = config or model_config()
         self._model = model
         self.breaker = breaker or BREAKER
+        self.report = TurnReport(self.label)
 
     @property
     def label(self) -> str:
@@ -293,6 +305,7 @@ class LLMEngine:
         self, thread: ThreadMetadata, action_type: str, payload: dict[str, Any], context: ChatContext
     ) -> AsyncIterator[ThreadStreamEvent]:
         """Widget clicks never go to the model."""
+        self.report = TurnReport(self.guided.label)
         async for event in self.guided.action(thread, action_type, payload, context):
             yield event
 
@@ -300,6 +313,7 @@ class LLMEngine:
         self, thread: ThreadMetadata, message: UserMessageItem | None, context: ChatContext
     ) -> AsyncIterator[ThreadStreamEvent]:
         if self.breaker.open:
+            self.report = TurnReport(self.guided.label, fallback="the model failed repeatedly: cooling down")
             async for event in self.guided.respond(thread, message, context):
                 yield event
             return
@@ -311,6 +325,7 @@ class LLMEngine:
         emitter = Emitter(self.store, thread, context)
         flow = Flow.load(thread.metadata)
         turn = LLMTurn(context, tools, flow, emitter)
+        self.report = TurnReport(self.label, tool_calls=turn.tool_calls)
         agent_context = AgentContext(thread=thread, store=self.store, request_context=turn)
         yield emitter.progress("Reading your messages…")
         await conversations.describe_customer(conversation, (await tools.overview()).customer)
@@ -331,9 +346,12 @@ class LLMEngine:
                 started = True
                 yield event
             self.breaker.succeeded()
-        except (APIError, TimeoutError, OSError) as error:
+        except (APIError, AgentsException, TimeoutError, OSError) as error:  # never the customer's problem
             self.breaker.failed()
             logger.warning("LLM turn failed (%s); the guided assistant answers", type(error).__name__)
+            self.report = TurnReport(
+                self.guided.label, fallback=f"the model failed: {type(error).__name__}", tool_calls=turn.tool_calls
+            )
             async for event in emitter.say(
                 "Sorry, I'm having trouble thinking right now, so let's do this step by step."
                 if not started
@@ -344,8 +362,6 @@ class LLMEngine:
             async for event in self.guided.respond(thread, message, context):
                 yield event
             return
-        finally:
-            thread.metadata["last_engine"] = {"engine": self.label, "tool_calls": turn.tool_calls[-10:]}
         flow.save(thread.metadata)
 
     async def _history(self, thread: ThreadMetadata, context: ChatContext, flow: Flow) -> list[Any]:
@@ -353,7 +369,7 @@ class LLMEngine:
         and of the return being put together."""
         page = await self.store.load_thread_items(thread.id, None, HISTORY_ITEMS + 1, "desc", context)
         recent = list(reversed(page.data[:HISTORY_ITEMS]))
-        items = await ThreadItemConverter().to_agent_input(recent)
+        items = await HistoryConverter().to_agent_input(recent)
         notes = []
         if page.has_more or len(page.data) > HISTORY_ITEMS:
             notes.append("Earlier messages of this conversation are not shown; ask again if something is unclear.")

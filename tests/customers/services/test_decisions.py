@@ -282,3 +282,21 @@ async def test_overlapping_proposals_are_linked_and_the_second_approval_is_refus
         await ensure_still_returnable(seeded, second)
     await ensure_still_returnable(seeded, apart)  # unrelated units: fine
     assert emitted == []
+
+
+async def test_the_sweep_leaves_a_backlog_alone(seeded, emitted, settings):
+    """Approvals waiting behind as many queued messages are late, not lost: sending again would grow the queue."""
+    from datetime import timedelta
+
+    from customers import clock
+
+    agent = await _staff("agent")
+    late = await sync_to_async(decisions.approve)(
+        proposal_id=(await file_seed_proposal(seeded)).pk, user=agent, version=1
+    )
+    long_ago = clock.now() - timedelta(seconds=settings.COMMIT_RESEND_AFTER_SECONDS + 1)
+    await Proposal.objects.filter(pk=late.pk).aupdate(updated_at=long_ago)
+    emitted.clear()
+    assert await sync_to_async(commit_progress.resend_stalled_commits)(queued=1) == []
+    assert emitted == []
+    assert await sync_to_async(commit_progress.resend_stalled_commits)(queued=0) == [late.approval_id]

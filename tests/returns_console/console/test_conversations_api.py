@@ -236,3 +236,11 @@ async def test_a_conversation_the_customer_deleted_is_closed_for_staff_and_refus
     assert row["state"] == "closed" and row["closed_by"] == "customer"
     listed = (await agent.get("/console/api/conversations?filter=all")).json()["conversations"]
     assert chat.thread_id not in [r["thread_id"] for r in listed]
+
+
+async def test_the_transcript_says_which_engine_answered_each_message(seeded):
+    chat = await Chat.sign_in()
+    await chat.say("I want to return some items")
+    detail = (await (await staff_client("agent")).get(f"/console/api/conversations/{chat.thread_id}")).json()
+    answered = [item["id"] for item in detail["items"] if item["type"] in ("assistant_message", "widget")]
+    assert answered and all(detail["turns"][item_id]["engine"] == "guided" for item_id in answered)

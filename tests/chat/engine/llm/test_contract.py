@@ -149,3 +149,42 @@ async def test_azure_openai_with_entra_id_sends_the_bearer_token(llm_chat, fake,
         assert request.path == f"/openai/deployments/returns-gpt/chat/completions?api-version={api_version}"
     else:
         assert request.path == path and request.body["model"] == "returns-gpt"
+
+
+async def test_staff_see_which_engine_answered_and_the_tools_it_called(llm_chat, fake):
+    from chat.models import AssistantTurn
+
+    fake.script(
+        Step(tool_calls=[("returnable_items", {"order_id": "ORD-79001"})]),
+        Step(text="Which one?"),
+        Step(status=500),
+        Step(status=500),
+        Step(status=500),
+    )
+    chat = await Conversation.sign_in()
+    await chat.say("something broke")
+    await chat.say("the hub")  # the model is down now: the guided engine answers this turn
+    first, second = [turn async for turn in AssistantTurn.objects.filter(thread_id=chat.thread_id)]
+    assert first.engine.startswith("llm: fake-model") and not first.fallback
+    assert first.tool_calls == [{"tool": "returnable_items", "arguments": {"order_id": "ORD-79001"}}]
+    assert len(first.item_ids) == 2  # the items card and the reply
+    assert second.engine == "guided" and second.fallback == "the model failed: InternalServerError"
+
+
+async def test_a_conversation_goes_on_with_its_history_widgets_and_tool_results_included(llm_chat, fake):
+    fake.script(
+        Step(tool_calls=[("returnable_items", {"order_id": "ORD-79001"})]),
+        Step(text="Which one?"),
+        Step(text="The hub, got it. Why are you returning it?"),
+        Step(tool_calls=[("propose_return", HUB)]),
+        Step(text="Please confirm."),
+    )
+    chat = await Conversation.sign_in()
+    await chat.say("something broke")
+    await chat.say("the hub")
+    await chat.say("it arrived cracked, store credit, prepaid label")
+    assert chat.widget_keys() == ["summary"] and "step by step" not in chat.text()
+    third = fake.requests[3].body["messages"]
+    said = [m.get("content") for m in third if m["role"] in ("user", "assistant")]
+    assert "Which one?" in said and "The hub, got it. Why are you returning it?" in said
+    assert any(m["role"] == "user" and "the hub" in str(m["content"]) for m in third)

@@ -1,0 +1,45 @@
+"""Which engine answered each turn, and the tools the model called: recorded for staff, shown on the messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from chat.models import AssistantTurn
+from chat.signals import conversation_event
+
+MAX_TOOL_CALLS = 20  # per turn, as stored and shown (a model that loops is cut by max_turns before this)
+
+
+@dataclass
+class TurnReport:
+    engine: str
+    fallback: str = ""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def record_turn(thread_id: str, customer_id: str, item_ids: list[str], report: TurnReport) -> None:
+    """Store the turn and tell the dashboards, which show it under the assistant's messages."""
+    turn = await AssistantTurn.objects.acreate(
+        thread_id=thread_id,
+        customer_id=customer_id,
+        engine=report.engine[:200],
+        fallback=report.fallback[:200],
+        tool_calls=report.tool_calls[:MAX_TOOL_CALLS],
+        item_ids=item_ids,
+    )
+    await conversation_event.asend(
+        sender=None,
+        thread_id=thread_id,
+        customer_id=customer_id,
+        event={"type": "assistant.turn", "item_ids": item_ids, **turn.as_json()},
+    )
+
+
+def turns_by_item(thread_id: str, limit: int = 500) -> dict[str, dict[str, Any]]:
+    """Item id -> the turn that produced it, for a conversation's transcript."""
+    found: dict[str, dict[str, Any]] = {}
+    for turn in AssistantTurn.objects.filter(thread_id=thread_id).order_by("-created_at", "-id")[:limit]:
+        for item_id in turn.item_ids:
+            found.setdefault(item_id, turn.as_json())
+    return found
