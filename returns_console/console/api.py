@@ -33,6 +33,7 @@ from customers.services.authority import OverApprovalLimit, SupervisorsOnly
 from customers.services.editing import reassess_edit
 from customers.services.lifecycle import advance_return, allowed_next
 from customers.services.overlaps import ensure_still_returnable
+from returns_console.console import copilot as copilot_drafts
 from returns_console.console import events, presence
 from returns_console.console.selectors import FILTERS, conversation_rows, row_for
 from returns_console.console.serializers import proposal_json
@@ -359,6 +360,17 @@ async def send_message(request: HttpRequest, thread_id: str) -> JsonResponse:
         raise InvalidRequest('"text" is required.')
     item = await conversations.post_staff_message(thread_id, request.staff, text)  # type: ignore[attr-defined]
     return JsonResponse({"item": item.model_dump(mode="json", exclude_none=True)})
+
+
+@require_GET
+@staff_only
+async def copilot(request: HttpRequest, thread_id: str) -> JsonResponse:
+    """A summary, a reply to edit and the policy that applies; it goes into the reply box, never to the customer."""
+    try:
+        conversation = await copilot_drafts.conversation_for(thread_id)
+    except NotFound as missing:
+        return _refusal(missing)
+    return JsonResponse(copilot_drafts.draft_json(await copilot_drafts.copilot_draft(conversation)))
 
 
 @require_GET

@@ -20,4 +20,5 @@ urlpatterns = [
     path("api/conversations/<str:thread_id>/mode", api.set_mode, name="console-mode"),
     path("api/conversations/<str:thread_id>/messages", api.send_message, name="console-messages"),
     path("api/conversations/<str:thread_id>/saved-replies", api.saved_replies, name="console-saved-replies"),
+    path("api/conversations/<str:thread_id>/copilot", api.copilot, name="console-copilot"),
 ]

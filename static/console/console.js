@@ -184,6 +184,8 @@
     $("take-over").hidden = gone || row.mode === "human";
     $("hand-back").hidden = gone || row.mode !== "human";
     $("composer").hidden = gone || row.mode !== "human";
+    $("copilot").hidden = false;
+    if (state.copilot) renderCopilotUse();
     renderViewers();
   }
 
@@ -216,6 +218,7 @@
     }
     state.items.clear();
     state.proposals.clear();
+    resetCopilot();
     renderList();
     $("messages").textContent = "";
     const detail = await api("GET", `/console/api/conversations/${encodeURIComponent(threadId)}`);
@@ -480,6 +483,7 @@
       renderList();
     }
     if (id !== state.selected) return;
+    if (event.kind === "chat" && event.event.type !== "assistant.turn") markCopilotStale(event.seq);
     if (event.kind === "chat") {
       const e = event.event;
       if (e.type === "thread.item.done" || e.type === "thread.item.replaced") {
@@ -557,6 +561,55 @@
   });
   // Saved replies come filled in for the conversation; picking one puts it in the reply box to edit or send.
   let savedReplies = [];
+  // --- copilot: a draft for the agent to edit; it reaches the customer only if the agent sends it ---------
+  function resetCopilot() {
+    state.copilot = null;
+    $("copilot").hidden = !state.selected;
+    $("copilot-body").hidden = true;
+    $("copilot-status").textContent = "";
+  }
+
+  async function draftWithCopilot() {
+    const threadId = state.selected;
+    $("copilot-status").textContent = "Drafting…";
+    try {
+      const draft = await api("GET", `/console/api/conversations/${encodeURIComponent(threadId)}/copilot`);
+      if (state.selected !== threadId) return;
+      state.copilot = draft;
+      $("copilot-summary").textContent = draft.summary;
+      $("copilot-policy").textContent = draft.policy_note;
+      $("copilot-reply").textContent = draft.suggested_reply;
+      $("copilot-engine").textContent = draft.engine;
+      $("copilot-body").hidden = false;
+      $("copilot").classList.remove("stale");
+      $("copilot-status").textContent = "";
+      renderCopilotUse();
+    } catch (error) {
+      $("copilot-status").textContent = error.message;
+    }
+  }
+
+  function renderCopilotUse() {
+    const row = state.rows.get(state.selected);
+    const canReply = row && row.mode === "human" && !row.closed_by;
+    $("copilot-use").textContent = canReply ? "Use in reply" : "Take over to reply";
+  }
+
+  function markCopilotStale(seq) {
+    if (!state.copilot || seq <= state.copilot.as_of_seq || $("copilot").classList.contains("stale")) return;
+    $("copilot").classList.add("stale");
+    $("copilot-status").textContent = "The conversation has moved on since this draft: draft again.";
+  }
+
+  $("copilot-draft").addEventListener("click", draftWithCopilot);
+  $("copilot-use").addEventListener("click", async () => {
+    if (!state.copilot) return;
+    const row = state.rows.get(state.selected);
+    if (!row || row.mode !== "human") await conversationAction("take-over", {});
+    $("reply").value = state.copilot.suggested_reply;
+    $("reply").focus();
+  });
+
   async function loadSavedReplies(threadId) {
     const data = await api("GET", `/console/api/conversations/${encodeURIComponent(threadId)}/saved-replies`);
     if (state.selected !== threadId) return;

@@ -201,3 +201,30 @@ def test_waiting_times_are_counted_on_the_servers_clock_not_the_laptops(stack: L
     expect(wait).to_have_class(re.compile(r"\bsla-ok\b"))
     agent.context.close()
     customer.context.close()
+
+
+def test_the_copilot_drafts_a_reply_the_agent_edits_and_a_new_message_makes_it_stale(
+    stack: LiveStack, browser: Browser, shots: Path
+):
+    agent = _agent(browser, stack.url, stack.env["DEMO_PASSWORD"])
+    customer = _customer(browser, stack.url, "linda.chen@example.com", "ORD-79005")
+    _say(customer, "is there a restocking fee if I changed my mind?")
+    row = agent.locator(".conv-button").filter(has_text="Linda")
+    expect(row).to_be_visible(timeout=10000)
+    row.click()
+    expect(agent.locator("#messages .bubble.user").filter(has_text="restocking fee")).to_be_visible(timeout=10000)
+    agent.get_by_role("button", name="Draft a reply").click()
+    expect(agent.locator("#copilot-reply")).to_contain_text("Hi Linda,", timeout=10000)
+    expect(agent.locator("#copilot-policy")).to_contain_text("Restocking fee")
+    expect(agent.locator("#copilot-engine")).to_have_text("templates")
+    agent.screenshot(path=str(shots / "console-7-copilot.png"))
+
+    agent.get_by_role("button", name="Take over to reply").click()  # the draft needs a person to send it
+    expect(agent.get_by_label("Reply to the customer")).to_have_value(re.compile(r"^Hi Linda, good question"))
+    expect(customer.locator(".bubble.assistant").filter(has_text="Hi Linda, good question")).to_have_count(0)
+
+    _say(customer, "actually, can I exchange it instead?")
+    expect(agent.locator("#copilot")).to_have_class(re.compile(r"\bstale\b"), timeout=10000)
+    expect(agent.locator("#copilot-status")).to_contain_text("moved on")
+    agent.context.close()
+    customer.context.close()

@@ -2,7 +2,8 @@
 
 Speaks what the ``openai`` SDK sends and reads: ``POST .../chat/completions`` with ``stream: true`` answered as SSE
 chunks (text deltas, or ``delta.tool_calls`` then ``finish_reason: "tool_calls"``), ending with ``data: [DONE]``;
-HTTP errors with ``Retry-After``; a slow answer for timeouts. It serves the OpenAI route (``/v1/...``), Azure's v1
+HTTP errors with ``Retry-After``; a slow answer for timeouts; a whole JSON answer when ``stream`` is not set.
+It serves the OpenAI route (``/v1/...``), Azure's v1
 route (``/openai/v1/...``) and Azure's legacy deployments route (``/openai/deployments/<name>/...?api-version=``),
 and records every request (path, headers, body) so tests can check what the SDK sent.
 """
@@ -61,6 +62,8 @@ class FakeOpenAI:
                 time.sleep(step.delay)
                 if step.status != 200:
                     return self._error(step.status, "scripted failure", step.retry_after)
+                if not body.get("stream"):
+                    return self._json(_completion(step, body.get("model", "fake")))
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
@@ -69,6 +72,14 @@ class FakeOpenAI:
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                     self.wfile.flush()
                 self.wfile.write(b"data: [DONE]\n\n")
+
+            def _json(self, value: dict[str, Any]) -> None:
+                payload = json.dumps(value).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
 
             def _error(self, status: int, message: str, retry_after: float | None = None) -> None:
                 payload = json.dumps({"error": {"message": message, "type": "server_error", "code": None}}).encode()
@@ -108,6 +119,18 @@ def _chunk(model: str, delta: dict[str, Any], finish: str | None = None) -> dict
         "created": int(time.time()),
         "model": model,
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+def _completion(step: Step, model: str) -> dict[str, Any]:
+    """A whole (not streamed) answer: text only."""
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": step.text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
     }
 
 
