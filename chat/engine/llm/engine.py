@@ -328,7 +328,8 @@ class LLMEngine:
         self.report = TurnReport(self.label, tool_calls=turn.tool_calls)
         agent_context = AgentContext(thread=thread, store=self.store, request_context=turn)
         yield emitter.progress("Reading your messages…")
-        await conversations.describe_customer(conversation, (await tools.overview()).customer)
+        if not conversation.customer_name:  # the first turn names the customer for the dashboard; later ones wait less
+            await conversations.describe_customer(conversation, (await tools.overview()).customer)
         started = False
         try:
             history = await self._history(thread, context, flow)
