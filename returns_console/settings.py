@@ -174,6 +174,11 @@ COSMOS_VERIFY_TLS = env_bool("COSMOS_VERIFY_TLS", True)
 AZURE_SEARCH_ENDPOINT = os.environ.get("AZURE_SEARCH_ENDPOINT", "")
 AZURE_SEARCH_KEY = os.environ.get("AZURE_SEARCH_KEY", "")  # empty: Entra ID via DefaultAzureCredential
 AZURE_SEARCH_INDEX = os.environ.get("AZURE_SEARCH_INDEX", "returns-policies")
+# Semantic product lookup on Azure AI Search (customers/search/catalog.py): vectors from this embedding deployment.
+AZURE_SEARCH_CATALOG_INDEX = os.environ.get("AZURE_SEARCH_CATALOG_INDEX", "returns-catalog")
+AZURE_OPENAI_EMBEDDING_DEPLOYMENT = os.environ.get("AZURE_OPENAI_EMBEDDING_DEPLOYMENT", "").strip()
+AZURE_OPENAI_EMBEDDING_MODEL = os.environ.get("AZURE_OPENAI_EMBEDDING_MODEL", "text-embedding-3-small").strip()
+AZURE_OPENAI_EMBEDDING_DIMENSIONS = int(os.environ.get("AZURE_OPENAI_EMBEDDING_DIMENSIONS", "256"))
 
 # The customer chat's language model (chat/engine/llm/). Azure OpenAI when AZURE_OPENAI_ENDPOINT and
 # AZURE_OPENAI_DEPLOYMENT are set (key, else Entra ID); otherwise any OpenAI-compatible server with OPENAI_API_KEY

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from chatkit.store import Store
 from chatkit.types import ThreadMetadata, ThreadStreamEvent, UserMessageItem
 
@@ -19,7 +21,7 @@ from chat import conversations, widgets
 from chat.context import ChatContext
 from chat.engine.events import Emitter
 from chat.engine.flow import Flow
-from chat.engine.understanding import CatalogItem, Intent, Understanding, understand
+from chat.engine.understanding import CatalogItem, Intent, ItemMention, Understanding, understand
 from chat.models import Conversation, ConversationMode
 from chat.turns import TurnReport
 from chat.widgets import Actions
@@ -30,6 +32,7 @@ from customers.errors import ReturnsError
 from customers.models import Proposal, ProposalState
 from customers.policy import ReturnPolicy
 from customers.search import policy_search
+from customers.search.catalog import catalog_search
 from customers.selectors.policy import aactive_policy
 from customers.services.assessment import Assessment, CustomerOverview, Selection, assess, customer_overview
 from customers.services.proposals import ProposalRequest, file_proposal
@@ -165,6 +168,8 @@ class _Turn:
     async def on_text(self, text: str) -> AsyncIterator[ThreadStreamEvent]:
         catalog = list({v.line.sku: CatalogItem(v.line.sku, v.line.name) for v in self.overview.lines}.values())
         said = understand(text, catalog)
+        if said.intent is Intent.START_RETURN and not said.items:
+            said = await self._semantic_item(said, text)
         flow = self.flow
         if said.intent is Intent.CANCEL:
             async for event in self.on_action(Actions.CANCEL, {}):
@@ -223,6 +228,22 @@ class _Turn:
                 yield event
         async for event in self._next_step(greet=said.intent is Intent.GREETING and not flow.items):
             yield event
+
+    async def _semantic_item(self, said: Understanding, text: str) -> Understanding:
+        """A return asked for in words the phrase tables miss ("that big screen"): with Azure AI Search configured,
+        a hybrid query over the customer's own returnable products names it."""
+        search = catalog_search()
+        if search is None:
+            return said
+        skus = list({view.line.sku: None for view in self.overview.lines if view.eligibility.eligible})
+        try:
+            matches = await sync_to_async(search.match, thread_sensitive=False)(text, skus, 1)
+        except Exception:  # the search is a help, never a reason to fail the turn
+            logger.exception("catalog search failed; carrying on without it")
+            return said
+        if not matches:
+            return said
+        return replace(said, items=(ItemMention(matches[0].sku, said.quantity),))
 
     async def _apply_slots(self, said: Understanding) -> AsyncIterator[ThreadStreamEvent]:
         flow = self.flow

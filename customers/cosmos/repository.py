@@ -131,6 +131,10 @@ class CosmosRepository:
     async def get_product(self, sku: str) -> Product:
         return docs.product_from_document(await self._point_read(self.products, sku, sku, "Product"))
 
+    async def all_products(self) -> list[Product]:
+        """The whole catalog (for pushing it to a search index)."""
+        return [docs.product_from_document(doc) async for doc in self.products.query_items("SELECT * FROM c")]
+
     async def get_products(self, skus: Sequence[str]) -> dict[str, Product]:
         """One batched point read for many SKUs; SKUs that do not exist are simply absent from the result."""
         unique = list(dict.fromkeys(skus))

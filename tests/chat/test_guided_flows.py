@@ -181,3 +181,24 @@ async def test_where_is_my_return_shows_committed_returns_with_tracking(chat, re
     cards = [str(item.widget) for item in chat.done_items() if item.type == "widget"]
     assert any(result.record.return_id in card and result.record.tracking_number in card for card in cards)
     assert any("Approved" in card for card in cards)
+
+
+async def test_with_azure_catalog_search_a_return_in_unknown_words_finds_the_customers_item(chat, monkeypatch):
+    """A nickname ("my zorblax 3000") is in no phrase table: the catalog search names the item, only among the
+    customer's own returnable products."""
+    from chat.engine import guided
+    from customers.search.catalog import CatalogMatch
+
+    asked: list[tuple[str, list[str]]] = []
+
+    class Search:
+        def match(self, text: str, skus: list[str], top: int = 3) -> list[CatalogMatch]:
+            asked.append((text, skus))
+            return [CatalogMatch("DSP-UHD-55", "Ultra HD Smart Display", 0.9)]
+
+    monkeypatch.setattr(guided, "catalog_search", lambda: Search())
+    await chat.say("I want to return my zorblax 3000")
+    assert chat.widget_keys() == ["reasons"] and "Ultra HD Smart Display" in chat.text()
+    [(text, skus)] = asked
+    assert text == "I want to return my zorblax 3000" and "DSP-UHD-55" in skus
+    assert "TV-OLED-65" not in skus  # outside its window: never offered

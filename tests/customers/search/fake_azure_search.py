@@ -83,9 +83,14 @@ class FakeAzureSearch:
 
     def rank(self, index: str, body: dict[str, Any]) -> list[dict[str, Any]]:
         terms = [t for t in re.findall(r"[a-z0-9]+", str(body.get("search", "")).lower()) if len(t) > 2]
+        allowed = _search_in(str(body.get("filter") or ""))
         scored = []
         for doc in self.documents.get(index, {}).values():
-            text = f"{doc.get('title', '')} {doc.get('body', '')}".lower()
+            if allowed is not None and doc["id"] not in allowed:
+                continue
+            text = (
+                f"{doc.get('title', '')} {doc.get('body', '')} {doc.get('name', '')} {doc.get('category', '')}".lower()
+            )
             score = sum(text.count(term) for term in terms)
             if score:
                 highlights = [
@@ -98,3 +103,9 @@ class FakeAzureSearch:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def _search_in(odata: str) -> set[str] | None:
+    """The ids of a ``search.in(id, 'a,b', ',')`` filter (the only filter we send), None without one."""
+    match = re.search(r"search\.in\(id, '([^']*)', ','\)", odata)
+    return set(match.group(1).split(",")) if match else None

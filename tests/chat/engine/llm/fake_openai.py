@@ -56,6 +56,9 @@ class FakeOpenAI:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with fake._lock:
                     fake.requests.append(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                if self.path.split("?")[0].endswith("/embeddings"):  # answered by rule, not from the script
+                    return self._json(_embeddings(body))
+                with fake._lock:
                     step = fake.steps.pop(0) if fake.steps else fake.default
                 if step is None or not self.path.split("?")[0].endswith("/chat/completions"):
                     return self._error(500, "no scripted answer left")
@@ -119,6 +122,30 @@ def _chunk(model: str, delta: dict[str, Any], finish: str | None = None) -> dict
         "created": int(time.time()),
         "model": model,
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+def fake_vector(text: str, dimensions: int) -> list[float]:
+    """A deterministic unit vector for a text (not a meaning: the contract is the wire format)."""
+    import hashlib
+    import math
+
+    raw = [b - 128 for b in hashlib.sha256(text.encode()).digest() * (dimensions // 32 + 1)][:dimensions]
+    norm = math.sqrt(sum(x * x for x in raw)) or 1.0
+    return [x / norm for x in raw]
+
+
+def _embeddings(body: dict[str, Any]) -> dict[str, Any]:
+    texts = body.get("input") if isinstance(body.get("input"), list) else [body.get("input", "")]
+    dimensions = int(body.get("dimensions") or 8)
+    return {
+        "object": "list",
+        "data": [
+            {"object": "embedding", "index": i, "embedding": fake_vector(str(t), dimensions)}
+            for i, t in enumerate(texts)
+        ],
+        "model": body.get("model", "fake-embedding"),
+        "usage": {"prompt_tokens": 1, "total_tokens": 1},
     }
 
 
