@@ -51,6 +51,7 @@ from customers.selectors.policy import aactive_policy
 logger = logging.getLogger(__name__)
 
 HISTORY_ITEMS = 24  # the sliding window of thread items the model sees; older ones are summarised
+SUMMARISED_ITEMS = 40  # how far back the summary of older items reaches
 
 INSTRUCTIONS = """You are the returns assistant of an electronics shop, chatting with a signed-in customer.
 - Help them return items: find the item with the tools, ask for what is missing (which item, why, what they would
@@ -201,6 +202,25 @@ async def propose_return(
 
 
 TOOLS = [list_orders, returnable_items, check_eligibility, refund_quote, search_policy, return_status, propose_return]
+
+
+def summarise(older: list[Any], even_older: bool) -> str:
+    """A short, deterministic summary of the items before the window: what the customer said and which cards
+    they were shown (no model call, so it costs nothing and cannot drift)."""
+    said = [
+        " ".join(getattr(part, "text", "") for part in item.content)[:80]
+        for item in older
+        if item.type == "user_message"
+    ]
+    cards = [item.copy_text[:60] for item in older if item.type == "widget" and item.copy_text]
+    parts = ["Earlier in this conversation (older messages not shown)"]
+    if said:
+        parts.append("the customer said: " + "; ".join(f"“{text}”" for text in said[-6:]))
+    if cards:
+        parts.append("cards shown: " + "; ".join(cards[-6:]))
+    if even_older:
+        parts.append("and more before that")
+    return ", ".join(parts) + "."
 
 
 class HistoryConverter(ThreadItemConverter):
@@ -368,12 +388,12 @@ class LLMEngine:
     async def _history(self, thread: ThreadMetadata, context: ChatContext, flow: Flow) -> list[Any]:
         """The model's memory: the latest items of the thread (a sliding window) and a note of what came before
         and of the return being put together."""
-        page = await self.store.load_thread_items(thread.id, None, HISTORY_ITEMS + 1, "desc", context)
+        page = await self.store.load_thread_items(thread.id, None, HISTORY_ITEMS + SUMMARISED_ITEMS, "desc", context)
         recent = list(reversed(page.data[:HISTORY_ITEMS]))
         items = await HistoryConverter().to_agent_input(recent)
         notes = []
-        if page.has_more or len(page.data) > HISTORY_ITEMS:
-            notes.append("Earlier messages of this conversation are not shown; ask again if something is unclear.")
+        if len(page.data) > HISTORY_ITEMS:
+            notes.append(summarise(list(reversed(page.data[HISTORY_ITEMS:])), page.has_more))
         if flow.items:
             chosen = ", ".join(f"{item.quantity} x {item.sku}" for item in flow.items)
             notes.append(

@@ -114,3 +114,18 @@ async def test_a_failing_model_hands_the_turn_to_the_guided_assistant_and_the_br
     chat = await Conversation.sign_in()
     await chat.say("I want to return some items")  # the model is not even tried during the cool-down
     assert "having trouble" not in chat.text() and chat.widget_keys() == ["customer", "items"]
+
+
+async def test_memory_is_a_window_of_recent_items_plus_a_summary_of_older_ones(seeded, model):
+    chat = await Conversation.sign_in()
+    for index in range(14):  # 28 items: the first ones fall out of the window
+        model.enqueue([assistant_message(f"Answer {index}.")])
+        await chat.say(f"question number {index}")
+    model.enqueue([assistant_message("Last answer.")])
+    await chat.say("and the last question")
+    sent = model.last_call.input
+    texts = [str(item.get("content")) for item in sent]
+    assert len(sent) <= llm.HISTORY_ITEMS + 1  # the window and the summary
+    summary = next(text for text in texts if text.startswith("Earlier in this conversation"))
+    assert "“question number 0”" in summary and "question number 13" not in summary
+    assert any("question number 13" in text for text in texts)  # recent ones are there whole
