@@ -19,7 +19,7 @@ S = ReturnStatus
 TRANSITIONS: dict[ReturnStatus, frozenset[ReturnStatus]] = {
     S.APPROVED: frozenset({S.LABEL_ISSUED, S.CANCELLED}),
     S.LABEL_ISSUED: frozenset({S.IN_TRANSIT, S.CANCELLED}),
-    S.IN_TRANSIT: frozenset({S.RECEIVED}),
+    S.IN_TRANSIT: frozenset({S.RECEIVED, S.CANCELLED}),  # cancellable until the item is received
     S.RECEIVED: frozenset({S.REFUNDED, S.CREDITED}),
     S.REFUNDED: frozenset(),
     S.CREDITED: frozenset(),

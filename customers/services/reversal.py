@@ -68,8 +68,8 @@ def _operations(record: ReturnRecord, order: Order, actor: str, note: str) -> li
 async def reverse_return(
     repo: CosmosRepository, customer_id: str, return_id: str, *, actor: str, note: str = ""
 ) -> ReturnRecord:
-    """Cancel the return; returns it as stored. Raises ``InvalidTransition`` once the item is on its way back
-    or received (too late to cancel), ``ConcurrencyConflict`` when it kept changing under us."""
+    """Cancel the return; returns it as stored. Raises ``InvalidTransition``
+    once the item is received (too late to cancel), ``ConcurrencyConflict`` when it kept changing under us."""
     for attempt in range(MAX_ATTEMPTS):
         record = await repo.get_return(customer_id, return_id)
         if record.status is ReturnStatus.CANCELLED:
@@ -77,7 +77,7 @@ async def reverse_return(
         if ReturnStatus.CANCELLED not in allowed_next(record):
             raise InvalidTransition(
                 f"Return {return_id} is {str(record.status).replace('_', ' ')}: it can no longer be cancelled "
-                "(only before the parcel is on its way)."
+                "(only until the item is received)."
             )
         order = await repo.get_order(customer_id, record.order_id)
         try:

@@ -204,7 +204,7 @@ async def test_cancelling_a_store_credit_return_gives_everything_back_exactly_on
     assert again_committed.state == ProposalState.COMMITTED
 
 
-async def test_cancelling_a_refund_marks_it_to_be_voided_and_is_refused_once_the_parcel_travels(seeded):
+async def test_cancelling_a_refund_marks_it_to_be_voided_and_is_refused_once_the_item_is_received(seeded):
     from customers.services.lifecycle import advance_return
 
     repo = seeded
@@ -216,17 +216,22 @@ async def test_cancelling_a_refund_marks_it_to_be_voided_and_is_refused_once_the
     record = await repo.get_return("CUST-1001", refund.return_id)
     assert record.refund_to_void_cents == record.refund_cents > 0
 
-    travelling = await _committed(
-        repo,
-        await file_seed_proposal(
-            repo, sku="CBL-USBC-6FT-3PK", resolution=Resolution.FULL_REFUND, shipping=Shipping.PREPAID_LABEL
-        ),
-    )
-    for step in (ReturnStatus.LABEL_ISSUED, ReturnStatus.IN_TRANSIT):
-        await advance_return(repo, "CUST-1001", travelling.return_id, step, actor="agent")
+    travelling, received = [
+        await _committed(
+            repo,
+            await file_seed_proposal(repo, sku=sku, resolution=Resolution.FULL_REFUND, shipping=Shipping.PREPAID_LABEL),
+        )
+        for sku in ("CBL-USBC-6FT-3PK", "DSP-UHD-55")
+    ]
+    steps = (ReturnStatus.LABEL_ISSUED, ReturnStatus.IN_TRANSIT)
+    for proposal, path in ((travelling, steps), (received, (*steps, ReturnStatus.RECEIVED))):
+        for step in path:
+            await advance_return(repo, "CUST-1001", proposal.return_id, step, actor="agent")
+    # On its way back: still cancellable (the item is not received yet).
+    assert (await decisions.cancel_return(repo=repo, proposal_id=travelling.pk, user=agent)).state == "cancelled"
     with pytest.raises(InvalidTransition, match="can no longer be cancelled"):
-        await decisions.cancel_return(repo=repo, proposal_id=travelling.pk, user=agent)
-    assert (await Proposal.objects.aget(pk=travelling.pk)).state == ProposalState.COMMITTED
+        await decisions.cancel_return(repo=repo, proposal_id=received.pk, user=agent)
+    assert (await Proposal.objects.aget(pk=received.pk)).state == ProposalState.COMMITTED
 
 
 async def test_the_sweep_resends_only_commits_that_are_overdue(seeded, emitted, settings):

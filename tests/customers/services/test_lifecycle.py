@@ -53,7 +53,7 @@ async def test_full_lifecycle_is_recorded(repo: CosmosRepository, resolution, pa
     [
         (Resolution.STORE_CREDIT, [], S.RECEIVED),  # cannot skip the parcel steps
         (Resolution.STORE_CREDIT, [S.LABEL_ISSUED, S.IN_TRANSIT, S.RECEIVED], S.REFUNDED),  # credit ends credited
-        (Resolution.FULL_REFUND, [S.LABEL_ISSUED, S.IN_TRANSIT], S.CANCELLED),  # too late to cancel
+        (Resolution.FULL_REFUND, [S.LABEL_ISSUED, S.IN_TRANSIT, S.RECEIVED], S.CANCELLED),  # received: too late
         (Resolution.FULL_REFUND, [S.CANCELLED], S.LABEL_ISSUED),  # cancelled is final
         (Resolution.KEEP_WITH_DISCOUNT, [], S.LABEL_ISSUED),  # nothing ships
     ],
