@@ -21,13 +21,14 @@ from chat import conversations, widgets
 from chat.context import ChatContext
 from chat.engine.events import Emitter
 from chat.engine.flow import Flow
+from chat.engine.tools import ReturnsTools
 from chat.engine.understanding import CatalogItem, Intent, ItemMention, Understanding, understand
 from chat.models import Conversation, ConversationMode
 from chat.turns import TurnReport
 from chat.widgets import Actions
 from customers.clock import store_today
 from customers.cosmos.runner import loop_repository
-from customers.domain import Reason, Resolution, Shipping
+from customers.domain import Reason, Resolution, ReturnRecord, Shipping
 from customers.errors import ReturnsError
 from customers.models import Proposal, ProposalState
 from customers.policy import ReturnPolicy
@@ -479,14 +480,8 @@ class _Turn:
 
     async def _status(self) -> AsyncIterator[ThreadStreamEvent]:
         yield self.out.progress("Looking up your returns…")
-        repo = await loop_repository()
-        returns = await repo.list_returns(self.context.customer_id)
-        pending = [
-            p
-            async for p in Proposal.objects.filter(
-                customer_id=self.context.customer_id, state=ProposalState.PROPOSED
-            ).order_by("-created_at")
-        ]
+        tools = ReturnsTools(await loop_repository(), self.context.customer_id, self.policy)
+        returns, pending = await tools.status_records()
         if not returns and not pending:
             async for event in self.out.say("You don't have any returns yet. Would you like to start one?"):
                 yield event
@@ -494,31 +489,26 @@ class _Turn:
             return
         async for event in self.out.say("Here's where your returns are:"):
             yield event
-        for proposal in pending[:5]:
-            yield self.out.widget(
-                widgets.status_card(
-                    f"Return request #{proposal.pk}",
-                    "Waiting for review",
-                    "warning",
-                    [("Order", proposal.order_id), (proposal.resolution, widgets.money(proposal.total_cents))],
-                ),
-                f"Return request #{proposal.pk}: waiting for review",
-            )
-        for record in sorted(returns, key=lambda r: r.created_at, reverse=True)[:5]:
-            amount = record.store_credit_cents or record.refund_cents
-            rows = [("Order", record.order_id), (str(record.resolution), widgets.money(amount))]
-            if record.tracking_number:
-                rows.append(("Tracking", record.tracking_number))
-            yield self.out.widget(
-                widgets.status_card(
-                    f"Return {record.return_id}",
-                    str(record.status).replace("_", " ").title(),
-                    "success",
-                    rows,
-                    note=record.instructions,
-                ),
-                f"Return {record.return_id}: {record.status}",
-            )
+        for card, copy_text in status_cards(returns, pending):
+            yield self.out.widget(card, copy_text)
+
+
+def status_cards(returns: list[ReturnRecord], pending: list[Proposal]) -> list[tuple[Any, str]]:
+    """(card, copy text) for requests waiting for review and the latest returns: what "where is my return" shows."""
+    cards: list[tuple[Any, str]] = []
+    for proposal in pending[:5]:
+        rows = [("Order", proposal.order_id), (proposal.resolution, widgets.money(proposal.total_cents))]
+        card = widgets.status_card(f"Return request #{proposal.pk}", "Waiting for review", "warning", rows)
+        cards.append((card, f"Return request #{proposal.pk}: waiting for review"))
+    for record in sorted(returns, key=lambda r: r.created_at, reverse=True)[:5]:
+        amount = record.store_credit_cents or record.refund_cents
+        rows = [("Order", record.order_id), (str(record.resolution), widgets.money(amount))]
+        if record.tracking_number:
+            rows.append(("Tracking", record.tracking_number))
+        status = str(record.status).replace("_", " ").title()
+        card = widgets.status_card(f"Return {record.return_id}", status, "success", rows, note=record.instructions)
+        cards.append((card, f"Return {record.return_id}: {record.status}"))
+    return cards
 
 
 def summary_card(assessment: Assessment, reason: Reason, shipping: Shipping | None) -> Any:

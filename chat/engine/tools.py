@@ -16,7 +16,7 @@ from typing import Any
 
 from customers import clock
 from customers.cosmos.repository import CosmosRepository
-from customers.domain import ORDER_ID_PATTERN, Reason, Resolution, Shipping
+from customers.domain import ORDER_ID_PATTERN, Reason, Resolution, ReturnRecord, Shipping
 from customers.errors import ReturnsError
 from customers.models import Proposal, ProposalState
 from customers.policy import ReturnPolicy
@@ -171,12 +171,23 @@ class ReturnsTools:
         hits = policy_search().search(str(question)[:500], top=3)
         return {"policies": [{"title": hit.title, "text": hit.body} for hit in hits]}
 
+    async def status_records(self) -> tuple[list[ReturnRecord], list[Proposal]]:
+        """The customer's returns in Cosmos (newest first) and their requests still waiting for review."""
+        returns = sorted(await self.repo.list_returns(self.customer_id), key=lambda r: r.created_at, reverse=True)
+        pending = [
+            p
+            async for p in Proposal.objects.filter(customer_id=self.customer_id, state=ProposalState.PROPOSED).order_by(
+                "-created_at"
+            )
+        ]
+        return returns, pending
+
     async def return_status(self) -> dict[str, Any]:
         """The customer's returns in Cosmos and their requests still waiting for review."""
-        returns = await self.repo.list_returns(self.customer_id)
+        returns, pending = await self.status_records()
         waiting = [
             {"request": p.pk, "order_id": p.order_id, "state": "waiting for review", "total_cents": p.total_cents}
-            async for p in Proposal.objects.filter(customer_id=self.customer_id, state=ProposalState.PROPOSED)
+            for p in pending
         ]
         done = [
             {
@@ -187,7 +198,7 @@ class ReturnsTools:
                 "store_credit_cents": record.store_credit_cents,
                 "tracking_number": record.tracking_number,
             }
-            for record in sorted(returns, key=lambda r: r.created_at, reverse=True)
+            for record in returns
         ]
         return {"waiting_for_review": waiting, "returns": done}
 

@@ -26,6 +26,7 @@ from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_respo
 from chatkit.store import Store
 from chatkit.types import (
     AssistantMessageItem,
+    ProgressUpdateEvent,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
     ThreadItemUpdatedEvent,
@@ -40,7 +41,7 @@ from chat import conversations, ownership, widgets
 from chat.context import ChatContext
 from chat.engine.events import Emitter
 from chat.engine.flow import Flow
-from chat.engine.guided import GuidedEngine, summary_card
+from chat.engine.guided import GuidedEngine, status_cards, summary_card
 from chat.engine.llm.clients import ModelConfig, build_client, model_config
 from chat.engine.tools import ReturnsTools, ToolRefusal
 from chat.models import ConversationMode
@@ -100,9 +101,22 @@ def _refused(turn: LLMTurn, name: str, arguments: dict[str, Any], refused: ToolR
     return json.dumps({"error": refused.message})
 
 
+# What the customer sees while a tool works: the same progress lines as the guided flow.
+PROGRESS = {
+    "list_orders": "Looking up your orders…",
+    "returnable_items": "Checking eligibility…",
+    "check_eligibility": "Checking eligibility…",
+    "refund_quote": "Working out your options…",
+    "search_policy": "Checking our return policy…",
+    "return_status": "Looking up your returns…",
+    "propose_return": "Preparing your return summary…",
+}
+
+
 async def _call(ctx: Ctx, name: str, arguments: dict[str, Any], work: Callable[[], Any]) -> str:
     """Run a catalogue tool, note it for staff, and answer the model in JSON (a refusal in words it can relay)."""
     turn = ctx.context.request_context
+    await ctx.context.stream(ProgressUpdateEvent(text=PROGRESS[name]))
     try:
         result = await work()
     except ToolRefusal as refused:
@@ -164,7 +178,10 @@ async def search_policy(ctx: Ctx, question: str) -> str:
 async def return_status(ctx: Ctx) -> str:
     """The customer's returns and their requests waiting for review."""
     tools = ctx.context.request_context.tools
-    return await _call(ctx, "return_status", {}, tools.return_status)
+    result = await _call(ctx, "return_status", {}, tools.return_status)
+    for card, copy_text in status_cards(*await tools.status_records()):  # the same cards as the guided flow
+        await ctx.context.stream_widget(card, copy_text)
+    return result
 
 
 @function_tool
@@ -184,6 +201,7 @@ async def propose_return(
     turn = ctx.context.request_context
     plain = [item.model_dump() for item in items]
     arguments = {"order_id": order_id, "items": plain, "reason": reason, "resolution": resolution, "shipping": shipping}
+    await ctx.context.stream(ProgressUpdateEvent(text=PROGRESS["propose_return"]))
     try:
         proposed = await turn.tools.check_return(**arguments)
     except ToolRefusal as refused:

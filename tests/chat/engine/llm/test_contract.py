@@ -188,3 +188,22 @@ async def test_a_conversation_goes_on_with_its_history_widgets_and_tool_results_
     said = [m.get("content") for m in third if m["role"] in ("user", "assistant")]
     assert "Which one?" in said and "The hub, got it. Why are you returning it?" in said
     assert any(m["role"] == "user" and "the hub" in str(m["content"]) for m in third)
+
+
+async def test_tools_show_progress_as_the_guided_flow_does(llm_chat, fake):
+    from chatkit.types import ProgressUpdateEvent
+
+    fake.script(Step(tool_calls=[("search_policy", {"question": "restocking fee"})]), Step(text="15% unless Gold."))
+    chat = await Conversation.sign_in()
+    events = await chat.say("is there a restocking fee?")
+    assert "Checking our return policy…" in [e.text for e in events if isinstance(e, ProgressUpdateEvent)]
+
+
+async def test_return_status_shows_the_same_status_cards(llm_chat, fake, repo):
+    from tests.customers.seeded import file_seed_proposal
+
+    await file_seed_proposal(repo)
+    fake.script(Step(tool_calls=[("return_status", {})]), Step(text="Your request is waiting for review."))
+    chat = await Conversation.sign_in()
+    await chat.say("where is my return?")
+    assert chat.widget_keys() == ["status"]
