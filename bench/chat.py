@@ -68,6 +68,18 @@ def click_request(thread_id: str, parsed: list[dict], action: str, payload: dict
     }
 
 
+def crowd_stats(firsts: list[float], results: list[object]) -> dict:
+    """Turns, errors and first-event percentiles (ms) of a crowd's run (``results`` from gather, exceptions kept)."""
+    errors = [r for r in results if isinstance(r, BaseException)]
+    return {
+        "turns": len(firsts),
+        "errors": len(errors),
+        "first_error": repr(errors[0])[:200] if errors else "",
+        "first_p50": statistics.median(firsts) * 1000 if firsts else float("nan"),
+        "first_p99": pct(firsts, 0.99) * 1000,
+    }
+
+
 def pct(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
@@ -154,14 +166,9 @@ async def crowd(base: str, floor: str, size: int, pacing: Pacing) -> dict:
     await asyncio.gather(*(floor_client(floor, pacing, len(CLICKS) + 1, floor_firsts, floor_ends) for _ in range(size)))
     started = time.perf_counter()
     results = await asyncio.gather(*(customer(base, pacing, firsts, ends) for _ in range(size)), return_exceptions=True)
-    errors = [r for r in results if isinstance(r, BaseException)]
     return {
         "size": size,
-        "turns": len(firsts),
-        "errors": len(errors),
-        "first_error": repr(errors[0])[:160] if errors else "",
-        "first_p50": statistics.median(firsts) * 1000 if firsts else float("nan"),
-        "first_p99": pct(firsts, 0.99) * 1000,
+        **crowd_stats(firsts, results),
         "end_p50": statistics.median(ends) * 1000 if ends else float("nan"),
         "end_p99": pct(ends, 0.99) * 1000,
         "floor_p50": statistics.median(floor_firsts) * 1000,

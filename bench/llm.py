@@ -26,7 +26,7 @@ from yarl import URL
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.chat import Pacing, pct, prepared_env  # noqa: E402
+from bench.chat import Pacing, crowd_stats, prepared_env  # noqa: E402
 from returns_console import devstack  # noqa: E402
 from tests.chat.engine.llm.fake_openai import FakeOpenAI, Step  # noqa: E402
 
@@ -110,14 +110,9 @@ async def run(base: str, fake_url: str, size: int, pacing: Pacing) -> dict:
     firsts: list[float] = []
     started = time.perf_counter()
     results = await asyncio.gather(*(customer(base, pacing, firsts) for _ in range(size)), return_exceptions=True)
-    errors = [r for r in results if isinstance(r, BaseException)]
     return {
         "size": size,
-        "turns": len(firsts),
-        "errors": len(errors),
-        "first_error": repr(errors[0])[:200] if errors else "",
-        "first_p50": statistics.median(firsts) * 1000 if firsts else float("nan"),
-        "first_p99": pct(firsts, 0.99) * 1000,
+        **crowd_stats(firsts, results),
         "model_p50": statistics.median(floor) * 1000,
         "seconds": time.perf_counter() - started,
     }

@@ -18,15 +18,18 @@ from azure.search.documents.indexes.models import (
 from customers.search.base import PolicyDocument, PolicySearch, SearchHit
 
 
+def search_credential(key: str) -> Any:
+    """An admin key when given, else Entra ID (DefaultAzureCredential)."""
+    if key:
+        return AzureKeyCredential(key)
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
 class AzurePolicySearch(PolicySearch):
     def __init__(self, endpoint: str, index_name: str, key: str = "") -> None:
-        credential: Any
-        if key:
-            credential = AzureKeyCredential(key)
-        else:
-            from azure.identity import DefaultAzureCredential
-
-            credential = DefaultAzureCredential()
+        credential = search_credential(key)
         self.index_name = index_name
         self._indexes = SearchIndexClient(endpoint, credential)
         self._client = SearchClient(endpoint, index_name, credential)

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from azure.core.credentials import AzureKeyCredential
 from azure.search.documents import SearchClient
 from azure.search.documents.indexes import SearchIndexClient
 from azure.search.documents.indexes.models import (
@@ -32,6 +30,7 @@ from azure.search.documents.indexes.models import (
 from azure.search.documents.models import VectorizableTextQuery
 
 from customers.domain import Product
+from customers.search.azure import search_credential
 
 VECTOR_FIELD = "name_vector"
 PROFILE = "catalog-profile"
@@ -69,13 +68,7 @@ class AzureCatalogSearch:
         dimensions: int,
         embed: Embed,
     ) -> None:
-        credential: Any
-        if key:
-            credential = AzureKeyCredential(key)
-        else:
-            from azure.identity import DefaultAzureCredential
-
-            credential = DefaultAzureCredential()
+        credential = search_credential(key)
         self.index_name = index_name
         self.openai_endpoint = openai_endpoint
         self.embedding_deployment = embedding_deployment

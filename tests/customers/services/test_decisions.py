@@ -21,18 +21,10 @@ from customers.selectors.policy import active_policy
 from customers.services import commit_progress, decisions
 from customers.services.authority import OverApprovalLimit, SupervisorsOnly
 from customers.services.commit import commit_return
-from customers.services.staff import ensure_demo_staff
 from customers.signals import proposal_changed
-from tests.customers.seeded import file_seed_proposal, seed
+from tests.customers.seeded import file_seed_proposal
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-async def seeded(repo, services_settings):  # type: ignore[no-untyped-def]
-    await seed(repo)
-    await sync_to_async(ensure_demo_staff)("decisions-pw")
-    return repo
 
 
 @pytest.fixture

@@ -17,18 +17,10 @@ from customers.models import Proposal, ProposalState
 from customers.services import commit_progress, decisions
 from customers.services.commit import commit_return, ledger_entry_id_for
 from customers.services.reconciliation import reconcile
-from customers.services.staff import ensure_demo_staff
-from tests.customers.seeded import approval, file_seed_proposal, seed
+from tests.customers.seeded import approval, file_seed_proposal
 from tests.processes import ROOT, app_env, migrate
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-async def seeded(repo, services_settings):  # type: ignore[no-untyped-def]
-    await seed(repo)
-    await sync_to_async(ensure_demo_staff)("reconcile-pw")
-    return repo
 
 
 async def _committed(repo, **kwargs) -> Proposal:  # type: ignore[no-untyped-def]
