@@ -1,17 +1,33 @@
 """What a customer's message says, for the guided (offline) assistant: an intent plus every slot it fills.
 
-Deterministic and table-driven: phrase tables per value, text normalised, keywords and item names matched
-with typo tolerance. One message can fill several slots at once ("return the hub from ORD-79001, it broke").
+Deterministic and table-driven (the tables are in ``lexicon.py``). A message is normalised first: order numbers
+in any common format are taken out, contractions and chat shorthand spelled out ("won't" -> "will not", "pls" ->
+"please"), and typos of known words corrected. Then:
+
+- slots: every reason, resolution and shipping pattern found, less those inside a longer phrase ("partial refund"
+  is not a full refund, "gift card" is not a gift) and those negated in their clause ("not damaged, I just changed
+  my mind"); a reason naming a fault wins over a change of mind, otherwise the last value said wins;
+- items: the message is cut at "and" and commas; each piece names at most one catalog item (best score of name
+  words, what customers call that kind of product, and typos of either; ties go to the catalog's first, which the
+  guided engine orders newest order first), with a quantity or "both"/"all" just before it;
+- intent: the first of human, start over, cancel, status, policy question, change, yes, confirm, no, start a
+  return (a return verb, an item or an order), thanks, help, greeting.
+
+No embedding model: WordLlama (offline, in its wheel) was measured for descriptive references and left out. The
+alias table already covers what it resolved, and it read "my house" and "at home" as the Smart Home Hub.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
+from typing import Generic, TypeVar
 
+from chat.engine import lexicon as lx
 from customers.domain import Reason, Resolution, Shipping
 
 
@@ -58,412 +74,541 @@ class Understanding:
     policy_topic: str | None = None
 
 
-REASON_PHRASES: dict[Reason, tuple[str, ...]] = {
-    Reason.DAMAGED: (
-        "damaged",
-        "damage",
-        "broken",
-        "broke",
-        "defective",
-        "faulty",
-        "cracked",
-        "smashed",
-        "shattered",
-        "doesnt work",
-        "does not work",
-        "not working",
-        "stopped working",
-        "doesnt turn on",
-        "wont turn on",
-        "dead on arrival",
-        "dented",
-        "scratched",
-        "malfunction",
-        "damaged defective",
-    ),
-    Reason.WRONG_ITEM: (
-        "wrong item",
-        "wrong one",
-        "wrong product",
-        "wrong size",
-        "wrong colour",
-        "wrong color",
-        "wrong model",
-        "not what i ordered",
-        "sent me the wrong",
-        "different item",
-        "wrong item received",
-    ),
-    Reason.NOT_AS_DESCRIBED: (
-        "not as described",
-        "nothing like the picture",
-        "not like the picture",
-        "not like the photo",
-        "different from the description",
-        "misleading",
-        "not as advertised",
-        "looks different",
-        "nothing like",
-    ),
-    Reason.CHANGED_MIND: (
-        "changed my mind",
-        "change my mind",
-        "dont need it",
-        "dont want it",
-        "no longer need",
-        "dont like it",
-        "not needed",
-        "dont need",
-        "no longer want",
-        "changed mind",
-    ),
-    Reason.BETTER_PRICE: (
-        "better price",
-        "cheaper",
-        "lower price",
-        "found it for less",
-        "price match",
-        "better deal",
-        "found better price",
-    ),
-    Reason.ARRIVED_LATE: (
-        "arrived too late",
-        "too late",
-        "arrived late",
-        "came late",
-        "came after",
-        "late delivery",
-        "delayed",
-    ),
-    Reason.GIFT_RETURN: ("gift", "present", "gift return", "was given"),
-}
+# --- patterns -----------------------------------------------------------------------------------------------------
+def _alternation(patterns: Sequence[str]) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(f"(?:{p})" for p in patterns) + r")\b")
 
-RESOLUTION_PHRASES: dict[Resolution, tuple[str, ...]] = {
-    Resolution.STORE_CREDIT: ("store credit", "credit", "gift card", "voucher", "store_credit"),
-    Resolution.FULL_REFUND: ("full refund", "refund", "money back", "my money", "reimburse", "full_refund"),
-    Resolution.EXCHANGE: ("exchange", "replacement", "replace it", "swap", "new one", "another one"),
-    Resolution.KEEP_WITH_DISCOUNT: (
-        "keep it with a discount",
-        "keep with discount",
-        "keep it",
-        "keep the item",
-        "partial refund",
-        "discount",
-        "keep_with_discount",
-    ),
-}
 
-SHIPPING_PHRASES: dict[Shipping, tuple[str, ...]] = {
-    Shipping.PREPAID_LABEL: ("prepaid label", "shipping label", "print a label", "label", "prepaid", "prepaid_label"),
-    Shipping.PICKUP: ("pick it up", "pickup", "pick up", "collect", "courier", "schedule a pickup", "schedule_pickup"),
-    Shipping.DROP_OFF: ("drop it off", "drop off", "dropoff", "drop-off", "post office", "drop_off", "carrier point"),
-    Shipping.RETURN_TO_STORE: (
-        "return to store",
-        "in store",
-        "to a store",
-        "to the store",
-        "bring it to",
-        "return_to_store",
-    ),
-}
+V = TypeVar("V")
 
-INTENT_PHRASES: tuple[tuple[Intent, tuple[str, ...]], ...] = (
-    (
-        Intent.HUMAN,
-        ("human", "real person", "agent", "representative", "talk to someone", "speak to someone", "operator"),
-    ),
-    (Intent.START_OVER, ("start over", "restart", "start again", "from scratch", "begin again")),
-    (Intent.CANCEL, ("cancel", "never mind", "nevermind", "forget it", "stop", "abort")),
-    (
-        Intent.RETURN_STATUS,
-        (
-            "where is my return",
-            "status",
-            "track my return",
-            "track",
-            "wheres my",
-            "where is my refund",
-            "has my return",
-            "my return status",
-            "did you get my",
-        ),
-    ),
-    (Intent.CONFIRM, ("confirm", "submit", "looks good", "go ahead", "thats right", "correct", "send it")),
-    (Intent.CHANGE, ("change", "edit", "actually", "modify", "instead")),
-    (
-        Intent.START_RETURN,
-        (
-            "return",
-            "send back",
-            "send it back",
-            "send something back",
-            "send them back",
-            "send this back",
-            "give back",
-            "returning",
-        ),
-    ),
-    (Intent.THANKS, ("thanks", "thank you", "thx", "cheers")),
-    (Intent.HELP, ("help", "what can you do", "how does this work", "options")),
-    (Intent.GREETING, ("hi", "hello", "hey", "good morning", "good afternoon", "good evening")),
+
+@dataclass(frozen=True)
+class _Table(Generic[V]):
+    kind: str
+    patterns: tuple[tuple[V, re.Pattern[str]], ...]
+
+
+def _table(kind: str, phrases: dict) -> _Table:  # type: ignore[type-arg]
+    return _Table(kind, tuple((value, _alternation(patterns)) for value, patterns in phrases.items()))
+
+
+REASONS = _table("reason", lx.REASON_PATTERNS)
+RESOLUTIONS = _table("resolution", lx.RESOLUTION_PATTERNS)
+SHIPPINGS = _table("shipping", lx.SHIPPING_PATTERNS)
+NOT_A_SLOT = _table("none", {None: lx.NOT_A_SLOT})
+
+HUMAN_RE = _alternation(lx.HUMAN_PATTERNS)
+STATUS_RE = _alternation(lx.STATUS_PATTERNS)
+STATUS_OBJECT_RE = re.compile(rf"\b{lx.STATUS_OBJECT}\b")
+STATUS_CUE_RE = _alternation(lx.STATUS_CUES)
+POLICY_RE = _alternation(lx.POLICY_TOPICS)
+STRONG_POLICY_RE = _alternation(lx.STRONG_POLICY)
+START_OVER_RE = _alternation(lx.START_OVER_PATTERNS)
+CANCEL_RE = _alternation(lx.CANCEL_PATTERNS)
+CHANGE_RE = _alternation(lx.CHANGE_PATTERNS)
+CONFIRM_RE = _alternation(lx.CONFIRM_PATTERNS)
+CONFIRM_VERB_RE = _alternation(lx.CONFIRM_VERBS)
+START_RE = _alternation(lx.START_PATTERNS)
+YES_RE = re.compile(r"^(?:" + "|".join(lx.YES_PHRASES) + r")\b")
+NO_RE = re.compile(r"^(?:" + "|".join(lx.NO_PHRASES) + r")\b")
+THANKS_RE = _alternation(lx.THANKS_PATTERNS)
+HELP_RE = _alternation(lx.HELP_PATTERNS)
+GREETING_RE = re.compile(
+    r"^(?:hi|hello|hey|heya|hiya|hallo|howdy|yo|sup|greetings|hola|good (?:morning|afternoon|evening|day))\b"
 )
-YES_WORDS = {"yes", "yep", "yeah", "yup", "ok", "okay", "sure", "y", "please do", "right"}
-NO_WORDS = {"no", "nope", "nah", "n", "not really"}
-QUESTION_STARTS = (
-    "how",
-    "what",
-    "can i",
-    "do you",
-    "is there",
-    "are",
-    "when",
-    "which",
-    "does",
-    "do i",
-    "will",
-    "why",
-    "is it",
+ALL_UNITS_RE = re.compile(
+    r"\b(?:both|all of (?:them|it|those|these)|all \d+|all (?:the|my|those|these|of)|every one|everything|the pair|"
+    r"the lot|all)\b(?! (?:good|right|correct|set|fine|done))"
 )
-POLICY_WORDS = (
-    "policy",
-    "how long",
-    "restocking",
-    "fee",
-    "window",
-    "days",
-    "final sale",
-    "clearance",
-    "allowed",
-    "can i return",
-    "how many days",
-    "shipping cost",
-    "who pays",
-    "bonus",
-    "refund take",
-    "how do refunds",
+ALL_EXCEPTIONS_RE = re.compile(r"\b(?:at all|that is all|thats all|all good|all right|all correct|all set|all fine)\b")
+
+# Order numbers: "ORD-79001", "ord79001", "order no. 79001", "Order number: ORD 79001", "#79001", or the number alone.
+ORDER_RES = (
+    re.compile(r"\bord(?:er)?(?![a-z])[^\d\n]{0,20}?(\d{4,10})(?!\d)", re.IGNORECASE),
+    re.compile(r"#\s*(\d{4,10})(?!\d)"),
+    re.compile(r"(?<![\w$£€.,])(\d{5,6})(?![\w.,%])"),
 )
-NUMBER_WORDS = {
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "a couple": 2,
-    "a pair": 2,
-    "single": 1,
-}
-STOP = {
-    "the",
-    "a",
-    "an",
-    "my",
-    "i",
-    "it",
-    "to",
-    "of",
-    "and",
-    "or",
-    "from",
-    "order",
-    "want",
-    "would",
-    "like",
-    "return",
-    "returning",
-    "please",
-    "this",
-    "that",
-    "for",
-    "with",
-    "on",
-    "in",
-    "is",
-    "was",
-    "me",
-    "some",
-    "items",
-    "item",
-    "one",
-    "ones",
-    "them",
-    "both",
-    "all",
-    "pack",
-    "hi",
-    "can",
-    "you",
-    "get",
-    "be",
-    "do",
-    "have",
-    "had",
-    "got",
-}
-ORDER_RE = re.compile(r"\bord(?:er)?\s*[-#:]?\s*#?\s*(\d{4,10})\b", re.IGNORECASE)
+CLAUSE_BREAKS = frozenset({",", "but", "just", "so", "because", "and"})
+SEGMENT_BREAKS = frozenset({",", "and", "plus", "also", "&", "but", "or", "then"})
+QUANTITY_SKIP = frozenset({"the", "my", "those", "these", "of", "just", "only", "a", "x", "them"})
+QUANTITY_FILLER = frozenset(
+    {"just", "only", "the", "of", "them", "those", "these", "it", "please", "i", "want", "would", "like", "to"}
+    | {"return", "send", "back", "units", "unit", "items", "item", "pieces", "piece", "ones", "one", "make", "ok"}
+    | {"okay", ",", "x"}
+)
+# Every word of four letters or more in the tables: what a typo is corrected to.
+KEYWORDS = frozenset(
+    word
+    for source in (
+        *lx.REASON_PATTERNS.values(),
+        *lx.RESOLUTION_PATTERNS.values(),
+        *lx.SHIPPING_PATTERNS.values(),
+        lx.HUMAN_PATTERNS,
+        lx.STATUS_PATTERNS,
+        lx.STATUS_CUES,
+        lx.POLICY_TOPICS,
+        lx.START_OVER_PATTERNS,
+        lx.CANCEL_PATTERNS,
+        lx.CHANGE_PATTERNS,
+        lx.CONFIRM_PATTERNS,
+        lx.START_PATTERNS,
+        lx.THANKS_PATTERNS,
+        lx.HELP_PATTERNS,
+        (lx.STATUS_OBJECT,),
+    )
+    for pattern in source
+    # Suffix groups ("cancel(led|ling)?") are endings, not words.
+    for word in re.findall(r"(?:^|(?<=[\s(|]))([a-z]{4,})(?=[\s)|]|$)", re.sub(r"(?<=[a-z])\([^()]*\)\??", "", pattern))
+) | {"return", "returns", "returning", "received", "refund", "damaged", "changed", "exchange"}
 
 
-def normalise(text: str) -> str:
-    text = text.lower().replace("’", "'").replace("_", " ")
-    text = re.sub(r"[\"'`]", "", text)
-    text = re.sub(r"[^a-z0-9#\-\s]", " ", text)
-    return re.sub(r"\s+", " ", text).strip()
+# What products are called is never a typo of a keyword ("smart" is not "start").
+PRODUCT_VOCABULARY = (
+    frozenset(
+        word for head, aliases in lx.PRODUCT_ALIASES.items() for phrase in (head, *aliases) for word in phrase.split()
+    )
+    | lx.WEAK_NAME_WORDS
+)
 
 
-def _phrase_in(phrase: str, text: str, words: list[str]) -> bool:
-    """Whole-phrase match, with typo tolerance for single words of five letters or more.
+# --- normalisation ------------------------------------------------------------------------------------------------
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
+_CONTRACTIONS = (
+    (re.compile(r"\bwon't\b"), "will not"),
+    (re.compile(r"\bcan't\b"), "can not"),
+    (re.compile(r"\bshan't\b"), "shall not"),
+    (re.compile(r"n't\b"), " not"),
+    (re.compile(r"'m\b"), " am"),
+    (re.compile(r"'re\b"), " are"),
+    (re.compile(r"'ll\b"), " will"),
+    (re.compile(r"'ve\b"), " have"),
+    (re.compile(r"'d\b"), " would"),
+    (re.compile(r"\b(it|that|what|where|there|here|how|who|he|she|screen|hub|display|this)'s\b"), r"\1 is"),
+    (re.compile(r"'s\b"), ""),
+)
+_UNITS = (
+    (re.compile(r"(\d+)\s*-?\s*(?:inch(?:es)?\b|\")"), r"\1in "),
+    (re.compile(r"(\d+)\s*-?\s*(?:pack|pk)\b"), r"\1pack"),
+    (re.compile(r"(\d+)\s*-?\s*(?:ft|foot|feet)\b"), r"\1ft"),
+    (re.compile(r"\bwi\s*-?\s*fi\b"), "wifi"),
+    (re.compile(r"\busb\s*-?\s*c\b"), "usb"),
+    (re.compile(r"(\d),(\d{3})\b"), r"\1\2"),
+    (re.compile(r"\b(\d{1,2})\s*x\b"), r"\1 "),
+    (re.compile(r"\bx\s*(\d{1,2})\b"), r" x\1 "),
+)
 
-    Typos rarely touch the first letter; requiring it keeps "change" from reading as "exchange".
-    """
-    if re.search(rf"\b{re.escape(phrase)}\b", text):
-        return True
-    if " " in phrase or len(phrase) < 5:
+
+def _osa(a: str, b: str, limit: int) -> int:
+    """Optimal string alignment distance (edits, with a swap of neighbours as one), capped at ``limit + 1``."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cost = 0 if ca == cb else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def _typo_limit(word: str) -> int:
+    return 2 if len(word) >= 10 else 1
+
+
+@lru_cache(maxsize=4096)
+def _correct(word: str) -> str:
+    """A known word this one is a typo of, or the word itself."""
+    if len(word) < 4 or word in KEYWORDS or word in lx.COMMON_WORDS or not word.isalpha():
+        return word
+    limit = _typo_limit(word)
+    best: tuple[int, int, str] | None = None
+    for keyword in KEYWORDS:
+        if keyword[0] != word[0] or abs(len(keyword) - len(word)) > limit:
+            continue
+        distance = _osa(word, keyword, limit)
+        if distance <= limit:
+            candidate = (distance, abs(len(keyword) - len(word)), keyword)
+            best = candidate if best is None or candidate < best else best
+    return best[2] if best else word
+
+
+def _clean(text: str) -> str:
+    """Lower case, quotes and dashes unified, units joined to their numbers, contractions spelled out."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()
+    for pattern, replacement in _UNITS:
+        text = pattern.sub(replacement, text)
+    for pattern, replacement in _CONTRACTIONS:
+        text = pattern.sub(replacement, text)
+    text = text.replace("'", "").replace("_", " ")
+    text = re.sub(r"[,.;:!?()\[\]/]+", " , ", text)
+    text = re.sub(r"[^a-z0-9,&\s]", " ", text)
+    return text
+
+
+def normalise(text: str, keep: frozenset[str] = frozenset()) -> str:
+    """The message as the tables read it (see the module docstring); words in ``keep`` are never corrected."""
+    words: list[str] = []
+    for word in _clean(text).split():
+        expanded = lx.SHORTHAND.get(word, word)
+        words.extend(
+            part if part in keep or part in PRODUCT_VOCABULARY else _correct(part) for part in expanded.split()
+        )
+    while words and words[0] == ",":
+        words.pop(0)
+    while words and words[-1] == ",":
+        words.pop()
+    return " ".join(word for i, word in enumerate(words) if word != "," or words[i - 1] != ",")
+
+
+def _find_order(raw: str) -> tuple[str | None, str]:
+    for pattern in ORDER_RES:
+        found = pattern.search(raw)
+        if found:
+            return f"ORD-{found.group(1)}", raw[: found.start()] + " , " + raw[found.end() :]
+    return None, raw
+
+
+# --- slots --------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Hit:
+    kind: str
+    value: object
+    start: int
+    end: int
+
+
+def _negated(text: str, hit: _Hit) -> bool:
+    """A negation among the three words before the phrase, in the same clause ("not damaged", "no store credit")."""
+    first = text[hit.start : hit.end].split()[0]
+    if first in lx.NEGATIONS or first in {"do", "did", "does"}:
         return False
-    return any(_close(word, phrase) for word in words)
+    before = text[: hit.start].split()[-3:]
+    for word in reversed(before):
+        if word in CLAUSE_BREAKS:
+            return False
+        if word in lx.NEGATIONS:
+            return True
+    return False
 
 
-def _negated(phrase: str, text: str) -> bool:
-    return bool(
-        re.search(
-            rf"\b(?:dont|do not|not|no|never|without)\s+(?:want\s+|need\s+|like\s+)?"
-            rf"(?:a\s+|an\s+|the\s+)?{re.escape(phrase)}\b",
-            text,
+def _slot_hits(text: str) -> list[_Hit]:
+    hits = [
+        _Hit(table.kind, value, found.start(), found.end())
+        for table in (REASONS, RESOLUTIONS, SHIPPINGS, NOT_A_SLOT)
+        for value, pattern in table.patterns
+        for found in pattern.finditer(text)
+    ]
+    # A phrase inside a longer phrase of another meaning is part of it ("partial refund", "gift card").
+    return [
+        hit
+        for hit in hits
+        if not any(
+            other is not hit
+            and other.start <= hit.start
+            and hit.end <= other.end
+            and other.end - other.start > hit.end - hit.start
+            for other in hits
+        )
+    ]
+
+
+def _choose(hits: list[_Hit], kind: str, rank: dict | None = None):  # type: ignore[no-untyped-def]
+    chosen = [hit for hit in hits if hit.kind == kind]
+    if not chosen:
+        return None
+    best = max(chosen, key=lambda hit: ((rank or {}).get(hit.value, 0), hit.start))
+    return best.value
+
+
+# --- items --------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Token:
+    text: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class _Profile:
+    words: tuple[_Token, ...]  # single words: name words and aliases
+    phrases: tuple[tuple[str, re.Pattern[str], int, float], ...]  # several-word aliases: text, pattern, words, weight
+
+
+HEAD, ALIAS, DISTINCT, WEAK = 1.0, 0.95, 0.95, 0.5
+THRESHOLD = 0.85
+FUZZY = 0.9
+
+
+@lru_cache(maxsize=512)
+def _profile(name: str) -> _Profile:
+    main = re.sub(r"\(.*?\)", " ", name)
+    # A bare number in a name ("Fitness Watch 2") is read as a quantity in a message, never as the name.
+    tokens = [t for t in _clean(name).split() if t not in (",", *lx.NAME_NOISE) and not t.isdigit()]
+    main_tokens = [t for t in _clean(main).split() if t != ","]
+    heads = [t for t in main_tokens if t.isalpha() and t not in lx.WEAK_NAME_WORDS]
+    head = heads[-1] if heads else (main_tokens[-1] if main_tokens else "")
+    words: dict[str, float] = {}
+    for token in tokens:
+        if token == head:
+            weight = HEAD
+        elif token in lx.WEAK_NAME_WORDS or not token.isalpha():
+            weight = WEAK
+        else:
+            weight = DISTINCT
+        words[token] = max(weight, words.get(token, 0.0))
+    phrases: list[tuple[str, re.Pattern[str], int, float]] = []
+    for alias in lx.PRODUCT_ALIASES.get(head, ()):
+        if " " in alias:
+            phrases.append((alias, re.compile(rf"\b{re.escape(alias)}\b"), len(alias.split()), ALIAS))
+        else:
+            words.setdefault(alias, ALIAS)
+    return _Profile(tuple(_Token(t, w) for t, w in words.items()), tuple(phrases))
+
+
+@lru_cache(maxsize=256)
+def _catalog_words(names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(
+        word
+        for name in names
+        for word in (
+            *(token.text for token in _profile(name).words),
+            *(w for phrase in _profile(name).phrases for w in phrase[0].split()),
         )
     )
 
 
-def _first_match(table: dict, text: str, words: list[str]):  # type: ignore[no-untyped-def]
-    """The value whose phrase appears last in the text (later words win: "not a refund, store credit")."""
-    best, best_at = None, -1
-    for value, phrases in table.items():
-        for phrase in phrases:
-            if _phrase_in(phrase, text, words) and not _negated(phrase, text):
-                found = re.search(rf"\b{re.escape(phrase)}\b", text)
-                at = found.start() if found else len(text)
-                if at > best_at:
-                    best, best_at = value, at
-    return best
+@lru_cache(maxsize=8192)
+def _word_score(word: str, token: str) -> float:
+    """How well one word of the message stands for one word of a product: 1 same, 0.9 a typo, 0 not."""
+    if word == token:
+        return 1.0
+    if len(word) >= 4 and (word in (token + "s", token + "es") or token in (word + "s", word + "es")):
+        return 1.0
+    if word in lx.COMMON_WORDS or word in KEYWORDS or not word.isalpha() or word[0] != token[0]:
+        return 0.0
+    if min(len(word), len(token)) >= 4 and len(token) >= 4:
+        return FUZZY if _osa(word, token, _typo_limit(token)) <= _typo_limit(token) else 0.0
+    if len(word) == len(token) == 3 and sorted(word) == sorted(token) and _osa(word, token, 1) <= 1:
+        return FUZZY
+    return 0.0
 
 
-def _name_tokens(name: str) -> list[str]:
-    return [
-        token
-        for token in normalise(name).replace("-", " ").split()
-        if token not in STOP and not re.search(r"\d", token)
-    ]
+@dataclass
+class _Candidate:
+    item: CatalogItem
+    order: int
+    score: float
+    positions: set[int]
 
 
-SYNONYMS = {
-    "tv": ["display", "television", "screen"],
-    "display": ["screen", "monitor", "tv"],
-    "cable": ["cables", "cord", "usb"],
-    "hub": ["hubs"],
-    "headphones": ["headset", "headphone"],
-    "earbuds": ["earphones", "buds"],
-    "bulbs": ["bulb", "lights"],
-}
-
-
-# Words many product names share; alone they do not identify an item.
-GENERIC_NAME_WORDS = {"smart", "ultra", "pro", "mini", "max", "plus", "new", "hd", "wireless", "sport", "colour"}
-
-
-def _close(word: str, target: str) -> bool:
-    """A typo of ``target``: long enough to judge, same first letter, and mostly the same letters."""
-    return len(word) >= 4 and word[0] == target[0] and difflib.SequenceMatcher(None, word, target).ratio() >= 0.84
-
-
-def _match_items(text: str, words: list[str], catalog: Sequence[CatalogItem]) -> list[tuple[CatalogItem, int]]:
-    """Catalog items the text names, with the position of the first word that matched (for quantities)."""
-    content = [(i, w) for i, w in enumerate(words) if w not in STOP and not w.isdigit()]
-    found: list[tuple[CatalogItem, int, float]] = []
-    for item in catalog:
-        tokens = _name_tokens(item.name)
-        expanded = {t: [t, *SYNONYMS.get(t, [])] for t in tokens}
-        score, first = 0.0, None
-        for index, word in content:
-            for token, variants in expanded.items():
-                if any(word == v or _close(word, v) for v in variants):
-                    weight = 0.6 if token in GENERIC_NAME_WORDS else 1.0
+def _score_segment(
+    words: list[str], positions: list[int], text_segment: str, catalog: Sequence[CatalogItem]
+) -> list[_Candidate]:
+    found = []
+    for order, item in enumerate(catalog):
+        profile = _profile(item.name)
+        score = 0.0
+        taken: set[int] = set()
+        for phrase, pattern, length, weight in profile.phrases:
+            at = pattern.search(text_segment) if phrase in text_segment else None
+            if at:
+                start_word = len(text_segment[: at.start()].split())
+                span = set(range(start_word, start_word + length))
+                if not span & taken:
                     score += weight
-                    first = index if first is None else min(first, index)
-                    break
-        if first is not None and score >= 0.6:
-            found.append((item, first, score))
-    if not found:
-        return []
-    best = max(score for _, _, score in found)
-    # Keep clear matches; a weak one beside a strong one is usually a shared word ("smart").
-    return [(item, at) for item, at, score in sorted(found, key=lambda f: f[1]) if score >= min(best, 1.0)]
+                    taken |= span
+        for token in profile.words:
+            best, best_at = 0.0, None
+            initial = token.text[0]
+            for index, word in enumerate(words):
+                if word[0] != initial or index in taken:
+                    continue
+                match = _word_score(word, token.text)
+                if match > best:
+                    best, best_at = match, index
+            if best_at is not None:
+                score += best * token.weight
+                taken.add(best_at)
+        if score >= THRESHOLD:
+            found.append(_Candidate(item, order, score, {positions[i] for i in taken}))
+    found.sort(key=lambda candidate: (-candidate.score, candidate.order))
+    return found
 
 
-def _quantity_before(words: list[str], position: int) -> int | None:
-    for word in words[max(0, position - 2) : position]:
-        if word.isdigit() and 0 < int(word) <= 20:
-            return int(word)
-        if word in NUMBER_WORDS:
-            return NUMBER_WORDS[word]
+def _match_items(
+    words: list[str], masked: set[int], catalog: Sequence[CatalogItem]
+) -> list[tuple[CatalogItem, int, int]]:
+    """(item, first word, last word) for each item the message names, in the order named."""
+    segments: list[list[int]] = [[]]
+    for index, word in enumerate(words):
+        if word in SEGMENT_BREAKS:
+            segments.append([])
+        elif index not in masked:
+            segments[-1].append(index)
+    chosen: dict[str, tuple[CatalogItem, int, int]] = {}
+    for segment in segments:
+        if not segment:
+            continue
+        segment_words = [words[i] for i in segment]
+        candidates = _score_segment(segment_words, segment, " ".join(segment_words), catalog)
+        if not candidates:
+            continue
+        kept = [candidates[0]]
+        used = set(candidates[0].positions)
+        for candidate in candidates[1:]:
+            if candidate.score >= HEAD and not candidate.positions & used:
+                kept.append(candidate)
+                used |= candidate.positions
+        for candidate in kept:
+            if candidate.item.sku not in chosen:
+                chosen[candidate.item.sku] = (candidate.item, min(candidate.positions), max(candidate.positions))
+    return sorted(chosen.values(), key=lambda found: found[1])
+
+
+def _number(word: str) -> int | None:
+    if word.isdigit() and 0 < int(word) <= 20:
+        return int(word)
+    return lx.NUMBER_WORDS.get(word)
+
+
+def _quantity_around(words: list[str], first: int, last: int) -> tuple[int | None, bool]:
+    """The quantity said just before an item ("2 of the hubs", "both hubs", "all 3 watches", "one of the three
+    thermostats") or after ("hub x2")."""
+    quantity, all_units, partitive = None, False, False
+    index, looked = first - 1, 0
+    while index >= 0 and looked < 5 and words[index] not in SEGMENT_BREAKS:
+        word = words[index]
+        if word in lx.ALL_WORDS:
+            all_units = True
+            break
+        number = _number(word)
+        if number is not None:
+            if quantity is not None and not partitive:
+                break
+            quantity = number  # in "one of the three", the part
+        elif word == "of":
+            partitive = quantity is not None
+        elif word not in QUANTITY_SKIP:
+            break
+        index -= 1
+        looked += 1
+    if quantity is None and last + 1 < len(words) and re.fullmatch(r"x\d{1,2}", words[last + 1]):
+        quantity = _number(words[last + 1][1:])
+    return (None, True) if all_units else (quantity, False)
+
+
+def _bare_quantity(words: list[str]) -> int | None:
+    rest = [w for w in words if w not in QUANTITY_FILLER or w == "one"]
+    if rest == ["one"] or (not rest and "one" in words):
+        return 1
+    if len(rest) == 1:
+        if rest[0] == "both":
+            return 2
+        return _number(rest[0])
+    if len(rest) == 2 and rest[0] == "a" and rest[1] in ("couple", "pair"):
+        return 2
     return None
 
 
+# --- intent -------------------------------------------------------------------------------------------------------
+def _is_status(text: str) -> bool:
+    return bool(STATUS_RE.search(text) or (STATUS_OBJECT_RE.search(text) and STATUS_CUE_RE.search(text)))
+
+
+def _is_policy(text: str, words: list[str], raw: str) -> bool:
+    if STRONG_POLICY_RE.search(text):
+        return True
+    question = raw.rstrip().rstrip(")(:;-* ").endswith("?") or (bool(words) and words[0] in lx.QUESTION_STARTS)
+    return question and bool(POLICY_RE.search(text))
+
+
+def _starts_return(text: str, hits: list[_Hit], has_shipping: bool) -> bool:
+    for found in START_RE.finditer(text):
+        inside_shipping = any(
+            hit.kind == "shipping" and hit.start < found.end() and found.start() < hit.end for hit in hits
+        )
+        if inside_shipping:
+            continue
+        # "I'll take it back there", "return it at the shop": how it goes back, not which return.
+        if has_shipping and re.match(
+            r"(take|taking|bring|return(s|ed|ing)? (it|them)\b)", found.group(0) + text[found.end() :]
+        ):
+            continue
+        return True
+    return False
+
+
+def _intent(
+    text: str, words: list[str], raw: str, hits: list[_Hit], has_items: bool, has_order: bool, has_slots: bool
+) -> Intent:
+    has_shipping = any(hit.kind == "shipping" for hit in hits)
+    first = words[0] if words else ""
+    if HUMAN_RE.search(text):
+        return Intent.HUMAN
+    if START_OVER_RE.search(text):
+        return Intent.START_OVER
+    if CANCEL_RE.search(text) and not has_slots:
+        return Intent.CANCEL
+    if _is_status(text):
+        return Intent.RETURN_STATUS
+    if _is_policy(text, words, raw):
+        return Intent.POLICY_QUESTION
+    if CHANGE_RE.search(text) or (first in ("actually", "wait", "hmm", "oh") and "actually" in words and has_slots):
+        return Intent.CHANGE
+    if (first in lx.YES_FIRST or YES_RE.search(text)) and not CONFIRM_VERB_RE.search(text):
+        # "ok thanks" closes the conversation; it answers no question.
+        return Intent.THANKS if THANKS_RE.search(text) and not has_slots else Intent.YES
+    if CONFIRM_RE.search(text) or text in lx.CONFIRM_WHOLE:
+        return Intent.CONFIRM
+    if (first in lx.NO_FIRST and (len(words) == 1 or words[1] == "," or not has_slots)) or NO_RE.search(text):
+        return Intent.NO
+    if has_items or has_order or _starts_return(text, hits, has_shipping):
+        return Intent.START_RETURN
+    if THANKS_RE.search(text):
+        return Intent.THANKS
+    if HELP_RE.search(text):
+        return Intent.HELP
+    if GREETING_RE.search(text):
+        return Intent.GREETING
+    return Intent.UNKNOWN
+
+
+# --- the whole message --------------------------------------------------------------------------------------------
 def understand(text: str, catalog: Sequence[CatalogItem]) -> Understanding:
     raw = text or ""
-    order_match = ORDER_RE.search(raw)
-    order_id = f"ORD-{order_match.group(1)}" if order_match else None
-    clean = normalise(ORDER_RE.sub(" ", raw))
+    order_id, rest = _find_order(raw)
+    clean = normalise(rest, _catalog_words(tuple(item.name for item in catalog)))
     words = clean.split()
-    if not words and not order_id:
+    if not [w for w in words if w != ","] and not order_id:
         return Understanding(Intent.UNKNOWN)
 
-    # "gift card" is a way to be paid, not a gift being returned.
-    reason_text = re.sub(r"\bgift (card|voucher|certificate)s?\b", " ", clean)
-    reason = _first_match(REASON_PHRASES, reason_text, reason_text.split())
-    resolution = _first_match(RESOLUTION_PHRASES, clean, words)
-    shipping = _first_match(SHIPPING_PHRASES, clean, words)
-    all_units = bool(re.search(r"\b(both|all of them|all|every one|the pair)\b", clean))
-    mentions = []
-    for item, at in _match_items(clean, words, catalog):
-        mentions.append(ItemMention(item.sku, _quantity_before(words, at), all_units and len(catalog) > 0))
-    quantity = None
-    if not mentions:
-        bare = re.fullmatch(
-            r"(?:just\s+)?(\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|a couple)"
-            r"(?:\s+of them)?(?:\s+please)?",
-            clean,
-        )
-        if bare:
-            token = bare.group(1)
-            quantity = int(token) if token.isdigit() else NUMBER_WORDS[token]
+    hits = [hit for hit in _slot_hits(clean) if not _negated(clean, hit)]
+    reason = _choose(hits, "reason", lx.REASON_RANK)
+    resolution = _choose(hits, "resolution")
+    shipping = _choose(hits, "shipping")
 
-    intent = Intent.UNKNOWN
-    is_question = raw.strip().endswith("?") or clean.startswith(QUESTION_STARTS)
-    if (
-        is_question
-        and any(_phrase_in(w, clean, words) for w in POLICY_WORDS)
-        and not re.search(r"\bmy (return|refund)\b", clean)
-    ):
-        intent = Intent.POLICY_QUESTION
-    elif clean in YES_WORDS:
-        intent = Intent.YES
-    elif clean in NO_WORDS or re.match(r"^(no|nope|nah)\b", clean):
-        intent = Intent.NO
-    else:
-        for candidate, phrases in INTENT_PHRASES:
-            if any(re.search(rf"\b{re.escape(p)}\b", clean) for p in phrases):
-                if candidate is Intent.START_RETURN and shipping is Shipping.RETURN_TO_STORE and not mentions:
-                    continue
-                if candidate is Intent.CANCEL and (reason or resolution or mentions):
-                    continue
-                intent = candidate
-                break
-    if intent is Intent.UNKNOWN and (mentions or order_id):
-        intent = Intent.START_RETURN
-    if intent is Intent.RETURN_STATUS:
-        # "status of my refund" asks about a return; it is not choosing a resolution.
+    # Words a slot phrase explains are not item names ("refund to my bank", "keys are stuck").
+    masked = {
+        len(clean[: hit.start].split()) + offset
+        for hit in hits
+        for offset in range(len(clean[hit.start : hit.end].split()))
+    }
+    mentions = []
+    for item, first, last in _match_items(words, masked, catalog):
+        quantity, all_units = _quantity_around(words, first, last)
+        mentions.append(ItemMention(item.sku, quantity, all_units))
+    all_units = bool(ALL_UNITS_RE.search(clean)) and not ALL_EXCEPTIONS_RE.search(clean)
+    quantity = None if mentions else _bare_quantity(words)
+
+    has_slots = bool(mentions or reason or resolution or shipping)
+    intent = _intent(clean, words, raw, hits, bool(mentions), bool(order_id), has_slots)
+    if intent in (Intent.RETURN_STATUS, Intent.POLICY_QUESTION):
+        # "status of my refund", "how long does a refund take?" ask; they are not choosing a resolution.
         reason = resolution = shipping = None
     return Understanding(
         intent=intent,

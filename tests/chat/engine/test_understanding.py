@@ -210,3 +210,94 @@ def test_items_come_from_the_given_catalog(text, sku):
 @pytest.mark.parametrize("text", ["my headphones are faulty", "the earbuds", "asdf", "it broke", "the order"])
 def test_no_item_is_invented_from_an_unrelated_catalog(text):
     assert understand(text, SEED).items == ()
+
+
+# The seed customer's whole catalog, newest order first, as the guided engine builds it: the seed order, then
+# older orders (the OLED TV's order is outside its window, but still a line of the customer).
+ROBERT = [
+    *SEED,
+    CatalogItem("MOUSE-ERGO", "Ergonomic Wireless Mouse"),
+    CatalogItem("PWR-BANK-20K", "20,000mAh Power Bank"),
+    CatalogItem("CAM-DOOR-HD", "HD Video Doorbell"),
+    CatalogItem("ROUTER-MESH-3", "Mesh Wi-Fi Router (3-Pack)"),
+    CatalogItem("TV-OLED-65", "65in OLED TV"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "sku"),
+    [
+        ("the hub thing", HUB),
+        ("that big screen", DISPLAY),  # screens tie: the newest order's line
+        ("the cable pack", CABLE),
+        ("the battery pack", "PWR-BANK-20K"),  # a pack, but of a battery
+        ("the tv", "TV-OLED-65"),  # named outright beats called so
+        ("the doorbell camera", "CAM-DOOR-HD"),
+        ("the wifi router thing", "ROUTER-MESH-3"),
+        ("I wanna send back the smart home hubb", HUB),
+    ],
+)
+def test_descriptive_references_resolve_to_one_line(text, sku):
+    assert [m.sku for m in understand(text, ROBERT).items] == [sku]
+
+
+@pytest.mark.parametrize(
+    ("text", "items"),
+    [
+        ("one of the hubs arrived smashed", [(HUB, 1, False)]),
+        ("I'd like to return 2 of the hubs", [(HUB, 2, False)]),
+        ("one of the two hubs", [(HUB, 1, False)]),
+        ("ORD-79001 hub x2", [(HUB, 2, False)]),
+        ("all 2 hubs", [(HUB, None, True)]),
+        ("return the display and one hub", [(DISPLAY, None, False), (HUB, 1, False)]),
+    ],
+)
+def test_quantities_in_words_and_numbers(text, items):
+    assert _items(understand(text, ROBERT)) == items
+
+
+def test_a_number_in_a_product_name_is_not_its_name():
+    watch = [CatalogItem("WATCH-FIT-2", "Fitness Watch 2")]
+    assert _items(understand("return 2 of the fitness watches", watch)) == [("WATCH-FIT-2", 2, False)]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("not damaged, I just changed my mind", R.CHANGED_MIND),
+        ("it's not broken, it just arrived too late", R.ARRIVED_LATE),
+        ("it was late so I don't need it anymore", R.ARRIVED_LATE),  # a fault outranks a change of mind
+        ("nothing wrong with it, I just don't want it", R.CHANGED_MIND),
+    ],
+)
+def test_negated_and_competing_reasons(text, reason):
+    assert understand(text, SEED).reason is reason
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("never mind, I'll keep it", IN.CANCEL),  # keeping it is not keep-with-discount
+        ("can we redo this from scratch", IN.START_OVER),
+        ("email me a prepaid return label", IN.UNKNOWN),  # a return label is shipping, not a new return
+        ("I'm still waiting on my store credit", IN.RETURN_STATUS),
+        ("how long does a refund take to show up on my card?", IN.POLICY_QUESTION),
+    ],
+)
+def test_phrases_that_look_like_other_things(text, intent):
+    said = understand(text, SEED)
+    assert said.intent is intent and said.reason is None and said.resolution is None
+
+
+@pytest.mark.parametrize(
+    ("text", "order_id"),
+    [
+        ("its order #79001", "ORD-79001"),
+        ("Order number: ORD 79001", "ORD-79001"),
+        ("79001", "ORD-79001"),
+        ("ord79001 - the smart hub", "ORD-79001"),
+        ("order no. 79001, the display", "ORD-79001"),
+    ],
+)
+def test_order_numbers_in_odd_formats(text, order_id):
+    assert understand(text, SEED).order_id == order_id
