@@ -168,7 +168,7 @@ async def test_staff_see_which_engine_answered_and_the_tools_it_called(llm_chat,
     assert first.engine.startswith("llm: fake-model") and not first.fallback
     assert first.tool_calls == [{"tool": "returnable_items", "arguments": {"order_id": "ORD-79001"}}]
     assert len(first.item_ids) == 2  # the items card and the reply
-    assert second.engine == "guided" and second.fallback == "the model failed: InternalServerError"
+    assert second.engine == "guided" and second.fallback.startswith("the model failed: InternalServerError")
 
 
 async def test_a_conversation_goes_on_with_its_history_widgets_and_tool_results_included(llm_chat, fake):
