@@ -79,21 +79,12 @@ from customers.demo import build_demo_data, seed_demo_data
 from customers.domain import Reason, Resolution, Shipping, Tier
 from customers.models import Proposal, ProposalState
 from customers.selectors.policy import aactive_policy
-from customers.services.quote import QuoteLine, refund_quote
+from customers.services.quote import MONEY_FIELDS, QuoteLine, refund_quote
 from customers.signals import proposal_changed
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "simulations"
 SLOTS = ("item", "reason", "resolution", "shipping")
 ACTION_PREFIX = Actions.CONFIRM.split(".")[0] + "."  # scenario files name actions without it
-MONEY_FIELDS = (
-    "merchandise_cents",
-    "restocking_fee_cents",
-    "shipping_cost_cents",
-    "bonus_cents",
-    "discount_cents",
-    "refund_cents",
-    "store_credit_cents",
-)
 EVENTS: TypeAdapter[Any] = TypeAdapter(ThreadStreamEvent)
 
 
@@ -1148,14 +1139,16 @@ def decide(call: ModelCall) -> list[TResponseOutputItem]:
     return _say(MENU_TEXT)
 
 
-class PolicyModel(ScriptedModel):
-    """The language model's stand-in for simulations and tests: a small deterministic policy (``decide``) that
-    reads the conversation it is given, fills the return's slots with the guided engine's ``understand()``, and
-    calls the catalogue's tools as a model would, so the same scenarios run on both engines without a network."""
+class RespondingModel(ScriptedModel):
+    """A scripted model that works out each answer from the call it is given (``respond``), for as many calls as
+    the conversation makes."""
+
+    def respond(self, call: ModelCall) -> list[TResponseOutputItem]:
+        raise NotImplementedError
 
     def _next(self) -> None:
         if not self.remaining_steps:
-            self.enqueue(ModelStep.respond(decide))
+            self.enqueue(ModelStep.respond(self.respond))
 
     async def get_response(self, *args: Any, **kwargs: Any) -> Any:
         self._next()
@@ -1165,3 +1158,12 @@ class PolicyModel(ScriptedModel):
         self._next()
         async for event in super().stream_response(*args, **kwargs):
             yield event
+
+
+class PolicyModel(RespondingModel):
+    """The language model's stand-in for simulations and tests: a small deterministic policy (``decide``) that
+    reads the conversation it is given, fills the return's slots with the guided engine's ``understand()``, and
+    calls the catalogue's tools as a model would, so the same scenarios run on both engines without a network."""
+
+    def respond(self, call: ModelCall) -> list[TResponseOutputItem]:
+        return decide(call)

@@ -23,6 +23,18 @@ class QuoteLine:
     unit_price_cents: int
 
 
+# The amounts of a quote, in the order a breakdown shows them.
+MONEY_FIELDS = (
+    "merchandise_cents",
+    "restocking_fee_cents",
+    "shipping_cost_cents",
+    "bonus_cents",
+    "discount_cents",
+    "refund_cents",
+    "store_credit_cents",
+)
+
+
 @dataclass(frozen=True)
 class RefundQuote:
     """A breakdown the customer and the agent both read; ``refund_cents`` goes back to the original payment,

@@ -6,6 +6,7 @@ from typing import Any
 
 from customers.models import Proposal
 from customers.services.commit_progress import can_retry
+from customers.services.quote import MONEY_FIELDS
 
 
 def money(cents: int) -> str:
@@ -14,18 +15,7 @@ def money(cents: int) -> str:
 
 def proposal_json(proposal: Proposal) -> dict[str, Any]:
     quote = proposal.quote
-    amounts = {
-        key.removesuffix("_cents"): int(quote.get(key, 0))
-        for key in (
-            "merchandise_cents",
-            "restocking_fee_cents",
-            "shipping_cost_cents",
-            "bonus_cents",
-            "discount_cents",
-            "refund_cents",
-            "store_credit_cents",
-        )
-    }
+    amounts = {key.removesuffix("_cents"): int(quote.get(key, 0)) for key in MONEY_FIELDS}
     amounts["total"] = proposal.total_cents
     return {
         "id": proposal.pk,

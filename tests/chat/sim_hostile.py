@@ -9,14 +9,13 @@ simulations' ordinary policy (``chat.simulation.decide``), so a test can set the
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 from agents.items import TResponseOutputItem
-from agents.testing.model import ModelCall, ModelStep, ScriptedModel, assistant_message, function_call
+from agents.testing.model import ModelCall, assistant_message, function_call
 
-from chat.simulation import decide
+from chat.simulation import RespondingModel, decide
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ def _user_text(item: dict[str, Any]) -> str | None:
     return None if text.startswith("The following graphical UI widget") else text
 
 
-class HostileModel(ScriptedModel):
+class HostileModel(RespondingModel):
     def __init__(self) -> None:
         super().__init__()
         self.plans: dict[str, Plan] = {}
@@ -60,19 +59,6 @@ class HostileModel(ScriptedModel):
             return [assistant_message(call.system_instructions or "")]
         outputs = [str(item.get("output")) for item in this_turn if item.get("type") == "function_call_output"]
         return [assistant_message("Done, as you asked. " + " ".join(outputs))]
-
-    def _next(self) -> None:
-        if not self.remaining_steps:
-            self.enqueue(ModelStep.respond(self.respond))
-
-    async def get_response(self, *args: Any, **kwargs: Any) -> Any:
-        self._next()
-        return await super().get_response(*args, **kwargs)
-
-    async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        self._next()
-        async for event in super().stream_response(*args, **kwargs):
-            yield event
 
 
 def arguments(**fields: Any) -> str:
