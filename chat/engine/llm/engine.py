@@ -11,6 +11,7 @@ plain sentence; after repeated failures a circuit breaker keeps new turns on the
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -417,8 +418,18 @@ class LLMEngine:
             async for event in self.guided.respond(thread, message, context):
                 yield event
             return
-        conversation = await conversations.note_customer_turn(thread.id, context.customer_id)
+        # The thread's latest items are read while the turn is noted: two round trips at once, not one after another.
+        latest = asyncio.ensure_future(
+            self.store.load_thread_items(thread.id, None, HISTORY_ITEMS + SUMMARISED_ITEMS, "desc", context)
+        )
+        try:
+            conversation = await conversations.note_customer_turn(thread.id, context.customer_id)
+        except BaseException:
+            latest.cancel()
+            raise
         if conversation.mode == ConversationMode.HUMAN:
+            latest.add_done_callback(lambda task: task.cancelled() or task.exception())  # nobody waits for it
+            latest.cancel()
             return  # an agent has this conversation: the assistant stays quiet
         repo = await loop_repository()
         tools = ReturnsTools(repo, context.customer_id, await aactive_policy())
@@ -431,9 +442,7 @@ class LLMEngine:
             await conversations.describe_customer(conversation, (await tools.overview()).customer)
         started = False
         try:
-            page = await self.store.load_thread_items(
-                thread.id, None, HISTORY_ITEMS + SUMMARISED_ITEMS, "desc", context
-            )
+            page = await latest
             store = LatestItemsStore(self.store, thread.id, list(page.data), page.has_more)
             agent_context = AgentContext(thread=thread, store=store, request_context=turn)
             history = await self._history(page, flow)
