@@ -111,7 +111,8 @@
 
   function tickWaits() {
     for (const node of document.querySelectorAll(".wait")) {
-      const seconds = node.dataset.since ? (serverNow() - Date.parse(node.dataset.since)) / 1000 : null;
+      // Never below zero: the server's clock is estimated at page load, a few hundred milliseconds out at most.
+      const seconds = node.dataset.since ? Math.max(0, (serverNow() - Date.parse(node.dataset.since)) / 1000) : null;
       node.textContent = waitLabel(seconds);
       node.className = `wait ${seconds === null ? "" : seconds >= SLA.late ? "sla-late" : seconds >= SLA.warn ? "sla-warn" : "sla-ok"}`;
     }

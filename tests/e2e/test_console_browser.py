@@ -77,6 +77,7 @@ def test_agent_approves_a_return_live_and_the_customer_sees_it(stack: LiveStack,
     row = agent.locator(".conv-button").filter(has_text="Robert Johnson")
     expect(row).to_be_visible(timeout=10000)
     expect(row.locator(".chip")).to_have_text("waiting for review", timeout=10000)
+    expect(row.locator(".wait")).to_have_text(re.compile(r"^(\d+m )?\d+s$"))  # never a negative wait
     agent.keyboard.press("j")  # next waiting conversation
     expect(agent.locator("#thread-title")).to_have_text("Robert Johnson")
     expect(agent.locator("#messages .bubble.user").filter(has_text="it was completely damaged")).to_be_visible()
