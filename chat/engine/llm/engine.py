@@ -47,6 +47,7 @@ from chat.engine.flow import Flow
 from chat.engine.guided import GuidedEngine, status_cards, summary_card
 from chat.engine.llm.clients import ModelConfig, build_client, model_config
 from chat.engine.tools import ReturnsTools, ToolRefusal
+from chat.engine.understanding import Intent, understand
 from chat.models import ConversationMode
 from chat.turns import TurnReport
 from customers.cosmos.runner import loop_repository
@@ -374,6 +375,17 @@ def shared_model(config: ModelConfig) -> Model:
     return _models[config]
 
 
+def _confirms_summary(thread: ThreadMetadata, message: UserMessageItem | None) -> bool:
+    """The customer typed a bare confirmation while a complete return waits on its summary card."""
+    flow = Flow.load(thread.metadata)
+    if message is None or not flow.complete or flow.proposal_id:
+        return False
+    text = " ".join(part.text for part in message.content if getattr(part, "text", None))
+    said = understand(text, [])
+    has_slots = said.items or said.order_id or said.reason or said.resolution or said.shipping or said.quantity
+    return said.intent in (Intent.CONFIRM, Intent.YES) and not has_slots
+
+
 class LLMEngine:
     """Same interface as the guided engine; ``model`` overrides the configured one (tests, simulations)."""
 
@@ -415,6 +427,13 @@ class LLMEngine:
     ) -> AsyncIterator[ThreadStreamEvent]:
         if self.breaker.open:
             self.report = TurnReport(self.guided.label, fallback="the model failed repeatedly: cooling down")
+            async for event in self.guided.respond(thread, message, context):
+                yield event
+            return
+        if _confirms_summary(thread, message):
+            # "yes, send it" under the summary card files it exactly as the Confirm button does: the model never
+            # decides that a return is filed.
+            self.report = TurnReport(self.guided.label)
             async for event in self.guided.respond(thread, message, context):
                 yield event
             return

@@ -129,3 +129,20 @@ async def test_memory_is_a_window_of_recent_items_plus_a_summary_of_older_ones(s
     summary = next(text for text in texts if text.startswith("Earlier in this conversation"))
     assert "“question number 0”" in summary and "question number 13" not in summary
     assert any("question number 13" in text for text in texts)  # recent ones are there whole
+
+
+async def test_a_typed_confirmation_under_the_summary_files_it_without_the_model(seeded, model):
+    model.extend(
+        [
+            [function_call("propose_return", PROPOSAL, call_id="c1")],
+            [assistant_message("Please check the summary and confirm.")],
+        ]
+    )
+    chat = await Conversation.sign_in()
+    await chat.say("my hub is broken, store credit and a prepaid label please")
+    assert chat.widget_keys() == ["summary"]
+    calls = len(model.calls)
+    await chat.say("yes, send it")
+    assert len(model.calls) == calls  # the model is not asked whether to file
+    proposal = await Proposal.objects.aget()
+    assert proposal.quote["store_credit_cents"] == 9899
