@@ -102,6 +102,26 @@ def _line_json(view: LineView) -> dict[str, Any]:
     }
 
 
+def status_json(returns: list[ReturnRecord], pending: list[Proposal]) -> dict[str, Any]:
+    """What ``return_status`` tells the model, from the records ``status_records`` read."""
+    waiting = [
+        {"request": p.pk, "order_id": p.order_id, "state": "waiting for review", "total_cents": p.total_cents}
+        for p in pending
+    ]
+    done = [
+        {
+            "return_id": record.return_id,
+            "order_id": record.order_id,
+            "status": str(record.status),
+            "refund_cents": record.refund_cents,
+            "store_credit_cents": record.store_credit_cents,
+            "tracking_number": record.tracking_number,
+        }
+        for record in returns
+    ]
+    return {"waiting_for_review": waiting, "returns": done}
+
+
 class ReturnsTools:
     """The catalogue for one signed-in customer; reads the system of record once per turn."""
 
@@ -184,23 +204,7 @@ class ReturnsTools:
 
     async def return_status(self) -> dict[str, Any]:
         """The customer's returns in Cosmos and their requests still waiting for review."""
-        returns, pending = await self.status_records()
-        waiting = [
-            {"request": p.pk, "order_id": p.order_id, "state": "waiting for review", "total_cents": p.total_cents}
-            for p in pending
-        ]
-        done = [
-            {
-                "return_id": record.return_id,
-                "order_id": record.order_id,
-                "status": str(record.status),
-                "refund_cents": record.refund_cents,
-                "store_credit_cents": record.store_credit_cents,
-                "tracking_number": record.tracking_number,
-            }
-            for record in returns
-        ]
-        return {"waiting_for_review": waiting, "returns": done}
+        return status_json(*await self.status_records())
 
     # --- the one write: a proposal for the customer to confirm ----------------------------------------
     async def check_return(

@@ -16,7 +16,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +46,7 @@ from chat.engine.events import Emitter
 from chat.engine.flow import Flow
 from chat.engine.guided import GuidedEngine, status_cards, summary_card
 from chat.engine.llm.clients import ModelConfig, build_client, model_config
-from chat.engine.tools import ReturnsTools, ToolRefusal
+from chat.engine.tools import ProposedReturn, ReturnsTools, ToolRefusal, status_json
 from chat.engine.understanding import Intent, understand
 from chat.models import ConversationMode
 from chat.turns import TurnReport
@@ -101,11 +101,6 @@ class LLMTurn:
 Ctx = RunContextWrapper[AgentContext[LLMTurn]]
 
 
-def _refused(turn: LLMTurn, name: str, arguments: dict[str, Any], refused: ToolRefusal) -> str:
-    turn.tool_calls.append({"tool": name, "arguments": arguments, "refused": refused.message})
-    return json.dumps({"error": refused.message})
-
-
 # What the customer sees while a tool works: the same progress lines as the guided flow.
 PROGRESS = {
     "list_orders": "Looking up your orders…",
@@ -118,16 +113,25 @@ PROGRESS = {
 }
 
 
-async def _call(ctx: Ctx, name: str, arguments: dict[str, Any], work: Callable[[], Any]) -> str:
-    """Run a catalogue tool, note it for staff, and answer the model in JSON (a refusal in words it can relay)."""
+async def _call(
+    ctx: Ctx,
+    name: str,
+    arguments: dict[str, Any],
+    work: Callable[[], Awaitable[Any]],
+    then: Callable[[Any], Awaitable[Any]] | None = None,
+) -> str:
+    """Run a catalogue tool with its progress line, note it for staff, and answer the model in JSON (a refusal in
+    words it can relay). ``then`` shows the customer what the result calls for (a card) and says what the model
+    is told about it."""
     turn = ctx.context.request_context
     await ctx.context.stream(ProgressUpdateEvent(text=PROGRESS[name]))
     try:
         result = await work()
     except ToolRefusal as refused:
-        return _refused(turn, name, arguments, refused)
+        turn.tool_calls.append({"tool": name, "arguments": arguments, "refused": refused.message})
+        return json.dumps({"error": refused.message})
     turn.tool_calls.append({"tool": name, "arguments": arguments})
-    return json.dumps(result)
+    return json.dumps(await then(result) if then else result)
 
 
 def _invalid_call(name: str) -> Callable[[Any, Exception], str]:
@@ -162,12 +166,14 @@ async def returnable_items(ctx: Ctx, order_id: str | None = None) -> str:
     Args:
         order_id: Only this order's items (optional).
     """
-    turn = ctx.context.request_context
-    result = await _call(ctx, "returnable_items", {"order_id": order_id}, lambda: turn.tools.returnable_items(order_id))
-    if '"items"' in result:
-        overview = await turn.tools.overview()
+    tools = ctx.context.request_context.tools
+
+    async def show(items: dict[str, Any]) -> dict[str, Any]:
+        overview = await tools.overview()
         await ctx.context.stream_widget(widgets.returnable_items(overview, order_id), "Returnable items")
-    return result
+        return items
+
+    return await _call(ctx, "returnable_items", {"order_id": order_id}, lambda: tools.returnable_items(order_id), show)
 
 
 @tool
@@ -201,10 +207,13 @@ async def search_policy(ctx: Ctx, question: str) -> str:
 async def return_status(ctx: Ctx) -> str:
     """The customer's returns and their requests waiting for review."""
     tools = ctx.context.request_context.tools
-    result = await _call(ctx, "return_status", {}, tools.return_status)
-    for card, copy_text in status_cards(*await tools.status_records()):  # the same cards as the guided flow
-        await ctx.context.stream_widget(card, copy_text)
-    return result
+
+    async def show(records: tuple[list[Any], list[Any]]) -> dict[str, Any]:
+        for card, copy_text in status_cards(*records):  # the same cards as the guided flow
+            await ctx.context.stream_widget(card, copy_text)
+        return status_json(*records)
+
+    return await _call(ctx, "return_status", {}, tools.status_records, show)
 
 
 @tool
@@ -224,22 +233,19 @@ async def propose_return(
     turn = ctx.context.request_context
     plain = [item.model_dump() for item in items]
     arguments = {"order_id": order_id, "items": plain, "reason": reason, "resolution": resolution, "shipping": shipping}
-    await ctx.context.stream(ProgressUpdateEvent(text=PROGRESS["propose_return"]))
-    try:
-        proposed = await turn.tools.check_return(**arguments)
-    except ToolRefusal as refused:
-        return _refused(turn, "propose_return", arguments, refused)
-    turn.tool_calls.append({"tool": "propose_return", "arguments": arguments})
-    flow = turn.flow
-    flow.reset()
-    flow.order_id = proposed.order_id
-    for view, quantity in proposed.assessment.lines:
-        flow.choose_item(proposed.order_id, view.line.sku, quantity)
-    flow.reason, flow.resolution, flow.shipping = proposed.reason, proposed.resolution, proposed.shipping
-    await ctx.context.stream_widget(
-        summary_card(proposed.assessment, proposed.reason, proposed.shipping), "Return summary"
-    )
-    return json.dumps(proposed.as_json())
+
+    async def show(proposed: ProposedReturn) -> dict[str, Any]:
+        flow = turn.flow
+        flow.reset()
+        flow.order_id = proposed.order_id
+        for view, quantity in proposed.assessment.lines:
+            flow.choose_item(proposed.order_id, view.line.sku, quantity)
+        flow.reason, flow.resolution, flow.shipping = proposed.reason, proposed.resolution, proposed.shipping
+        card = summary_card(proposed.assessment, proposed.reason, proposed.shipping)
+        await ctx.context.stream_widget(card, "Return summary")
+        return proposed.as_json()
+
+    return await _call(ctx, "propose_return", arguments, lambda: turn.tools.check_return(**arguments), show)
 
 
 @tool
@@ -375,9 +381,8 @@ def shared_model(config: ModelConfig) -> Model:
     return _models[config]
 
 
-def _confirms_summary(thread: ThreadMetadata, message: UserMessageItem | None) -> bool:
+def _confirms_summary(flow: Flow, message: UserMessageItem | None) -> bool:
     """The customer typed a bare confirmation while a complete return waits on its summary card."""
-    flow = Flow.load(thread.metadata)
     if message is None or not flow.complete or flow.proposal_id:
         return False
     text = " ".join(part.text for part in message.content if getattr(part, "text", None))
@@ -430,7 +435,8 @@ class LLMEngine:
             async for event in self.guided.respond(thread, message, context):
                 yield event
             return
-        if _confirms_summary(thread, message):
+        flow = Flow.load(thread.metadata)
+        if _confirms_summary(flow, message):
             # "yes, send it" under the summary card files it exactly as the Confirm button does: the model never
             # decides that a return is filed.
             self.report = TurnReport(self.guided.label)
@@ -453,7 +459,6 @@ class LLMEngine:
         repo = await loop_repository()
         tools = ReturnsTools(repo, context.customer_id, await aactive_policy())
         emitter = Emitter(self.store, thread, context)
-        flow = Flow.load(thread.metadata)
         turn = LLMTurn(context, tools, flow, emitter)
         self.report = TurnReport(self.label, tool_calls=turn.tool_calls)
         yield emitter.progress("Reading your messages…")
