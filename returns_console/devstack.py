@@ -170,18 +170,22 @@ def backing_services(log_dir: Path, cosmos_data: Path | None = None) -> Iterator
         yield {name: value for service in services for name, value in service.env.items()}
 
 
-def manage(args: Sequence[str], env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), *args], env={**os.environ, **env}, check=True)
+def manage(
+    args: Sequence[str], env: dict[str, str], *, check: bool = True, capture: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``python manage.py ARGS`` in a child with ``env``; ``capture`` keeps its output (as text) for the caller."""
+    return subprocess.run(
+        [sys.executable, str(BASE_DIR / "manage.py"), *args],
+        env={**os.environ, **env},
+        check=check,
+        capture_output=capture,
+        text=True,
+    )
 
 
 def reconcile(env: dict[str, str]) -> bool:
     """`manage.py reconcile` at start: a warning line (never a stop) when the database and Cosmos disagree."""
-    done = subprocess.run(
-        [sys.executable, str(BASE_DIR / "manage.py"), "reconcile"],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-    )
+    done = manage(["reconcile"], env, check=False, capture=True)
     if done.returncode == 0:
         print(done.stdout.strip().splitlines()[-1], flush=True)
         return True

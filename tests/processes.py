@@ -77,9 +77,7 @@ def spawn_worker(env: dict[str, str], queue: str, log: Path):  # type: ignore[no
 
 def manage(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """``python manage.py ARGS`` as a child of the app with ``env``; its output is captured."""
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args], env={**os.environ, **env}, capture_output=True, text=True
-    )
+    done = devstack.manage(args, env, check=False, capture=True)
     if check and done.returncode != 0:
         raise AssertionError(f"manage.py {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
     return done

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from customers.clock import store_today
 from customers.cosmos.repository import CosmosRepository
 from customers.demo import DemoData, build_demo_data, seed_demo_data
 from customers.domain import Reason, Resolution, Shipping, Tier
+from customers.models import Proposal
 from customers.policy import DEFAULT_POLICY
 from customers.services.commit import ApprovedReturn, ReturnLineRequest
 from customers.services.quote import QuoteLine, refund_quote
@@ -78,3 +81,23 @@ async def file_seed_proposal(
         shipping=shipping,
     )
     return await file_proposal(overview, request, DEFAULT_POLICY)
+
+
+def proposal_row(**fields: Any) -> Proposal:
+    """A Proposal row written directly (no Cosmos): Robert returning one damaged hub for store credit, priced by
+    the rules; ``fields`` set the state and whatever else a test is about."""
+    row = {
+        "customer_id": "CUST-1001",
+        "customer_name": "Robert Johnson",
+        "customer_tier": "Platinum",
+        "order_id": "ORD-79001",
+        "thread_id": "thr_rows",
+        "submission_key": "k1",
+        "lines": [{"sku": "HUB-SMART-2", "name": "Smart Home Hub", "quantity": 1, "unit_price_cents": 8999}],
+        "reason": "Damaged/Defective",
+        "resolution": "Store Credit",
+        "shipping": "Prepaid Shipping Label",
+        "quote": approval().quote.to_dict(),
+        "evidence": {},
+    }
+    return Proposal.objects.create(**{**row, **fields})

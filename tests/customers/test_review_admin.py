@@ -9,41 +9,24 @@ from django.core.exceptions import ValidationError
 
 from customers.models import AuditAction, AuditEntry, AutoApprovalRule, Proposal, ProposalState
 from customers.services.staff import ensure_demo_staff
+from tests.customers.seeded import proposal_row
 
 pytestmark = pytest.mark.django_db
 
 
 def _proposal(state: str = ProposalState.FAILED, key: str = "k1", code: str = "commit_failed") -> Proposal:
-    return Proposal.objects.create(
-        customer_id="CUST-1001",
-        customer_name="Robert Johnson",
-        customer_tier="Platinum",
-        order_id="ORD-79001",
+    message = (
+        "Smart Home Hub is no longer returnable."
+        if code == "not_returnable"
+        else "The commit failed: ServiceResponseError."
+    )
+    return proposal_row(
         thread_id="thr_admin",
         submission_key=key,
-        lines=[{"sku": "HUB-SMART-2", "name": "Smart Home Hub", "quantity": 1, "unit_price_cents": 8999}],
-        reason="Damaged/Defective",
-        resolution="Store Credit",
-        shipping="Prepaid Shipping Label",
-        quote={
-            "resolution": "Store Credit",
-            "merchandise_cents": 8999,
-            "restocking_fee_cents": 0,
-            "shipping_cost_cents": 0,
-            "bonus_cents": 900,
-            "discount_cents": 0,
-            "refund_cents": 0,
-            "store_credit_cents": 9899,
-            "fee_waived_reason": None,
-            "notes": [],
-        },
-        evidence={},
         state=state,
         approval_id="proposal-x",
         failure_code=code,
-        failure_message="Smart Home Hub is no longer returnable."
-        if code == "not_returnable"
-        else "The commit failed: ServiceResponseError.",
+        failure_message=message,
     )
 
 

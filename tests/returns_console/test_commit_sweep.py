@@ -10,27 +10,14 @@ import pytest
 from customers import clock
 from customers.models import Proposal, ProposalState
 from returns_console.commit_sweep import LOCK_KEY, CommitSweep
-from tests.customers.seeded import approval
+from tests.customers.seeded import proposal_row
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _stalled_approval(key: str) -> Proposal:
-    proposal = Proposal.objects.create(
-        customer_id="CUST-1001",
-        customer_name="Robert Johnson",
-        customer_tier="Platinum",
-        order_id="ORD-79001",
-        thread_id="thr_sweep",
-        submission_key=key,
-        lines=[{"sku": "HUB-SMART-2", "name": "Smart Home Hub", "quantity": 1, "unit_price_cents": 8999}],
-        reason="Damaged/Defective",
-        resolution="Store Credit",
-        shipping="Prepaid Shipping Label",
-        quote=approval().quote.to_dict(),
-        evidence={},
-        state=ProposalState.APPROVED,
-        approval_id=f"proposal-sweep-{key}",
+    proposal = proposal_row(
+        thread_id="thr_sweep", submission_key=key, state=ProposalState.APPROVED, approval_id=f"proposal-sweep-{key}"
     )
     Proposal.objects.filter(pk=proposal.pk).update(updated_at=clock.now() - timedelta(hours=1))
     return proposal
