@@ -169,6 +169,17 @@ async def _wait_for_state(session: aiohttp.ClientSession, url: str, proposal_id:
         await asyncio.sleep(0.2)
 
 
+async def _status_cards(session: aiohttp.ClientSession, url: str, thread_id: str, until: str) -> list[str]:
+    """The conversation's widget cards (as JSON text) once one shows the state ``until`` (or after 30 s)."""
+    deadline = time.monotonic() + 30
+    while True:
+        async with session.get(f"{url}/console/api/conversations/{thread_id}") as answer:
+            cards = [json.dumps(i["widget"]) for i in (await answer.json())["items"] if i["type"] == "widget"]
+        if any(f'"{until}"' in card for card in cards) or time.monotonic() > deadline:
+            return cards
+        await asyncio.sleep(0.3)
+
+
 @pytest.fixture
 def idle_stack(tmp_path, redis_url, cosmos_service) -> Iterator[LiveStack]:  # type: ignore[no-untyped-def]
     """A stack whose worker starts only when the test says (``start_worker``): approvals wait in the queue."""
@@ -217,6 +228,9 @@ async def test_a_commit_that_cannot_land_goes_to_the_supervisors_queue(idle_stac
         async with supervisor.get(f"{url}/console/api/conversations?filter=failed") as rows:
             assert failed["thread_id"] in [r["thread_id"] for r in (await rows.json())["conversations"]]
 
+        # The customer hears of the failure (a notice posted by the worker) before anyone acts on it; a notice still
+        # queued when the supervisor closes it is superseded by the close, never shown after it.
+        await _status_cards(supervisor, url, failed["thread_id"], until="Delayed")
         retry = f"{url}/console/api/proposals/{failed['id']}/retry"
         async with agent.post(retry, data="{}", headers=agent_headers) as refused:
             assert refused.status == 403 and (await refused.json())["error"] == "supervisors_only"
@@ -232,13 +246,6 @@ async def test_a_commit_that_cannot_land_goes_to_the_supervisors_queue(idle_stac
         async with supervisor.post(close, data=message, headers=supervisor_headers) as twice:
             assert twice.status == 409
 
-        conversation = f"{url}/console/api/conversations/{failed['thread_id']}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            async with supervisor.get(conversation) as answer:
-                cards = [json.dumps(i["widget"]) for i in (await answer.json())["items"] if i["type"] == "widget"]
-            if any('"Closed"' in card for card in cards):
-                break
-            await asyncio.sleep(0.3)
+        cards = await _status_cards(supervisor, url, failed["thread_id"], until="Closed")
         told = [state for card in cards for state in ("Delayed", "Closed") if f'"{state}"' in card]
         assert told == ["Delayed", "Closed"]
