@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
-from chat import ownership, ratelimit
+from chat import limits, ownership, ratelimit
 from chat.context import ChatContext
 from chat.server import REQUEST_ADAPTER, ReturnsChatServer
 from chat.store import CosmosChatStore
@@ -32,7 +32,7 @@ from customers.services.identity import identify_customer, normalise_order_id
 
 logger = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 64 * 1024
+MAX_BODY_BYTES = settings.REQUEST_BODY_LIMITS["/chatkit"]
 SESSION_CUSTOMER = "customer_id"
 SESSION_ORDER = "customer_order_id"
 FIRST_PROGRESS = "One moment…"
@@ -53,6 +53,8 @@ SUPPORTED_REQUESTS = frozenset(
         "items.feedback",
     }
 )
+# Requests that make the assistant answer: each is a turn, admitted by the customer's rate limit.
+TURNS = frozenset({"threads.create", "threads.add_user_message", "threads.custom_action", "threads.retry_after_item"})
 _ready_containers: set[tuple[int, str]] = set()
 _container_lock = asyncio.Lock()
 
@@ -166,6 +168,8 @@ async def chatkit_endpoint(request: HttpRequest) -> HttpResponse:
     context = await customer_context(request)
     if context is None:
         return error(401, "not_signed_in", "Sign in with your email and order number first.")
+    # Daphne serves this through returns_console.body_limit, which stops larger bodies however they arrive;
+    # this check covers other ASGI/WSGI servers that pass a Content-Length.
     length = int(request.META.get("CONTENT_LENGTH") or 0)
     if length > MAX_BODY_BYTES:
         return error(413, "too_large", f"Requests are limited to {MAX_BODY_BYTES // 1024} KB.")
@@ -182,6 +186,14 @@ async def chatkit_endpoint(request: HttpRequest) -> HttpResponse:
         return error(400, "unsupported", f"'{parsed.type}' is not supported by this assistant.")
     if _names_foreign_ids(parsed, context):
         return error(404, "not_found", "That conversation or message does not exist.")
+    refusal = limits.check_content(parsed)
+    if refusal is None and parsed.type in TURNS:
+        refusal = await limits.admit_turn(context.customer_id, getattr(parsed.params, "thread_id", None))
+    if refusal is not None:
+        response = error(refusal.status, refusal.code, refusal.message)
+        if refusal.retry_after_seconds:
+            response["Retry-After"] = str(refusal.retry_after_seconds)
+        return response
     store = await chat_store()
     server = ReturnsChatServer(store)
     try:

@@ -56,14 +56,16 @@ gc.freeze()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from chat.routing import websocket_urlpatterns as chat_websockets  # noqa: E402
+from returns_console.body_limit import BodyLimit  # noqa: E402
 from returns_console.console.consumers import ConsoleConsumer  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": BodyLimit(django_asgi_app, settings.REQUEST_BODY_LIMITS, settings.REQUEST_BODY_LIMIT_BYTES),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter([*chat_websockets, path("ws/console/", ConsoleConsumer.as_asgi())]))
         ),

@@ -28,6 +28,16 @@ def env_list(name: str, default: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
 
 
+def env_int(name: str, default: int, minimum: int = 0) -> int:
+    """A whole number from the environment; anything else stops start-up with the variable's name."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.lstrip("-").isdigit() or int(raw) < minimum:
+        raise ImproperlyConfigured(f"{name} must be a whole number of at least {minimum}, not {raw!r}.")
+    return int(raw)
+
+
 DEBUG = env_bool("DEBUG", False)
 
 
@@ -238,6 +248,18 @@ def clock_offset_seconds(raw: str) -> float:
 CLOCK_OFFSET_SECONDS = clock_offset_seconds(os.environ.get("CLOCK_OFFSET_SECONDS", ""))
 
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "returns-demo")
+
+# What one client can send (returns_console/body_limit.py, chat/limits.py): bodies are refused with 413 however
+# they arrive (chunked included), per path prefix, before Django reads them.
+REQUEST_BODY_LIMIT_BYTES = env_int("REQUEST_BODY_LIMIT_BYTES", 1024 * 1024, minimum=1024)
+REQUEST_BODY_LIMITS = {"/chatkit": 64 * 1024, "/chat/session": 4 * 1024, "/console/api/": 64 * 1024}
+CHAT_MESSAGE_MAX_CHARS = env_int("CHAT_MESSAGE_MAX_CHARS", 4000, minimum=1)
+CHAT_THREAD_TITLE_MAX_CHARS = 120
+# Turns (messages and clicks) one conversation holds; each adds a few items, so this bounds a thread's items.
+CHAT_THREAD_MAX_TURNS = env_int("CHAT_THREAD_MAX_TURNS", 300, minimum=10)
+# Per-customer token bucket on /chatkit: a burst of CHAT_RATE_BURST requests, refilled at CHAT_RATE_PER_MINUTE.
+CHAT_RATE_BURST = env_int("CHAT_RATE_BURST", 20, minimum=1)
+CHAT_RATE_PER_MINUTE = env_int("CHAT_RATE_PER_MINUTE", 40, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -163,3 +163,16 @@ def store_day(request: pytest.FixtureRequest) -> PinnedDay | None:
     monkeypatch.setenv("CLOCK_OFFSET_SECONDS", repr(offset))
     monkeypatch.setenv("STORE_TIMEZONE", day.zone)
     return pinned
+
+
+@pytest.fixture(autouse=True)
+def customer_rate_limit(request: pytest.FixtureRequest) -> None:
+    """Tests drive one demo customer through many turns a second, far faster than a person: the per-customer
+    rate limit (chat/limits.py) is opened wide here and in every process a test starts, except in tests marked
+    ``@pytest.mark.rate_limits``, which meet it as configured."""
+    if request.node.get_closest_marker("rate_limits"):
+        return
+    settings = request.getfixturevalue("settings")
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    settings.CHAT_RATE_BURST = 1_000_000
+    monkeypatch.setenv("CHAT_RATE_BURST", "1000000")

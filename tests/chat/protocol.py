@@ -23,6 +23,8 @@ from chatkit.types import (
     ThreadsDeleteReq,
     ThreadsGetByIdReq,
     ThreadStreamEvent,
+    ThreadsUpdateReq,
+    ThreadUpdateParams,
     UserMessageInput,
     UserMessageTextContent,
 )
@@ -63,6 +65,10 @@ def delete_thread(thread_id: str) -> ThreadsDeleteReq:
 
 def list_items(thread_id: str, limit: int = 50) -> ItemsListReq:
     return ItemsListReq(params=ItemsListParams(thread_id=thread_id, limit=limit, order="asc"))
+
+
+def update_thread(thread_id: str, title: str) -> ThreadsUpdateReq:
+    return ThreadsUpdateReq(params=ThreadUpdateParams(thread_id=thread_id, title=title))
 
 
 def feedback(thread_id: str, item_ids: list[str], kind: str) -> ItemsFeedbackReq:
