@@ -13,15 +13,13 @@ from functools import wraps
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from chatkit.store import NotFoundError as StoreNotFound
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET, require_POST
 
 from chat import conversations
-from chat.context import ChatContext
 from chat.models import Conversation
 from chat.saved_replies import saved_replies_for
-from chat.store import CosmosChatStore
+from chat.transcripts import TranscriptPage, latest_items
 from chat.turns import turns_by_item
 from customers.cosmos.runner import loop_repository
 from customers.domain import ReturnStatus
@@ -278,21 +276,8 @@ async def _customer_context(customer_id: str) -> dict[str, Any]:
     }
 
 
-async def _transcript(customer_id: str, thread_id: str) -> list[dict[str, Any]]:
-    repo = await loop_repository()
-    store = CosmosChatStore(repo.database)
-    context = ChatContext(customer_id=customer_id, order_id="")
-    items: list[dict[str, Any]] = []
-    after = None
-    while True:
-        try:
-            page = await store.load_thread_items(thread_id, after, 100, "asc", context)
-        except StoreNotFound:  # the customer deleted it: what they said went with it
-            return items
-        items += [item.model_dump(mode="json", exclude_none=True) for item in page.data]
-        if not page.has_more:
-            return items
-        after = page.after
+def _page_json(page: TranscriptPage) -> dict[str, Any]:
+    return {"items": [item.model_dump(mode="json", exclude_none=True) for item in page.items], "earlier": page.earlier}
 
 
 @require_GET
@@ -317,12 +302,25 @@ async def get_conversation(request: HttpRequest, thread_id: str) -> JsonResponse
     body = {
         **row,
         "last_seq": last,
-        "items": await _transcript(customer_id, thread_id),
+        **_page_json(await latest_items(customer_id, thread_id)),  # the newest page; "earlier" pages back
         "turns": await sync_to_async(turns_by_item)(thread_id),  # item id -> engine and the model's tool calls
         "proposals": proposals,
         "customer_context": customer,
     }
     return JsonResponse(body)
+
+
+@require_GET
+@staff_only
+async def conversation_items(request: HttpRequest, thread_id: str) -> JsonResponse:
+    """An earlier page of the transcript: ``?before=<cursor from "earlier">``, oldest first."""
+    row = await sync_to_async(row_for)(thread_id)
+    if row is None:
+        return error(404, "not_found", f"Conversation {thread_id} does not exist.")
+    before = request.GET.get("before", "")
+    if not before or len(before) > 200:
+        return error(400, "invalid_request", 'Give ?before= with the "earlier" cursor of the page you have.')
+    return JsonResponse(_page_json(await latest_items(row["customer"]["id"], thread_id, before=before)))
 
 
 def _conversation_json(conversation: Conversation) -> dict[str, Any]:

@@ -13,13 +13,10 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from chatkit.store import NotFoundError as StoreNotFound
-
-from chat.context import ChatContext
 from chat.engine.llm.clients import build_client, model_config
 from chat.engine.tools import ReturnsTools
 from chat.models import Conversation
-from chat.store import CosmosChatStore
+from chat.transcripts import latest_items
 from customers.cosmos.runner import loop_repository
 from customers.errors import NotFound
 from customers.models import Proposal, ProposalState
@@ -68,16 +65,9 @@ def _money(cents: int) -> str:
 
 
 async def _transcript(customer_id: str, thread_id: str) -> list[tuple[str, str]]:
-    repo = await loop_repository()
-    store = CosmosChatStore(repo.database)
-    try:
-        page = await store.load_thread_items(
-            thread_id, None, RECENT_ITEMS, "desc", ChatContext(customer_id=customer_id, order_id="")
-        )
-    except StoreNotFound:
-        return []
+    page = await latest_items(customer_id, thread_id, limit=RECENT_ITEMS)
     said = []
-    for item in reversed(page.data):
+    for item in page.items:
         if item.type in ("user_message", "assistant_message"):
             text = " ".join(getattr(part, "text", "") for part in item.content).strip()
             if text:

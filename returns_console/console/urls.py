@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/returns/<str:return_id>/advance", api.advance, name="console-advance"),
     path("api/conversations", api.list_conversations, name="console-conversations"),
     path("api/conversations/<str:thread_id>", api.get_conversation, name="console-conversation"),
+    path("api/conversations/<str:thread_id>/items", api.conversation_items, name="console-conversation-items"),
     path("api/conversations/<str:thread_id>/take-over", api.take_over, name="console-take-over"),
     path("api/conversations/<str:thread_id>/hand-back", api.hand_back, name="console-hand-back"),
     path("api/conversations/<str:thread_id>/mode", api.set_mode, name="console-mode"),

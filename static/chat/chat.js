@@ -158,13 +158,18 @@
     els.send.disabled = true;
     try {
       await consume(makeEvents());
+      return true;
     } catch (error) {
-      if (error.status === 401) return showSignIn("Your session ended. Please sign in again.");
+      if (error.status === 401) {
+        showSignIn("Your session ended. Please sign in again.");
+        return false;
+      }
       if (error.status === 404) {
         sessionStorage.removeItem(storageKey());
         state.threadId = null;
       }
       notice(error.message || "We couldn't reach the server. Please try again.", "error");
+      return false;
     } finally {
       showProgress("");
       state.busy = false;
@@ -181,14 +186,28 @@
       state.threadId
         ? client.stream("threads.add_user_message", { thread_id: state.threadId, input })
         : client.stream("threads.create", { input }),
-    );
+    ).then((sent) => {
+      // Refused before it was stored (too fast, too long): the words go back in the box, not lost.
+      if (sent || state.pendingEcho !== echoId) return;
+      const echo = els.messages.querySelector(`[data-item-id="${CSS.escape(echoId)}"]`);
+      if (echo) echo.remove();
+      state.items.delete(echoId);
+      state.pendingEcho = null;
+      if (!els.input.value) els.input.value = text;
+    });
   }
 
   function runAction(item, action, button) {
     const card = button.closest(".card");
     if (card) card.querySelectorAll("button").forEach((b) => (b.disabled = true));
     button.classList.add("chosen");
-    return run(() => client.stream("threads.custom_action", { thread_id: state.threadId, item_id: item.id, action }));
+    return run(() =>
+      client.stream("threads.custom_action", { thread_id: state.threadId, item_id: item.id, action }),
+    ).then((sent) => {
+      if (sent || !card) return; // refused: the card's buttons work again
+      card.querySelectorAll("button").forEach((b) => (b.disabled = false));
+      button.classList.remove("chosen");
+    });
   }
 
   async function restoreThread() {

@@ -172,6 +172,54 @@
     list.scrollTop = list.scrollHeight;
   }
 
+  // --- paging back through a long transcript: the newest page opens, earlier pages load on scroll ----------
+  function renderEarlier() {
+    const list = $("messages");
+    let more = $("earlier");
+    if (!state.earlier) {
+      if (more) more.remove();
+      return;
+    }
+    if (!more) {
+      more = el("li", "earlier");
+      more.id = "earlier";
+      const button = el("button", "secondary", "Show earlier messages");
+      button.type = "button";
+      button.addEventListener("click", () => loadEarlier());
+      more.appendChild(button);
+    }
+    list.prepend(more);
+  }
+
+  async function loadEarlier() {
+    const threadId = state.selected;
+    const cursor = state.earlier;
+    if (!cursor || state.loadingEarlier) return;
+    state.loadingEarlier = true;
+    try {
+      const page = await api("GET", `/console/api/conversations/${encodeURIComponent(threadId)}/items?before=${encodeURIComponent(cursor)}`);
+      if (state.selected !== threadId || state.earlier !== cursor) return;
+      const list = $("messages");
+      const fromBottom = list.scrollHeight - list.scrollTop; // the agent keeps their place
+      const first = list.querySelector("li[data-item-id]");
+      for (const item of page.items) {
+        if (state.items.has(item.id)) continue;
+        state.items.set(item.id, item);
+        const rendered = renderItem(item);
+        if (rendered) list.insertBefore(rendered, first);
+      }
+      state.earlier = page.earlier;
+      renderEarlier();
+      list.scrollTop = list.scrollHeight - fromBottom;
+    } finally {
+      state.loadingEarlier = false;
+    }
+  }
+
+  $("messages").addEventListener("scroll", () => {
+    if ($("messages").scrollTop < 40 && state.earlier) loadEarlier().catch(() => {});
+  });
+
   function renderHead() {
     const row = state.rows.get(state.selected);
     if (!row) return;
@@ -218,6 +266,7 @@
       sayViewing();
     }
     state.items.clear();
+    state.earlier = null;
     state.proposals.clear();
     resetCopilot();
     renderList();
@@ -228,6 +277,8 @@
     state.lastSeq.set(threadId, Math.max(state.lastSeq.get(threadId) || 0, detail.last_seq));
     state.turns = new Map(Object.entries(detail.turns || {}));
     for (const item of detail.items) upsertItem(item);
+    state.earlier = detail.earlier;
+    renderEarlier();
     for (const proposal of detail.proposals) state.proposals.set(proposal.id, proposal);
     state.context = detail.customer_context;
     loadSavedReplies(threadId).catch(() => {});
