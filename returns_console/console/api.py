@@ -15,6 +15,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET, require_POST
+from redis.exceptions import RedisError
 
 from chat import conversations
 from chat.models import Conversation
@@ -232,9 +233,12 @@ async def list_conversations(request: HttpRequest) -> JsonResponse:
         return error(400, "invalid_filter", f"filter must be one of: {', '.join(FILTERS)}.")
     rows = await sync_to_async(conversation_rows)(request.staff, which)  # type: ignore[attr-defined]
     ids = [row["thread_id"] for row in rows]
-    seqs, viewers = await asyncio.gather(events.last_seqs(ids), presence.viewers(ids))
+    try:
+        epoch, seqs, viewers = await asyncio.gather(events.epoch(), events.last_seqs(ids), presence.viewers(ids))
+    except (RedisError, OSError):  # the live feed is down: the list still comes from the database
+        epoch, seqs, viewers = None, dict.fromkeys(ids, 0), {thread_id: [] for thread_id in ids}
     rows = [{**row, "last_seq": seqs[row["thread_id"]], "viewers": viewers[row["thread_id"]]} for row in rows]
-    return JsonResponse({"conversations": rows})
+    return JsonResponse({"conversations": rows, "epoch": epoch})
 
 
 async def _customer_context(customer_id: str) -> dict[str, Any]:
@@ -287,7 +291,10 @@ async def get_conversation(request: HttpRequest, thread_id: str) -> JsonResponse
     row = await sync_to_async(row_for)(thread_id)
     if row is None:
         return error(404, "not_found", f"Conversation {thread_id} does not exist.")
-    last = await events.last_seq(thread_id)  # read first: an event racing the reads below is applied twice, harmlessly
+    try:  # read first: an event racing the reads below is applied twice, harmlessly
+        epoch, last = await asyncio.gather(events.epoch(), events.last_seq(thread_id))
+    except (RedisError, OSError):
+        epoch, last = None, 0
     customer_id = row["customer"]["id"]
     proposals = [
         proposal_json(p)
@@ -302,6 +309,7 @@ async def get_conversation(request: HttpRequest, thread_id: str) -> JsonResponse
     body = {
         **row,
         "last_seq": last,
+        "epoch": epoch,
         **_page_json(await latest_items(customer_id, thread_id)),  # the newest page; "earlier" pages back
         "turns": await sync_to_async(turns_by_item)(thread_id),  # item id -> engine and the model's tool calls
         "proposals": proposals,

@@ -51,6 +51,11 @@ class ConsoleConsumer(LiveEventsConsumer):
         if not isinstance(since, dict) or len(since) > MAX_RESYNC_CONVERSATIONS:
             await self.send_json({"type": "error", "message": USAGE})
             return
+        try:
+            epoch = await events.epoch()
+        except RedisError:
+            await self.send_json({"type": "error", "message": "The live feed is unavailable; try again shortly."})
+            return
         for conversation, last in since.items():
             if not isinstance(conversation, str) or not isinstance(last, int) or isinstance(last, bool) or last < 0:
                 await self.send_json({"type": "error", "message": f"Bad resync entry for {conversation!r}."})
@@ -59,7 +64,12 @@ class ConsoleConsumer(LiveEventsConsumer):
             for event in missed:
                 await self.send_json({"type": "event", **event})
             await self.send_json(
-                {"type": "resynced", "conversation": conversation, "last_seq": missed[-1]["seq"] if missed else last}
+                {
+                    "type": "resynced",
+                    "conversation": conversation,
+                    "last_seq": missed[-1]["seq"] if missed else last,
+                    "epoch": epoch,  # not the dashboard's: the feed restarted, and what it has is stale
+                }
             )
 
     async def _viewing(self, conversation: Any) -> None:

@@ -21,26 +21,67 @@ from customers.redis_client import async_redis
 GROUP = "console"
 LOG_TTL_SECONDS = 7 * 24 * 3600
 MAX_RESYNC = 500
+# The feed's epoch names one life of Redis's numbering: after Redis restarts empty, numbers start again at 1 under
+# a new epoch, and a dashboard that sees another epoch reloads instead of dropping "old" numbers it thinks it has.
+EPOCH_KEY = "console:epoch"
+MAX_EVENT_BYTES = 64 * 1024
+_EPOCH = """
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[1], epoch)
+end
+return epoch
+"""
 _PUBLISH = """
+local epoch = redis.call('GET', KEYS[3])
+if not epoch then
+  epoch = ARGV[3]
+  redis.call('SET', KEYS[3], epoch)
+end
 local seq = redis.call('INCR', KEYS[1])
 redis.call('ZADD', KEYS[2], seq, ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
-return seq
+return {seq, epoch}
 """
 
 
 def _keys(conversation: str) -> list[str]:
-    return [f"console:seq:{conversation}", f"console:log:{conversation}"]
+    return [f"console:seq:{conversation}", f"console:log:{conversation}", EPOCH_KEY]
+
+
+def _body(event: dict[str, Any]) -> str:
+    """The event as kept and sent. One too large for a dashboard (a frame every socket must carry, kept a week
+    for resync) is replaced by a marker that makes dashboards read the conversation instead."""
+    body = json.dumps({"id": uuid.uuid4().hex, **event}, separators=(",", ":"), default=str)
+    if len(body) <= MAX_EVENT_BYTES:
+        return body
+    marker = {"kind": event.get("kind", "chat"), "event": {"type": "oversize"}, "oversize": len(body)}
+    return json.dumps({"id": uuid.uuid4().hex, **marker}, separators=(",", ":"))
+
+
+def _numbered(conversation: str, body: str, result: list[Any]) -> dict[str, Any]:
+    seq, epoch = result
+    epoch = epoch.decode() if isinstance(epoch, bytes) else str(epoch)
+    return {**json.loads(body), "conversation": conversation, "seq": int(seq), "epoch": epoch}
 
 
 async def publish(conversation: str, event: dict[str, Any]) -> dict[str, Any]:
     """Number ``event`` for its conversation, keep it, and send it to every dashboard."""
-    body = json.dumps({"id": uuid.uuid4().hex, **event}, separators=(",", ":"), default=str)
-    seq = int(await async_redis(settings.REDIS_URL).eval(_PUBLISH, 2, *_keys(conversation), body, LOG_TTL_SECONDS))
-    numbered = {**json.loads(body), "conversation": conversation, "seq": seq}
+    body = _body(event)
+    result = await async_redis(settings.REDIS_URL).eval(
+        _PUBLISH, 3, *_keys(conversation), body, LOG_TTL_SECONDS, uuid.uuid4().hex
+    )
+    numbered = _numbered(conversation, body, result)
     await get_channel_layer().group_send(GROUP, _message(numbered))
     return numbered
+
+
+async def epoch() -> str:
+    """The feed's current epoch (made now if Redis has none)."""
+    value = await async_redis(settings.REDIS_URL).eval(_EPOCH, 1, EPOCH_KEY, uuid.uuid4().hex)
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _message(numbered: dict[str, Any]) -> dict[str, Any]:
@@ -56,9 +97,9 @@ def publish_sync(conversation: str, event: dict[str, Any]) -> dict[str, Any]:
     layer from sync code is async_to_sync; the numbering uses a sync client so no loop-bound pool is made."""
     url = settings.REDIS_URL
     client = _sync_clients.setdefault(url, redis.Redis.from_url(url, socket_timeout=5))
-    body = json.dumps({"id": uuid.uuid4().hex, **event}, separators=(",", ":"), default=str)
-    seq = int(client.eval(_PUBLISH, 2, *_keys(conversation), body, LOG_TTL_SECONDS))
-    numbered = {**json.loads(body), "conversation": conversation, "seq": seq}
+    body = _body(event)
+    result = client.eval(_PUBLISH, 3, *_keys(conversation), body, LOG_TTL_SECONDS, uuid.uuid4().hex)
+    numbered = _numbered(conversation, body, result)  # type: ignore[arg-type]
     async_to_sync(get_channel_layer().group_send)(GROUP, _message(numbered))
     return numbered
 

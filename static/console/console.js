@@ -120,6 +120,7 @@
 
   async function loadList() {
     const data = await api("GET", `/console/api/conversations?filter=all`);
+    if (data.epoch) state.epoch = data.epoch;
     for (const row of data.conversations) {
       state.rows.set(row.thread_id, row);
       state.viewers.set(row.thread_id, row.viewers || []);
@@ -511,7 +512,20 @@
     if (socket && socket.readyState === WebSocket.OPEN && Object.keys(since).length) socket.send(JSON.stringify({ type: "resync", since }));
   }
 
+  // The feed's numbering restarted (Redis came back empty): numbers this page holds mean nothing any more, and
+  // new events would look "already applied". Start again from the server's state.
+  function feedRestarted(epoch) {
+    if (!epoch || !state.epoch || epoch === state.epoch) return false;
+    state.epoch = epoch;
+    state.lastSeq.clear();
+    state.resyncing.clear();
+    loadList().catch(() => {});
+    if (state.selected) select(state.selected).catch(() => {});
+    return true;
+  }
+
   function onEvent(event) {
+    if (feedRestarted(event.epoch)) return;
     const id = event.conversation;
     const last = state.lastSeq.get(id);
     if (last === undefined) {
@@ -535,6 +549,7 @@
       renderList();
     }
     if (id !== state.selected) return;
+    if (event.oversize) return void select(id).catch(() => {}); // too big to relay: read the conversation
     if (event.kind === "chat" && event.event.type !== "assistant.turn") markCopilotStale(event.seq);
     if (event.kind === "chat") {
       const e = event.event;
@@ -575,7 +590,10 @@
       const data = JSON.parse(message.data);
       if (data.type === "event") onEvent(data);
       else if (data.type === "presence") onPresence(data);
-      else if (data.type === "resynced") state.resyncing.delete(data.conversation);
+      else if (data.type === "resynced") {
+        state.resyncing.delete(data.conversation);
+        feedRestarted(data.epoch);
+      }
     });
     socket.addEventListener("close", (event) => {
       document.body.dataset.live = "off";

@@ -122,3 +122,67 @@ async def test_bad_resync_requests_get_an_error_and_the_socket_stays_open(servic
     await events.publish(conversation, {"kind": "chat"})
     assert (await _events(socket, 1))[0]["conversation"] == conversation
     await socket.disconnect()
+
+
+async def test_frames_that_are_not_json_get_an_error_and_the_socket_stays_open(services_settings):
+    socket = _socket(await _session_cookie("anna"))
+    assert (await socket.connect())[0]
+    for frame in ("not json", "{", " ", "x" * 70_000):
+        await socket.send_to(text_data=frame)
+        assert (await socket.receive_json_from(timeout=5))["type"] == "error"
+    await socket.send_to(bytes_data=b"\x00\x01")
+    assert "binary" in (await socket.receive_json_from(timeout=5))["message"]
+    conversation = _fresh_id()
+    await events.publish(conversation, {"kind": "chat"})
+    assert (await _events(socket, 1))[0]["conversation"] == conversation
+    await socket.disconnect()
+
+
+async def test_one_bad_event_on_the_channel_layer_does_not_close_any_dashboard(services_settings):
+    from channels.layers import get_channel_layer
+
+    socket = _socket(await _session_cookie("anna"))
+    assert (await socket.connect())[0]
+    await get_channel_layer().group_send(events.GROUP, {"type": "console.event"})  # no text: the relay fails
+    await get_channel_layer().group_send(events.GROUP, {"type": "console.presence", "conversation": 1})
+    conversation = _fresh_id()
+    await events.publish(conversation, {"kind": "chat"})
+    assert (await _events(socket, 1))[0]["conversation"] == conversation
+    await socket.disconnect()
+
+
+async def test_an_oversized_event_reaches_dashboards_as_a_marker_to_read_the_conversation(services_settings):
+    socket = _socket(await _session_cookie("anna"))
+    assert (await socket.connect())[0]
+    conversation = _fresh_id()
+    sent = await events.publish(conversation, {"kind": "chat", "event": {"type": "x", "text": "y" * 200_000}})
+    [got] = await _events(socket, 1)
+    assert got["oversize"] > events.MAX_EVENT_BYTES and got["event"] == {"type": "oversize"}
+    assert got["seq"] == sent["seq"] == 1 and len(await events.since(conversation, 0)) == 1
+    await socket.disconnect()
+
+
+async def test_after_redis_loses_the_feed_events_carry_a_new_epoch_so_dashboards_reload(services_settings):
+    import redis as redis_sync
+    from django.conf import settings
+
+    socket = _socket(await _session_cookie("anna"))
+    assert (await socket.connect())[0]
+    conversation = _fresh_id()
+    for n in range(3):
+        await events.publish(conversation, {"kind": "chat", "n": n})
+    before = await _events(socket, 3)
+    epoch = before[0]["epoch"]
+    assert {event["epoch"] for event in before} == {epoch} == {await events.epoch()}
+
+    # Redis restarts empty: the feed's keys are gone, numbering starts again at 1.
+    client = redis_sync.Redis.from_url(settings.REDIS_URL)
+    client.delete(events.EPOCH_KEY, *events._keys(conversation)[:2])
+    after = await events.publish(conversation, {"kind": "chat", "n": 3})
+    assert after["seq"] == 1 and after["epoch"] != epoch  # a dashboard at seq 3 would have dropped this one
+    [live] = await _events(socket, 1)
+    assert live["epoch"] == after["epoch"]
+    await socket.send_json_to({"type": "resync", "since": {conversation: 3}})
+    resynced = await socket.receive_json_from(timeout=5)
+    assert resynced["type"] == "resynced" and resynced["epoch"] == after["epoch"]
+    await socket.disconnect()
