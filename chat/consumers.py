@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from chat.push import customer_group
-from chat.sockets import LiveEventsConsumer
+from chat.sockets import SESSION_ENDED, LiveEventsConsumer, session_group
 
-NOT_SIGNED_IN = 4401
+NOT_SIGNED_IN = SESSION_ENDED
 
 
 class CustomerConsumer(LiveEventsConsumer):
@@ -22,11 +22,13 @@ class CustomerConsumer(LiveEventsConsumer):
             return
         self.group = customer_group(customer_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.join_ending_groups(session_group(session.session_key or ""))
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.leave_ending_groups()
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         """Customers only listen here; what they say goes through /chatkit."""

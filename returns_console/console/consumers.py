@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from redis.exceptions import RedisError
 
-from chat.sockets import LiveEventsConsumer
+from chat.sockets import LiveEventsConsumer, session_group, user_group
 from returns_console.console import events, presence
 
 NOT_STAFF = 4403
@@ -29,13 +30,26 @@ class ConsoleConsumer(LiveEventsConsumer):
             await self.close(code=NOT_STAFF)  # anonymous visitors and customers alike
             return
         self.username = user.get_username()
+        self.user_id = user.pk
         await self.channel_layer.group_add(events.GROUP, self.channel_name)
+        session = self.scope.get("session")
+        await self.join_ending_groups(session_group(getattr(session, "session_key", "") or ""), user_group(user.pk))
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
         if self.viewing:
             await self._view(None)
         await self.channel_layer.group_discard(events.GROUP, self.channel_name)
+        await self.leave_ending_groups()
+
+    async def _still_staff(self) -> bool:
+        """The account as it is now, not as it was when the socket opened: resync is where a dashboard that was
+        away catches up, so it is where a deactivated account stops."""
+        user = await get_user_model().objects.filter(pk=self.user_id).afirst()
+        if user is None or not (user.is_active and user.is_staff):
+            await self.close(code=NOT_STAFF)
+            return False
+        return True
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
@@ -50,6 +64,8 @@ class ConsoleConsumer(LiveEventsConsumer):
         """``{"type": "resync", "since": {conversation: last_seq, ...}}``: what each missed, in order."""
         if not isinstance(since, dict) or len(since) > MAX_RESYNC_CONVERSATIONS:
             await self.send_json({"type": "error", "message": USAGE})
+            return
+        if not await self._still_staff():
             return
         try:
             epoch = await events.epoch()

@@ -5,11 +5,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_out
+from django.db import transaction
+from django.db.models.signals import post_save
 from redis.exceptions import RedisError
 
 from chat.models import Conversation
 from chat.signals import conversation_changed, conversation_event
+from chat.sockets import end_sockets, session_group, user_group
 from customers.models import Proposal
 from customers.signals import proposal_changed, proposal_filed
 from returns_console.console import events
@@ -53,7 +58,29 @@ def _proposal_changed(sender: Any, proposal: Proposal, action: str, **_: Any) ->
     )
 
 
+def _end_sockets(group: str) -> None:
+    try:
+        async_to_sync(end_sockets)(group)
+    except (RedisError, OSError):
+        logger.exception("could not close the sockets of %s", group)
+
+
+def _logged_out(sender: Any, request: Any, user: Any, **_: Any) -> None:
+    """Signing out closes the dashboards opened with that session, at once."""
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if session_key:
+        _end_sockets(session_group(session_key))
+
+
+def _account_saved(sender: Any, instance: Any, created: bool, **_: Any) -> None:
+    """An account made inactive, or no longer staff, loses its open dashboards at once."""
+    if not created and not (instance.is_active and instance.is_staff):
+        transaction.on_commit(lambda: _end_sockets(user_group(instance.pk)))
+
+
 def connect() -> None:
+    user_logged_out.connect(_logged_out, dispatch_uid="console.logged_out")
+    post_save.connect(_account_saved, sender=get_user_model(), dispatch_uid="console.account_saved")
     conversation_event.connect(_chat_event, dispatch_uid="console.chat_event")
     conversation_changed.connect(_conversation_changed, dispatch_uid="console.conversation_changed")
     proposal_changed.connect(_proposal_changed, dispatch_uid="console.proposal_changed")
