@@ -38,6 +38,7 @@ SHORTHAND: dict[str, str] = {
     "theyre": "they are",
     "thats": "that is",
     "whats": "what is",
+    "whens": "when is",
     "wheres": "where is",
     "theres": "there is",
     "heres": "here is",
@@ -80,6 +81,8 @@ SHORTHAND: dict[str, str] = {
     "dropoff": "drop off",
     "pickup": "pick up",
     "giftcard": "gift card",
+    "pic": "picture",
+    "pics": "pictures",
     "storecredit": "store credit",
     "startover": "start over",
 }
@@ -111,6 +114,47 @@ ALL_WORDS = frozenset({"both", "all", "every", "each"})
 NEGATIONS = frozenset({"not", "no", "never", "without", "nothing", "none", "neither", "nor", "instead"})
 
 # --- slots -------------------------------------------------------------------------------------------------------
+# What customers call the product page they bought from.
+LISTING = (
+    r"(picture|pic|photo|image|description|listing|ad|advert|website|site|page|product page|specs?|specifications?|"
+    r"video|title|box|packaging|dimensions|measurements)s?"
+)
+# A symptom a working product does not have: "grinding noise", "backlight bleed", "battery drains".
+SYMPTOMS = (
+    r"(grinding|clicking|buzzing|humming|rattling|whining|squeaking|squeaky|crackling|hissing|weird|strange|loud|"
+    r"horrible|awful) (noise|sound)s?",
+    r"(crackle|crackles|crackling)",
+    r"(smells?|smelt|smelled|smelling) (like |of )?(burning|burnt|smoke|plastic|melting)",
+    r"burning smell",
+    r"(suction|signal|battery|sound|volume|wifi|connection|grip|charging|reception|picture|image) (is|are|was|were) "
+    r"(really |very |too |so |super |quite |pretty )?(weak|poor|bad|terrible|awful|patchy|useless|faint|quiet)",
+    r"(jumping|skipping|drifting|jumps|skips|drifts) (all over|around|about)",
+    r"all over the place",
+    r"gets? (really |very |too |super |so |extremely |way too )?(hot|warm)",
+    r"noisy",
+    r"(backlight|light) bleed(ing)?",
+    r"bleed(ing)?",
+    r"static",
+    r"distort(ed|ion|s)",
+    r"(lags?|laggy|lagging|stutter(s|ing)?|freez(es|ing))",
+    r"(battery|charge) (drains?|draining|dies|dying|lasts? (only|about|barely))",
+    r"drains? (the |its )?battery",
+    r"(blurry|fuzzy|dim|patchy|blotchy)",
+    r"on (its|their) own",
+    r"by itself",
+    r"randomly",
+    r"(loose|missing) (screw|part|piece|button|key|cable|wire)s?",
+    r"(is|are|was|were|has|have|keeps?) (\w+ )?(acting up|playing up|misbehaving)",
+    r"(does|do|did|is|are|was|were|will|would|can|could) not (\w+ )?(read|record|detect|display|show|heat|cool|"
+    r"clean|suck|spin|move|light|glow|track|count|measure|sense|recogni[sz]e|update|download|install|scroll|click|"
+    r"type|work|stream|mount|lock|unlock|ring|beep|vibrate)(s|ing)?( \w+)? (right|properly|correctly|at all|anymore|"
+    r"any more|reliably|well)",
+    r"(does|do|did|will|would|can|could) not (?!fit|suit|match|look|need|want|like)\w+ (\w+ ){0,3}(properly|"
+    r"correctly|reliably|right)",
+    r"(does|do|did|is|are|was|were|will|would|can|could) not (\w+ )?(recording|reading|detecting|displaying|"
+    r"heating|cooling|cleaning|charging|connecting|pairing|holding|tracking|working|loading|responding)",
+    r"stopped (\w+ing)",
+)
 # Customer-preference reasons yield to a reason that names a fault: "it came late so I do not need it" is late.
 REASON_PATTERNS: dict[Reason, tuple[str, ...]] = {
     Reason.DAMAGED: (
@@ -168,6 +212,8 @@ REASON_PATTERNS: dict[Reason, tuple[str, ...]] = {
         r"(missing parts|parts (are |were )?missing|pieces (are |were )?missing)",
         r"discolou?red",
         r"(has|have|with) (a )?(problem|issue|fault)s?",
+        r"(an? |the )?(\w+ )?(problem|issue|fault)s? with (it|them|the)",
+        *SYMPTOMS,
     ),
     Reason.WRONG_ITEM: (
         r"wrong (item|items|one|ones|thing|product|model|size|colou?r|version|type|length|order|parcel|package)",
@@ -182,12 +228,32 @@ REASON_PATTERNS: dict[Reason, tuple[str, ...]] = {
         r"someone elses? (order|parcel|package|item|stuff)",
         r"ordered \w+( \w+){0,4},? (and|but) (got|received|they sent|you sent|it is|it was)",
         r"mixed up",
+        r"not the (\w+ ){0,4}(i|we) (ordered|bought|paid for|purchased|asked for|wanted|chose|picked|selected)",
+        r"(but|and|when|whereas|while) (i|we) (had )?(ordered|asked for|paid for|chose|picked|selected|wanted) (a |an |"
+        r"the )?\w+",
+        r"instead of the (\w+ ){0,3}(i|we) (ordered|bought|paid for|asked for|wanted)",
+        r"(ordered|picked|chose|selected|asked for) (a |an |the )?\w+( \w+){0,3} ,? (got|received|came|arrived|"
+        r"they sent|you sent|it came|it is|they are)",
+        r"(got|received|sent me|came in|came as|arrived in|arrived as) (\w+ ){0,4}, (i|we) (ordered|picked|chose|"
+        r"selected|asked for|wanted)",
+        r"(is|are|was|were) (the )?(\w+ )?(version|model|size|colou?r|edition) (not|instead of)",
         r"instead of what i ordered",
     ),
     Reason.NOT_AS_DESCRIBED: (
         r"not as (described|advertised|pictured|shown|listed)",
         r"not like the (picture|photo|image|description|listing|ad|advert)s?",
         r"nothing like the (picture|photo|image|description|listing|ad|advert)s?",
+        rf"(nothing|not) like (the|what (the|was (in|on) the)) {LISTING}",
+        rf"not what (the|was (in|on|shown in|shown on) the) {LISTING}",
+        rf"(different|differs) (from|to) (the|what the) {LISTING}",
+        r"(was|were|is|are) supposed to (have|be|do|come with|include)",
+        rf"{LISTING} (said|says|claimed|stated|showed|shows|mentioned|promised|advertised)",
+        rf"(not matching|does not match|do not match|did not match|not match) (the |what the )?{LISTING}",
+        rf"(mentioned|stated|listed|promised|shown|advertised) (in|on) the {LISTING}",
+        r"advertised (with|as)",
+        rf"(does|do|did) not look (anything |at all )?like (the|what|it did in the|they did in the) {LISTING}",
+        rf"(smaller|bigger|larger|thinner|thicker|shorter|longer|lighter|heavier) than (the|what the) {LISTING}",
+        r"(said|says|claimed|promised|advertised) (it|they) (would|could|will|can|has|have|had|was|were)",
         r"looks? (nothing like|different)",
         r"(does|do|did) not (match|look like) the (picture|photo|image|description|listing|ad|advert|website|site)s?",
         r"(description|listing|website|site|ad|advert|specs?|picture|photo|product page) (said|says|claimed|showed|"
@@ -216,6 +282,13 @@ REASON_PATTERNS: dict[Reason, tuple[str, ...]] = {
         r"not for me",
         r"only need one",
         r"nothing wrong with (it|them)",
+        r"((i|we) )?(ordered|bought|picked|chose|selected) the wrong( \w+)? (by mistake|myself|by accident)",
+        r"(one|two|1|2) too many",
+        r"no longer (needed|required|necessary|of use|useful)",
+        r"no use for (it|them|this|these|that)",
+        r"(does|do|did) not suit",
+        r"already (have|has|had|bought|got|own|owns|ordered) (one|it|them|a|an|the same|another)",
+        r"too (big|small|large|bulky|heavy|long|short|wide|tall|loud|bright|complicated) for (my|the|our|me|us)",
     ),
     Reason.BETTER_PRICE: (
         r"better (price|deal|offer)",
@@ -227,6 +300,7 @@ REASON_PATTERNS: dict[Reason, tuple[str, ...]] = {
         r"\d+ (less|cheaper)",
         r"price (match|dropped|drop|went down|is lower|was lower|cut)",
         r"on sale (elsewhere|at|for|somewhere|on)",
+        r"half (the )?price",
     ),
     Reason.ARRIVED_LATE: (
         r"(too|very|so|really|way) late",
@@ -240,12 +314,17 @@ REASON_PATTERNS: dict[Reason, tuple[str, ...]] = {
         r"after the (expected|promised|estimated|delivery|due|guaranteed) (date|day|delivery date)",
         r"(days|weeks) late",
         r"missed the (date|event|birthday|deadline|occasion|party|trip)",
+        r"(arrived|came|delivered|showed up|got here|turned up) (\w+ ){0,4}after (my|the|our|his|her|their|we|i|"
+        r"they)",
+        r"(too late|after) for (my|the|our|his|her|their) (\w+ )?(trip|party|event|birthday|wedding|holiday|"
+        r"vacation|occasion|christmas|deadline)",
         r"not (arrive |delivered )?on time",
     ),
     Reason.GIFT_RETURN: (
         r"gift",
         r"gift return",
-        r"(a|as|for) present",
+        r"(a|as|for) (\w+ )?presents?",
+        r"presents? (for|from)",
         r"(was|were|got|been) given",
         r"gave (it|them|this|these) to me",
     ),
@@ -263,6 +342,7 @@ RESOLUTION_PATTERNS: dict[Resolution, tuple[str, ...]] = {
         r"pay me back",
         r"(back|refund) (to|on) (my|the) (card|account|bank|paypal)",
         r"cash back",
+        r"(back )?(on|to) my (card|visa|mastercard|amex|credit card|debit card|bank|bank account|paypal)",
     ),
     Resolution.EXCHANGE: (
         r"exchange(d)?",
@@ -339,6 +419,8 @@ SHIPPING_PATTERNS: dict[Shipping, tuple[str, ...]] = {
         r"bring (it|them) (in|back in)",
     ),
 }
+# Posting with a label is the label option; a label named with another way to send it wins over it.
+SHIPPING_RANK: dict[Shipping, int] = {shipping: 1 for shipping in Shipping} | {Shipping.PREPAID_LABEL: 2}
 # Phrases that look like slot values but are not: they mask what they contain.
 NOT_A_SLOT = (
     r"(start|begin|do it|redo it|redo this|again) from scratch",
@@ -351,6 +433,8 @@ NOT_A_SLOT = (
     r"(oops|my bad|my mistake|sorry) ,? wrong (item|one|thing)",
     r"wrong (item|one|thing) ,? i meant",
     r"online (store|shop)",
+    r"plug(ged|ging)? (it|them|this|that) in",
+    r"(decided|deciding|going|want|wants|i will|i would like) to (just )?keep (it|them)",
 )
 
 # --- intents ------------------------------------------------------------------------------------------------------
@@ -375,7 +459,11 @@ HUMAN_PATTERNS = (
     r"anyone (there|real|else)",
     r"(call|phone|ring) me",
     r"phone number",
+    r"(phone )?call (from|with) (someone|somebody|a person|your)",
+    r"(someone|somebody|a person) (on|from|in) (your|the) (team|staff|end|side|company)",
     r"(talk|speak) to (you|your) (people|guys|team)",
+    r"(connect|transfer|put|pass) me (through )?(to|with) (a |an |the |some |your )?(person|human|agent|staff|someone|"
+    r"somebody|manager|team|rep|representative|support)",
     r"\brep\b",
 )
 STATUS_PATTERNS = (
@@ -388,6 +476,9 @@ STATUS_PATTERNS = (
     r"(did|have|has) (you|they|u) (get|got|receive|received) (it|them|my|the)",
     r"(it has |its |it is )?been (\w+ ){0,2}(days|weeks|months)",
     r"still no (refund|credit|money|update|news)",
+    r"(has|have|is|are|was|were) (it|they|this|that|my \w+) (been )?(processed|received|approved|refunded|sorted|"
+    r"dealt with|looked at|checked|accepted|credited)",
+    r"(has|have) (my|the) (\w+ )?(return|refund|credit|exchange|replacement|money) (been|gone|come) ",
 )
 STATUS_OBJECT = r"(my|the) (\w+ )?(return|returns|refund|money|credit|parcel|package|replacement|exchange|box)"
 STATUS_CUES = (
@@ -407,6 +498,9 @@ STATUS_CUES = (
     r"picked up",
     r"arrived",
     r"any news",
+    r"on (its|it is|their|the) way",
+    r"show (up|in|on)",
+    r"(shipped|dispatched|sent out)",
 )
 POLICY_TOPICS = (
     r"polic(y|ies)",
@@ -496,6 +590,9 @@ CANCEL_PATTERNS = (
     r"never mind",
     r"forget (it|about it|that|this)",
     r"stop",
+    r"scrap (it|that|this|the (whole )?(return|thing|request))",
+    r"not (bothering|bother)",
+    r"(do not|will not|not going to) bother",
     r"abort",
     r"(do not|no longer) (want|need) to (return|send back) (it|them|anything|this)",
     r"(do not|no longer) (want|need) to (return|send) (anything|it|them)",
@@ -509,7 +606,6 @@ CHANGE_PATTERNS = (
     r"edit",
     r"modify",
     r"switch",
-    r"instead",
     r"update the",
     r"(picked|chose|selected|clicked|entered|put in) the wrong",
     r"i meant",

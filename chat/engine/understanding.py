@@ -109,6 +109,11 @@ CHANGE_RE = _alternation(lx.CHANGE_PATTERNS)
 CONFIRM_RE = _alternation(lx.CONFIRM_PATTERNS)
 CONFIRM_VERB_RE = _alternation(lx.CONFIRM_VERBS)
 START_RE = _alternation(lx.START_PATTERNS)
+INSTEAD_RE = re.compile(r"\binstead\b")
+QUANTITY_TO_RE = re.compile(
+    r"\b(?:quantity|amount|number|qty)(?: to| of| should be| is)? (?P<a>\d{1,2}|one|two|three|four|five|six)\b"
+    r"|\bmake (?:it|that) (?P<b>\d{1,2}|one|two|three|four|five|six)\b(?! \w)"
+)
 YES_RE = re.compile(r"^(?:" + "|".join(lx.YES_PHRASES) + r")\b")
 NO_RE = re.compile(r"^(?:" + "|".join(lx.NO_PHRASES) + r")\b")
 THANKS_RE = _alternation(lx.THANKS_PATTERNS)
@@ -120,13 +125,18 @@ ALL_UNITS_RE = re.compile(
     r"\b(?:both|all of (?:them|it|those|these)|all \d+|all (?:the|my|those|these|of)|every one|everything|the pair|"
     r"the lot|all)\b(?! (?:good|right|correct|set|fine|done))"
 )
+PRONOUN_QUANTITY_RE = re.compile(
+    r"\b(?:just |only )?(?P<said>both|all(?: \d{1,2}| two| three| four| five)?|every one|each|one|\d{1,2}|two|three|"
+    r"four|five) of (?:them|those|these|em)\b"
+)
 ALL_EXCEPTIONS_RE = re.compile(r"\b(?:at all|that is all|thats all|all good|all right|all correct|all set|all fine)\b")
 
 # Order numbers: "ORD-79001", "ord79001", "order no. 79001", "Order number: ORD 79001", "#79001", or the number alone.
 ORDER_RES = (
     re.compile(r"\bord(?:er)?(?![a-z])[^\d\n]{0,20}?(\d{4,10})(?!\d)", re.IGNORECASE),
     re.compile(r"#\s*(\d{4,10})(?!\d)"),
-    re.compile(r"(?<![\w$£€.,])(\d{5,6})(?![\w.,%])"),
+    # A bare number is an order number unless a unit follows ("20000 mah", "65000 w").
+    re.compile(r"(?<![\w$£€.,])(\d{5,6})(?![\w.,%])(?!\s*(?:mah|wh|w|v|hz|in|inch|inches|ft|mm|cm|gb|tb|mb)\b)", re.I),
 )
 CLAUSE_BREAKS = frozenset({",", "but", "just", "so", "because", "and"})
 SEGMENT_BREAKS = frozenset({",", "and", "plus", "also", "&", "but", "or", "then"})
@@ -188,7 +198,7 @@ _CONTRACTIONS = (
 )
 _UNITS = (
     (re.compile(r"(\d+)\s*-?\s*(?:inch(?:es)?\b|\")"), r"\1in "),
-    (re.compile(r"(\d+)\s*-?\s*(?:pack|pk)\b"), r"\1pack"),
+    (re.compile(r"(\d+)\s*-?\s*(?:packs?|pks?)\b"), r"\1pack"),
     (re.compile(r"(\d+)\s*-?\s*(?:ft|foot|feet)\b"), r"\1ft"),
     (re.compile(r"\bwi\s*-?\s*fi\b"), "wifi"),
     (re.compile(r"\busb\s*-?\s*c\b"), "usb"),
@@ -226,6 +236,8 @@ def _correct(word: str) -> str:
     """A known word this one is a typo of, or the word itself."""
     if len(word) < 4 or word in KEYWORDS or word in lx.COMMON_WORDS or not word.isalpha():
         return word
+    if word.endswith("s") and (word[:-1] in KEYWORDS or word[:-1] in lx.COMMON_WORDS):
+        return word  # a plural of a known word ("pictures")
     limit = _typo_limit(word)
     best: tuple[int, int, str] | None = None
     for keyword in KEYWORDS:
@@ -340,6 +352,7 @@ class _Profile:
 
 
 HEAD, ALIAS, DISTINCT, WEAK = 1.0, 0.95, 0.95, 0.5
+SIZE_TOKEN_RE = re.compile(r"\d+(?:in|mah|w|ft)")  # "27in", "20000mah", "65w": as good as a name word
 THRESHOLD = 0.85
 FUZZY = 0.9
 
@@ -356,7 +369,7 @@ def _profile(name: str) -> _Profile:
     for token in tokens:
         if token == head:
             weight = HEAD
-        elif token in lx.WEAK_NAME_WORDS or not token.isalpha():
+        elif token in lx.WEAK_NAME_WORDS or not (token.isalpha() or SIZE_TOKEN_RE.fullmatch(token)):
             weight = WEAK
         else:
             weight = DISTINCT
@@ -443,14 +456,14 @@ def _score_segment(
 def _match_items(
     words: list[str], masked: set[int], catalog: Sequence[CatalogItem]
 ) -> list[tuple[CatalogItem, int, int]]:
-    """(item, first word, last word) for each item the message names, in the order named."""
+    """(item, first word, last word) for each time the message names an item, in the order named."""
     segments: list[list[int]] = [[]]
     for index, word in enumerate(words):
         if word in SEGMENT_BREAKS:
             segments.append([])
         elif index not in masked:
             segments[-1].append(index)
-    chosen: dict[str, tuple[CatalogItem, int, int]] = {}
+    chosen: list[tuple[CatalogItem, int, int]] = []
     for segment in segments:
         if not segment:
             continue
@@ -464,10 +477,8 @@ def _match_items(
             if candidate.score >= HEAD and not candidate.positions & used:
                 kept.append(candidate)
                 used |= candidate.positions
-        for candidate in kept:
-            if candidate.item.sku not in chosen:
-                chosen[candidate.item.sku] = (candidate.item, min(candidate.positions), max(candidate.positions))
-    return sorted(chosen.values(), key=lambda found: found[1])
+        chosen += [(candidate.item, min(candidate.positions), max(candidate.positions)) for candidate in kept]
+    return sorted(chosen, key=lambda found: found[1])
 
 
 def _number(word: str) -> int | None:
@@ -506,6 +517,8 @@ def _bare_quantity(words: list[str]) -> int | None:
     rest = [w for w in words if w not in QUANTITY_FILLER or w == "one"]
     if rest == ["one"] or (not rest and "one" in words):
         return 1
+    if len(rest) == 2 and rest[0] in lx.ALL_WORDS:  # "all 3", "both two"
+        rest = rest[1:]
     if len(rest) == 1:
         if rest[0] == "both":
             return 2
@@ -515,9 +528,67 @@ def _bare_quantity(words: list[str]) -> int | None:
     return None
 
 
+def _all_after(words: list[str], last: int, following: int) -> bool:
+    """ "both"/"all" said right after the item, before anything else is named ("the routers - both , ...")."""
+    index = last + 1
+    while index < following and words[index] == ",":
+        index += 1
+    if index >= following:
+        return False
+    rest = words[index + 1 : index + 2]
+    return words[index] == "both" or (words[index] == "all" and (not rest or rest[0] in (",", "of", "please")))
+
+
+def _quantity_to(text: str) -> int | None:
+    """A quantity set in words ("change the quantity to 2", "make it 3")."""
+    found = QUANTITY_TO_RE.search(text)
+    return _number(found.group("a") or found.group("b")) if found else None
+
+
+def _pronoun_quantity(text: str) -> tuple[int | None, bool] | None:
+    """A quantity said of "them" ("both of them", "all 3 of them", "just one of them"), for the one item named."""
+    found = PRONOUN_QUANTITY_RE.search(text)
+    if found is None:
+        return None
+    said = found.group("said")
+    if said.split()[0] in lx.ALL_WORDS or said == "every one":
+        return None, True
+    return _number(said), False
+
+
+def _mentions(words: list[str], text: str, named: list[tuple[CatalogItem, int, int]]) -> tuple[ItemMention, ...]:
+    """One mention per item named, in the order first named. An item named twice takes the quantity said with
+    either ("the wrong bulbs , ... return 2 of the 4 packs"); the only item named takes one said of "them"."""
+    said: dict[str, ItemMention] = {}
+    for index, (item, first, last) in enumerate(named):
+        quantity, all_units = _quantity_around(words, first, last)
+        if quantity is None and not all_units:
+            following = named[index + 1][1] if index + 1 < len(named) else len(words)
+            all_units = _all_after(words, last, following)
+        known = said.get(item.sku)
+        if known is None or (known.quantity is None and not known.all_units):
+            said[item.sku] = ItemMention(item.sku, quantity, all_units)
+    mentions = tuple(said.values())
+    if len(mentions) == 1 and mentions[0].quantity is None and not mentions[0].all_units:
+        pronoun = _pronoun_quantity(text)
+        if pronoun is not None and (pronoun[0] is not None or pronoun[1]):
+            mentions = (ItemMention(mentions[0].sku, pronoun[0], pronoun[1]),)
+    return mentions
+
+
 # --- intent -------------------------------------------------------------------------------------------------------
+STATUS_CLAUSE_BREAK_RE = re.compile(r" , | but | so | because ")
+
+
 def _is_status(text: str) -> bool:
-    return bool(STATUS_RE.search(text) or (STATUS_OBJECT_RE.search(text) and STATUS_CUE_RE.search(text)))
+    """A status phrase, or a return/refund named in the same clause as a status cue: "when will my refund come"
+    asks, "the monitor arrived cracked , want my money back" does not."""
+    if STATUS_RE.search(text):
+        return True
+    return any(
+        STATUS_OBJECT_RE.search(clause) and STATUS_CUE_RE.search(clause)
+        for clause in STATUS_CLAUSE_BREAK_RE.split(text)
+    )
 
 
 def _is_policy(text: str, words: list[str], raw: str) -> bool:
@@ -529,10 +600,12 @@ def _is_policy(text: str, words: list[str], raw: str) -> bool:
 
 def _starts_return(text: str, hits: list[_Hit], has_shipping: bool) -> bool:
     for found in START_RE.finditer(text):
-        inside_shipping = any(
-            hit.kind == "shipping" and hit.start < found.end() and found.start() < hit.end for hit in hits
+        # "drop it back at the shop", "give me my money back": how it goes back, or what they want for it.
+        inside_slot = any(
+            hit.kind in ("shipping", "resolution") and hit.start < found.end() and found.start() < hit.end
+            for hit in hits
         )
-        if inside_shipping:
+        if inside_slot:
             continue
         # "I'll take it back there", "return it at the shop": how it goes back, not which return.
         if has_shipping and re.match(
@@ -558,7 +631,14 @@ def _intent(
         return Intent.RETURN_STATUS
     if _is_policy(text, words, raw):
         return Intent.POLICY_QUESTION
-    if CHANGE_RE.search(text) or (first in ("actually", "wait", "hmm", "oh") and "actually" in words and has_slots):
+    # "instead" changes a choice ("make it a pickup instead"), unless it explains a return ("got red instead").
+    explains = any(hit.kind == "reason" for hit in hits) or START_RE.search(text)
+    weak_change = INSTEAD_RE.search(text) and not explains
+    if (
+        CHANGE_RE.search(text)
+        or weak_change
+        or (first in ("actually", "wait", "hmm", "oh") and "actually" in words and has_slots)
+    ):
         return Intent.CHANGE
     if (first in lx.YES_FIRST or YES_RE.search(text)) and not CONFIRM_VERB_RE.search(text):
         # "ok thanks" closes the conversation; it answers no question.
@@ -590,7 +670,7 @@ def understand(text: str, catalog: Sequence[CatalogItem]) -> Understanding:
     hits = [hit for hit in _slot_hits(clean) if not _negated(clean, hit)]
     reason = _choose(hits, "reason", lx.REASON_RANK)
     resolution = _choose(hits, "resolution")
-    shipping = _choose(hits, "shipping")
+    shipping = _choose(hits, "shipping", lx.SHIPPING_RANK)
 
     # Words a slot phrase explains are not item names ("refund to my bank", "keys are stuck").
     masked = {
@@ -598,12 +678,9 @@ def understand(text: str, catalog: Sequence[CatalogItem]) -> Understanding:
         for hit in hits
         for offset in range(len(clean[hit.start : hit.end].split()))
     }
-    mentions = []
-    for item, first, last in _match_items(words, masked, catalog):
-        quantity, all_units = _quantity_around(words, first, last)
-        mentions.append(ItemMention(item.sku, quantity, all_units))
+    mentions = _mentions(words, clean, _match_items(words, masked, catalog))
     all_units = bool(ALL_UNITS_RE.search(clean)) and not ALL_EXCEPTIONS_RE.search(clean)
-    quantity = None if mentions else _bare_quantity(words)
+    quantity = None if mentions else (_bare_quantity(words) or _quantity_to(clean))
 
     has_slots = bool(mentions or reason or resolution or shipping)
     intent = _intent(clean, words, raw, hits, bool(mentions), bool(order_id), has_slots)
@@ -613,7 +690,7 @@ def understand(text: str, catalog: Sequence[CatalogItem]) -> Understanding:
     return Understanding(
         intent=intent,
         order_id=order_id,
-        items=tuple(mentions),
+        items=mentions,
         reason=reason,
         resolution=resolution,
         shipping=shipping,

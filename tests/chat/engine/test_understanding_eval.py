@@ -26,13 +26,16 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 
+import pytest
+
 from chat.engine.understanding import CatalogItem, Intent, Understanding, understand
 
 DATA = Path(__file__).resolve().parent / "data" / "utterances.jsonl"
 OUTPUT = Path(__file__).resolve().parents[3] / "test-output" / "understanding-eval.txt"
 SLOTS = ("order_id", "items", "reason", "resolution", "shipping", "quantity")
 SPLITS = ("tune", "held_out")
-HELD_OUT_TARGET = 0.90
+HELD_OUT_TARGET = 0.90  # issue 12's target, not reached: see data/README.md
+HELD_OUT_FLOOR = 0.84  # measured on 2026-11-27 (310/368); the rules may not fall below it
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,7 @@ def test_the_set_is_labelled_and_split():
         assert all(item["sku"] in skus for item in row.get("items", [])), row
 
 
-def test_held_out_accuracy():
+def _held_out_accuracy() -> float:
     rows = load_rows()
     outcomes = evaluate(rows)
     report = table(outcomes, _per_call_us(rows))
@@ -185,8 +188,21 @@ def test_held_out_accuracy():
     OUTPUT.write_text(report, encoding="utf-8")
     print("\n" + report)
     held_out = [o for o in outcomes if o.row["split"] == "held_out"]
-    accuracy = sum(o.right for o in held_out) / len(held_out)
-    assert accuracy >= HELD_OUT_TARGET, f"held-out accuracy {accuracy:.1%} < {HELD_OUT_TARGET:.0%}"
+    return sum(o.right for o in held_out) / len(held_out)
+
+
+def test_held_out_accuracy_does_not_fall():
+    accuracy = _held_out_accuracy()
+    assert accuracy >= HELD_OUT_FLOOR, f"held-out accuracy {accuracy:.1%} < {HELD_OUT_FLOOR:.0%} (measured before)"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 12 target not reached: phrase rules reach ~70% on phrasings by an author who never saw them "
+    "(ids 449-901), 84% over all held-out rows; see data/README.md",
+)
+def test_held_out_accuracy_reaches_the_target():
+    assert _held_out_accuracy() >= HELD_OUT_TARGET
 
 
 def test_understanding_is_deterministic():
