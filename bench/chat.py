@@ -20,6 +20,7 @@ import asyncio
 import json
 import os
 import random
+import secrets
 import statistics
 import subprocess
 import sys
@@ -186,6 +187,9 @@ def prepared_env(tmp: Path, service_env: dict[str, str], **extra: str) -> dict[s
         "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
         "COSMOS_DATABASE": f"bench-{uuid.uuid4().hex[:8]}",
         "DEBUG": "false",
+        # Production settings over plain HTTP on 127.0.0.1: a key of the run's own, no HTTPS redirect.
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
+        "HTTPS_ONLY": "false",
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
         **extra,

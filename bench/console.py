@@ -306,13 +306,8 @@ def main() -> int:
         logs = args.logs or tmp
         with devstack.backing_services(tmp / "logs") as service_env:
             env = prepared_env(tmp, service_env, CELERY_QUEUE=f"bench-{uuid.uuid4().hex[:6]}", DEMO_PASSWORD=PASSWORD)
-            os.environ.update(
-                {
-                    k: env[k]
-                    for k in ("COSMOS_DATABASE", "DATABASE_URL", "REDIS_URL", "COSMOS_ENDPOINT", "COSMOS_KEY")
-                    if k in env
-                }
-            )
+            shared = ("COSMOS_DATABASE", "DATABASE_URL", "REDIS_URL", "COSMOS_ENDPOINT", "COSMOS_KEY", "SECRET_KEY")
+            os.environ.update({k: env[k] for k in shared if k in env})
             os.environ.setdefault("DJANGO_SETTINGS_MODULE", "returns_console.settings")
             import django
 
@@ -322,6 +317,7 @@ def main() -> int:
             socket_port = devstack.free_port() if args.socket_processes else port
             if args.socket_processes:
                 env["WEBSOCKET_PORT"] = str(socket_port)
+                env["ALLOWED_HOSTS"] = devstack.allowed_hosts_with_page_port(devstack.DEFAULT_ALLOWED_HOSTS, port)
             webs = devstack.start_web(env, port, args.web_processes, logs / "web.log")
             if args.socket_processes:
                 webs += devstack.start_web(env, socket_port, args.socket_processes, logs / "sockets.log")

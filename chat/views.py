@@ -19,13 +19,15 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
-from django.views.decorators.http import require_GET, require_POST
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from chat import limits, ownership, ratelimit
+from chat.client_address import client_address
 from chat.context import ChatContext
+from chat.http import require_GET, require_POST
 from chat.server import REQUEST_ADAPTER, ReturnsChatServer
+from chat.sockets import end_sockets, session_group
 from chat.store import CosmosChatStore
 from customers.cosmos.runner import loop_repository
 from customers.services.identity import identify_customer, normalise_order_id
@@ -63,16 +65,20 @@ def error(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse({"error": code, "message": message}, status=status)
 
 
-def _client_address(request: HttpRequest) -> str:
-    return str(request.META.get("REMOTE_ADDR", "unknown"))
-
-
 @require_GET
 @ensure_csrf_cookie
 async def chat_page(request: HttpRequest) -> HttpResponse:
     """Async, like the rest of the chat: a sync view costs the request a thread of its own."""
     official = {"domain_key": settings.CHATKIT_DOMAIN_KEY, "script": settings.CHATKIT_SCRIPT_URL}
     return render(request, "chat/index.html", {"official_chatkit": official if settings.CHATKIT_DOMAIN_KEY else None})
+
+
+async def _give_back(buckets: list[ratelimit.Bucket]) -> None:
+    """Return a try that was not a wrong guess; if Redis fails now, the try stays spent until its window ends."""
+    try:
+        await ratelimit.release(buckets)
+    except RedisError:
+        logger.warning("sign-in try not given back (Redis unavailable)", exc_info=True)
 
 
 @require_POST
@@ -88,21 +94,31 @@ async def start_session(request: HttpRequest) -> JsonResponse:
     if not isinstance(email, str) or not isinstance(order_id, str) or not email.strip() or not order_id.strip():
         return error(400, "invalid_request", "Both 'email' and 'order_id' are required.")
     email = email.strip().lower()
-    # Only failures count, so a customer who signs in often is never locked out by their own successes.
+    # Each attempt takes a try before it is judged (atomically, so parallel guesses cannot overtake the limit);
+    # a success gives it back, so a customer who signs in often is never locked out by their own successes.
     limit, window = SIGN_IN_LIMIT
-    buckets = [f"signin:ip:{_client_address(request)}", f"signin:email:{email}"]
+    buckets = [
+        ratelimit.Bucket(f"signin:ip:{client_address(request)}", limit, window),
+        ratelimit.Bucket(f"signin:email:{email}", limit, window),
+    ]
     try:
-        blocked = await ratelimit.blocked(buckets, limit)
+        attempt = await ratelimit.reserve(buckets)
     except RedisError:
         # Without the limiter we cannot protect accounts from guessing: refuse, politely, for now.
         logger.exception("sign-in rate limiter unavailable")
         return error(503, "unavailable", "Sign-in is briefly unavailable. Please try again in a moment.")
-    if blocked:
-        return error(429, "rate_limited", "Too many attempts. Please wait a few minutes and try again.")
-    customer_id = await identify_customer(await loop_repository(), email, order_id)
+    if not attempt.allowed:
+        refused = error(429, "rate_limited", "Too many attempts. Please wait a few minutes and try again.")
+        refused["Retry-After"] = str(attempt.retry_after_seconds)
+        return refused
+    try:
+        customer_id = await identify_customer(await loop_repository(), email, order_id)
+    except BaseException:
+        await _give_back(buckets)  # an outage is not a wrong guess
+        raise
     if customer_id is None:
-        await ratelimit.record_failure(buckets, window)
         return error(401, "not_recognised", "We couldn't find an order with that email and order number.")
+    await _give_back(buckets)
     await request.session.acycle_key()  # a new session id at sign-in prevents session fixation
     await request.session.aset(SESSION_CUSTOMER, customer_id)
     await request.session.aset(SESSION_ORDER, normalise_order_id(order_id))
@@ -111,6 +127,11 @@ async def start_session(request: HttpRequest) -> JsonResponse:
 
 @require_POST
 async def end_session(request: HttpRequest) -> JsonResponse:
+    if request.session.session_key:
+        try:  # the page's live socket ends with the session
+            await end_sockets(session_group(request.session.session_key))
+        except (RedisError, OSError):
+            logger.warning("could not close the sockets of an ended customer session")
     await request.session.aflush()
     return JsonResponse({"signed_out": True})
 

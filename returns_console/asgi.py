@@ -55,13 +55,13 @@ gc.freeze()
 # Imported after Django is set up: routing pulls in consumers, models and settings.
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from chat.routing import websocket_urlpatterns as chat_websockets  # noqa: E402
 from returns_console.body_limit import BodyLimit  # noqa: E402
 from returns_console.console.consumers import ConsoleConsumer  # noqa: E402
+from returns_console.origin import AllowedHostsOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

@@ -27,6 +27,19 @@ from customers.cosmos.client import EMULATOR_KEY
 BASE_DIR = Path(__file__).resolve().parent.parent
 EMULATOR_SCRIPT = BASE_DIR / "customers" / "cosmos" / "emulator.js"
 ASGI_APP = "returns_console.asgi:application"
+# Daphne's bounds on slow or vanished clients, the same wherever it runs (here, docker-compose.yml, Dockerfile; the
+# compose test compares them): a websocket handshake must finish within 5 s; an open socket is pinged every 20 s and
+# closed when no pong comes within 20 s (a client that stopped reading, or is gone); an app has 10 s to finish once
+# its client has left. Daphne bounds no HTTP read: Twisted drops a connection idle for 60 s, but each byte restarts
+# that clock, and --http-timeout would cut the chat's Server-Sent Events. A proxy in front bounds those (README).
+DAPHNE_OPTIONS = (
+    "--websocket_connect_timeout=5",
+    "--ping-interval=20",
+    "--ping-timeout=20",
+    "--application-close-timeout=10",
+)
+# settings.py's default, for adding the pages' port to it.
+DEFAULT_ALLOWED_HOSTS = "localhost,127.0.0.1,[::1]"
 
 
 class StartupError(RuntimeError):
@@ -203,7 +216,15 @@ def spawn_daphne(
     listener: socket.socket, env: dict[str, str], log: Path | None, app: str = ASGI_APP
 ) -> subprocess.Popen[bytes]:
     fd = listener.fileno()
-    return spawn([sys.executable, "-m", "daphne", "--fd", str(fd), app], env, log, pass_fds=[fd])
+    return spawn([sys.executable, "-m", "daphne", *DAPHNE_OPTIONS, "--fd", str(fd), app], env, log, pass_fds=[fd])
+
+
+def allowed_hosts_with_page_port(hosts: str, port: int) -> str:
+    """ALLOWED_HOSTS plus each host name on the pages' port: the websocket process (on WEBSOCKET_PORT) then accepts
+    sockets opened by this site's pages, and only those (returns_console/origin.py)."""
+    names = [name.strip() for name in hosts.split(",") if name.strip()]
+    with_port = [f"{name}:{port}" for name in names if name != "*" and not name.rpartition("]")[2].count(":")]
+    return ",".join(dict.fromkeys([*names, *with_port]))
 
 
 def start_web(
@@ -324,6 +345,8 @@ def run() -> int:
         env = {name: value for service in services for name, value in service.env.items()}
         env.setdefault("DEBUG", os.environ.get("DEBUG", "true"))
         env["WEBSOCKET_PORT"] = os.environ.get("WEBSOCKET_PORT") or str(port + 1)
+        hosts = os.environ.get("ALLOWED_HOSTS", DEFAULT_ALLOWED_HOSTS)
+        env["ALLOWED_HOSTS"] = allowed_hosts_with_page_port(hosts, port)  # pages may open sockets on WEBSOCKET_PORT
         manage(["migrate", "--noinput"], env)
         manage(["seed_demo"], env)
         reconcile(env)

@@ -18,6 +18,9 @@ from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
 from django.http import HttpRequest, HttpResponseBase
 from django.middleware import clickjacking, common, csrf, security
+from django.utils.deprecation import MiddlewareMixin
+
+from returns_console.csp import content_security_policy
 
 
 class InlineHooks:
@@ -57,6 +60,18 @@ class MessageMiddleware(InlineHooks, messages.MessageMiddleware):
 
 class XFrameOptionsMiddleware(InlineHooks, clickjacking.XFrameOptionsMiddleware):
     pass
+
+
+class ContentSecurityPolicyMiddleware(InlineHooks, MiddlewareMixin):
+    """Sends returns_console.csp's policy with every response, in development too, so a page that needs an inline
+    script breaks at once rather than in production."""
+
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        # Django's DEBUG error pages are inline-styled; only they go without.
+        debug_page = settings.DEBUG and response.status_code >= 400
+        if "Content-Security-Policy" not in response and not debug_page:
+            response["Content-Security-Policy"] = content_security_policy(request)
+        return response
 
 
 class SessionMiddleware(sessions.SessionMiddleware):

@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from returns_console.security import MiddlewareList, fail_closed_flag, production_secret_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
@@ -54,9 +56,24 @@ def _local_secret_key() -> str:
     return path.read_text().strip()
 
 
-SECRET_KEY = os.environ.get("SECRET_KEY") or _local_secret_key()
+# DEBUG=false refuses to start without a strong SECRET_KEY of its own (returns_console/security.py says why).
+_GIVEN_SECRET_KEY = os.environ.get("SECRET_KEY", "")
+SECRET_KEY = _local_secret_key() if DEBUG and not _GIVEN_SECRET_KEY else production_secret_key(_GIVEN_SECRET_KEY)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+# Served over HTTPS, directly or behind a proxy that terminates TLS and sets X-Forwarded-Proto (the proxy must
+# overwrite that header): plain HTTP is redirected, cookies are Secure, browsers are told HSTS. /healthz is not
+# redirected: load balancers probe it inside the network. Off only for plain-HTTP runs (tests, benchmarks).
+HTTPS_ONLY = fail_closed_flag(os.environ.get("HTTPS_ONLY"), default=not DEBUG)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS_ONLY else None
+SECURE_SSL_REDIRECT = HTTPS_ONLY
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS_ONLY
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 86400 if HTTPS_ONLY else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = fail_closed_flag(os.environ.get("SECURE_HSTS_INCLUDE_SUBDOMAINS"), default=True)
+SECURE_HSTS_PRELOAD = fail_closed_flag(os.environ.get("SECURE_HSTS_PRELOAD"), default=True)
+X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "daphne",
@@ -72,17 +89,21 @@ INSTALLED_APPS = [
     "returns_console",
 ]
 
-# Django's own middleware, with hooks that run inline on the event loop (returns_console/middleware.py).
-MIDDLEWARE = [
-    "returns_console.middleware.SecurityMiddleware",
-    "servestatic.middleware.ServeStaticMiddleware",  # async-native, unlike WhiteNoise
-    "returns_console.middleware.SessionMiddleware",
-    "returns_console.middleware.CommonMiddleware",
-    "returns_console.middleware.CsrfViewMiddleware",
-    "returns_console.middleware.AuthenticationMiddleware",
-    "returns_console.middleware.MessageMiddleware",
-    "returns_console.middleware.XFrameOptionsMiddleware",
-]
+# Django's own middleware, with hooks that run inline on the event loop (returns_console/middleware.py). A
+# MiddlewareList, so Django's deploy checks recognise these subclasses of its middleware.
+MIDDLEWARE = MiddlewareList(
+    [
+        "returns_console.middleware.SecurityMiddleware",
+        "returns_console.middleware.ContentSecurityPolicyMiddleware",
+        "servestatic.middleware.ServeStaticMiddleware",  # async-native, unlike WhiteNoise
+        "returns_console.middleware.SessionMiddleware",
+        "returns_console.middleware.CommonMiddleware",
+        "returns_console.middleware.CsrfViewMiddleware",
+        "returns_console.middleware.AuthenticationMiddleware",
+        "returns_console.middleware.MessageMiddleware",
+        "returns_console.middleware.XFrameOptionsMiddleware",
+    ]
+)
 
 ROOT_URLCONF = "returns_console.urls"
 ASGI_APPLICATION = "returns_console.asgi.application"
@@ -120,7 +141,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 LANGUAGE_CODE = "en-us"
@@ -135,6 +159,13 @@ STATIC_ROOT = os.environ.get("STATIC_ROOT") or None
 SERVESTATIC_USE_FINDERS = STATIC_ROOT is None
 
 LOGIN_URL = "/admin/login/"
+# Staff sign-in (/admin/login/, which the console uses too) locks after this many failures per username and per
+# client address within the window, even for the right password (returns_console/login_throttle.py).
+STAFF_LOGIN_FAILURES_PER_USER = env_int("STAFF_LOGIN_FAILURES_PER_USER", 5, minimum=1)
+STAFF_LOGIN_FAILURES_PER_ADDRESS = env_int("STAFF_LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
+STAFF_LOGIN_WINDOW_SECONDS = env_int("STAFF_LOGIN_WINDOW_SECONDS", 15 * 60, minimum=1)
+# Proxies in front of the app that append to X-Forwarded-For; 0 uses the peer address (chat/client_address.py).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 # --- Redis: channel layer, Celery broker, rate limits ---------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -248,6 +279,12 @@ def clock_offset_seconds(raw: str) -> float:
 CLOCK_OFFSET_SECONDS = clock_offset_seconds(os.environ.get("CLOCK_OFFSET_SECONDS", ""))
 
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "returns-demo")
+
+# /healthz tells anyone only its status; the checks (hosts, versions, errors) go to signed-in staff and to callers
+# with "Authorization: Bearer <HEALTHZ_TOKEN>". Empty: no token works.
+HEALTHZ_TOKEN = os.environ.get("HEALTHZ_TOKEN", "").strip()
+if HEALTHZ_TOKEN and len(HEALTHZ_TOKEN) < 32:
+    raise ImproperlyConfigured("HEALTHZ_TOKEN must be empty or at least 32 characters (e.g. openssl rand -hex 32).")
 
 # What one client can send (returns_console/body_limit.py, chat/limits.py): bodies are refused with 413 however
 # they arrive (chunked included), per path prefix, before Django reads them.

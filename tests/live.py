@@ -42,6 +42,9 @@ def live_stack(
     port, socket_port = devstack.free_port(), devstack.free_port()
     if sockets:
         env["WEBSOCKET_PORT"] = str(socket_port)
+        # The sockets' process accepts pages from the web port (returns_console/origin.py), as in `make run`.
+        hosts = env.get("ALLOWED_HOSTS") or os.environ.get("ALLOWED_HOSTS", devstack.DEFAULT_ALLOWED_HOSTS)
+        env["ALLOWED_HOSTS"] = devstack.allowed_hosts_with_page_port(hosts, port)
     full_env = {**os.environ, **env}
     for command in (["migrate", "--noinput"], ["seed_demo"]):
         subprocess.run(

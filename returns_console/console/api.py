@@ -14,10 +14,10 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET, require_POST
 from redis.exceptions import RedisError
 
 from chat import conversations
+from chat.http import require_GET, require_POST
 from chat.models import Conversation
 from chat.saved_replies import saved_replies_for
 from chat.transcripts import TranscriptPage, latest_items

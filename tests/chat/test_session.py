@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
@@ -104,3 +105,41 @@ async def test_without_the_rate_limiter_sign_in_is_refused_politely(seeded, serv
     )
     assert response.status_code == 503
     assert response.json()["error"] == "unavailable"
+
+
+async def test_parallel_wrong_guesses_never_get_more_tries_than_the_limit(seeded):
+    """The check and the count are one step in Redis: 40 guesses at once get exactly 10 evaluated."""
+    client = AsyncClient(REMOTE_ADDR=_address())
+    guesses = [_post(client, {"email": "x@example.com", "order_id": f"ORD-{n:05d}"}) for n in range(40)]
+    statuses = [response.status_code for response in await asyncio.gather(*guesses)]
+    assert statuses.count(401) == 10 and statuses.count(429) == 30
+    assert (await _post(client, {"email": "x@example.com", "order_id": "ORD-00001"})).status_code == 429
+
+
+async def test_successes_give_their_try_back(seeded):
+    client = AsyncClient(REMOTE_ADDR=_address())
+    right = {"email": "rjohnson@company.com", "order_id": "ORD-79001"}
+    assert [(await _post(client, right)).status_code for _ in range(12)] == [200] * 12
+    wrong = [(await _post(client, {**right, "order_id": "ORD-00000"})).status_code for _ in range(11)]
+    assert wrong == [401] * 10 + [429]
+
+
+async def test_behind_a_proxy_each_client_is_limited_on_its_own(seeded, services_settings):
+    """Every request arrives from the proxy; the limit follows the address the proxy saw, whatever the client
+    prepends to X-Forwarded-For."""
+    services_settings.TRUSTED_PROXY_COUNT = 1
+    proxy = AsyncClient()  # every request from one peer address, as from a proxy
+    guesser, neighbour = _address(), _address()
+    statuses = [
+        (
+            await _post(
+                proxy,
+                {"email": f"guess-{n}@example.com", "order_id": "ORD-00000"},  # a new email each time: only the address
+                headers={"X-Forwarded-For": f"192.0.2.{n}, {guesser}"},  # a fresh spoofed entry each time
+            )
+        ).status_code
+        for n in range(12)
+    ]
+    assert statuses == [401] * 10 + [429, 429]
+    right = {"email": "rjohnson@company.com", "order_id": "ORD-79001"}
+    assert (await _post(proxy, right, headers={"X-Forwarded-For": neighbour})).status_code == 200

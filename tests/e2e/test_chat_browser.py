@@ -151,3 +151,20 @@ def test_messages_pushed_by_the_server_appear_without_reload(stack: LiveStack, b
     expect(page.locator(".bubble.assistant", has_text="Dana from support")).to_be_visible(timeout=10000)
     page.screenshot(path=shots / "chat-07-pushed-message.png")
     page.close()
+
+
+def test_the_pages_policy_blocks_inline_code_and_the_tests_see_it(
+    stack: LiveStack, browser: Browser, no_policy_violations: list[str]
+):
+    """Every browser test fails on a Content-Security-Policy violation (tests/e2e/conftest.py): prove it notices."""
+    page = browser.new_page()
+    page.goto(f"{stack.url}/chat/")
+    page.evaluate(
+        "() => document.body.append(Object.assign(document.createElement('script'), {text: 'window.ran = 1'}))"
+    )
+    expect(page.locator("#signin")).to_be_visible()
+    assert page.evaluate("() => window.ran") is None  # the inline script never ran
+    page.wait_for_timeout(200)
+    assert any("script-src" in text for text in no_policy_violations), no_policy_violations
+    no_policy_violations.clear()  # seen, as intended
+    page.close()

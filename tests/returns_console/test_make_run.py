@@ -23,9 +23,16 @@ from returns_console.devstack import free_port, stop_process
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# /healthz shows its checks only to a monitor with the token (or staff): `make run` gets it from the environment.
+HEALTHZ_TOKEN = "make-run-test-" + "0123456789abcdef" * 2
+
+
 def _health(port: int) -> dict | None:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/healthz", headers={"Authorization": f"Bearer {HEALTHZ_TOKEN}"}
+    )
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5) as response:
             return json.load(response)
     except urllib.error.HTTPError as error:
         return json.load(error)
@@ -48,6 +55,7 @@ def test_make_run_boots_healthy_and_stops_cleanly(tmp_path: Path):
         "WEBSOCKET_PORT": str(socket_port),
         "VAR_DIR": str(tmp_path / "var"),
         "DEMO_PASSWORD": "smoke-test-pw",
+        "HEALTHZ_TOKEN": HEALTHZ_TOKEN,
     }
     log = tmp_path / "make-run.log"
     make = _make_run(env, log)
@@ -162,6 +170,7 @@ def test_make_run_restarts_dead_children_and_keeps_cosmos_data_across_runs(tmp_p
     # One web process, so a request after killing it can only be answered by the one started again.
     env = {**os.environ, "PORT": str(port), "WEBSOCKET_PORT": str(socket_port), "VAR_DIR": str(var_dir)}
     env["WEB_PROCESSES"] = "1"
+    env["HEALTHZ_TOKEN"] = HEALTHZ_TOKEN
     marker = f"VAR_DIR={var_dir}"
     first_log, second_log = tmp_path / "first-run.log", tmp_path / "second-run.log"
     restarted: dict[int, str] = {}

@@ -27,7 +27,8 @@ async def _post(client, url: str, body: object) -> tuple[int, dict]:  # type: ig
 
 
 async def _console_socket(client) -> WebsocketCommunicator:  # type: ignore[no-untyped-def]
-    headers = [(b"origin", b"http://localhost"), (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    headers = [(b"origin", b"http://localhost"), (b"host", b"localhost"), (b"cookie", cookie)]
     socket = WebsocketCommunicator(application, "/ws/console/", headers=headers)
     assert (await socket.connect())[0]
     return socket
@@ -104,6 +105,7 @@ async def test_take_over_silences_the_assistant_and_the_agents_words_reach_the_c
         "/ws/chat/",
         headers=[
             (b"origin", b"http://localhost"),
+            (b"host", b"localhost"),
             (b"cookie", f"sessionid={chat.client.cookies['sessionid'].value}".encode()),
         ],
     )
