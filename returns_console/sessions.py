@@ -8,6 +8,7 @@ client; writes (sign-in, sign-out) keep Django's path, in a thread, through the 
 
 from __future__ import annotations
 
+import logging
 import pickle
 from typing import Any
 
@@ -18,12 +19,80 @@ from redis.exceptions import RedisError
 
 from customers.redis_client import async_redis
 
+logger = logging.getLogger(__name__)
+
 
 def _redis() -> aioredis.Redis:
     return async_redis(settings.CACHES[settings.SESSION_CACHE_ALIAS]["LOCATION"])
 
 
+# A session cached in Redis lives there at most this long, so one deleted while Redis was unreachable (its cache
+# entry could not be removed) cannot come back for longer than this once Redis is back.
+CACHE_SECONDS = 300
+
+
+class _TolerantCache:
+    """The session cache, where Redis being away is a cache miss and a skipped write, never an error: sessions
+    are in the database, and signed-in customers and staff keep working from there."""
+
+    def __init__(self, cache: Any) -> None:
+        self._cache = cache
+
+    def make_and_validate_key(self, key: str) -> str:
+        return self._cache.make_and_validate_key(key)
+
+    def __contains__(self, key: str) -> bool:
+        try:
+            return key in self._cache
+        except (RedisError, OSError):
+            return False
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self._cache.get(key, default)
+        except (RedisError, OSError):
+            return default
+
+    async def aget(self, key: str, default: Any = None) -> Any:
+        try:
+            return await self._cache.aget(key, default)
+        except (RedisError, OSError):
+            return default
+
+    def set(self, key: str, value: Any, timeout: float | None = None) -> None:
+        try:
+            self._cache.set(key, value, _capped(timeout))
+        except (RedisError, OSError):
+            logger.warning("session cache unavailable: served from the database")
+
+    async def aset(self, key: str, value: Any, timeout: float | None = None) -> None:
+        try:
+            await self._cache.aset(key, value, _capped(timeout))
+        except (RedisError, OSError):
+            logger.warning("session cache unavailable: served from the database")
+
+    def delete(self, key: str) -> None:
+        try:
+            self._cache.delete(key)
+        except (RedisError, OSError):
+            logger.warning("session cache unavailable: a cached session expires within %s s", CACHE_SECONDS)
+
+    async def adelete(self, key: str) -> None:
+        try:
+            await self._cache.adelete(key)
+        except (RedisError, OSError):
+            logger.warning("session cache unavailable: a cached session expires within %s s", CACHE_SECONDS)
+
+
+def _capped(timeout: float | None) -> float:
+    return CACHE_SECONDS if timeout is None else min(timeout, CACHE_SECONDS)
+
+
 class SessionStore(cached_db.SessionStore):
+    def __init__(self, session_key: str | None = None) -> None:
+        super().__init__(session_key)
+        self._cache = _TolerantCache(self._cache)
+
     async def aload(self) -> dict[str, Any]:
         try:
             raw = await _redis().get(self._cache.make_and_validate_key(await self.acache_key()))
