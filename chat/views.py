@@ -70,7 +70,14 @@ def error(status: int, code: str, message: str) -> JsonResponse:
 async def chat_page(request: HttpRequest) -> HttpResponse:
     """Async, like the rest of the chat: a sync view costs the request a thread of its own."""
     official = {"domain_key": settings.CHATKIT_DOMAIN_KEY, "script": settings.CHATKIT_SCRIPT_URL}
-    return render(request, "chat/index.html", {"official_chatkit": official if settings.CHATKIT_DOMAIN_KEY else None})
+    return render(
+        request,
+        "chat/index.html",
+        {
+            "official_chatkit": official if settings.CHATKIT_DOMAIN_KEY else None,
+            "message_max_chars": settings.CHAT_MESSAGE_MAX_CHARS,  # the box stops where the server would refuse
+        },
+    )
 
 
 async def _give_back(buckets: list[ratelimit.Bucket]) -> None:
