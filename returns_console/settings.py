@@ -59,6 +59,9 @@ def _local_secret_key() -> str:
 # DEBUG=false refuses to start without a strong SECRET_KEY of its own (returns_console/security.py says why).
 _GIVEN_SECRET_KEY = os.environ.get("SECRET_KEY", "")
 SECRET_KEY = _local_secret_key() if DEBUG and not _GIVEN_SECRET_KEY else production_secret_key(_GIVEN_SECRET_KEY)
+# Keys being rotated out, comma-separated: sessions, signed conversation ids and CSRF tokens made with them still
+# verify, so rotating SECRET_KEY signs nobody out and loses no conversation.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 

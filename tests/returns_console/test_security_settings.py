@@ -71,6 +71,20 @@ def test_development_makes_a_key_of_its_own(monkeypatch, tmp_path):
     assert not loaded["SECURE_SSL_REDIRECT"] and not loaded["SESSION_COOKIE_SECURE"]
 
 
+def test_a_rotated_out_key_keeps_verifying_what_it_signed(monkeypatch, tmp_path, settings):
+    from chat import ownership
+
+    old = secrets.token_urlsafe(50)
+    loaded = load_settings(monkeypatch, tmp_path, SECRET_KEY=STRONG_KEY, SECRET_KEY_FALLBACKS=f" {old} ,")
+    assert loaded["SECRET_KEY_FALLBACKS"] == [old]
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = old, []
+    thread_id = ownership.new_thread_id("CUST-1001")
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = STRONG_KEY, loaded["SECRET_KEY_FALLBACKS"]
+    assert ownership.owns_thread("CUST-1001", thread_id)
+    settings.SECRET_KEY_FALLBACKS = []
+    assert not ownership.owns_thread("CUST-1001", thread_id)
+
+
 # --- HTTPS -----------------------------------------------------------------------------------------------------------
 
 
