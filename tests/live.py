@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
+
 from returns_console import devstack
 from tests.processes import ROOT, app_env, start_worker
 
@@ -61,3 +63,19 @@ def live_stack(
     finally:
         for process in [*webs, *workers]:
             devstack.stop_process(process)
+
+
+async def sign_in_customer(
+    session: aiohttp.ClientSession, url: str, email: str = "rjohnson@company.com", order_id: str = "ORD-79001"
+) -> str:
+    """Open the chat page and sign in over HTTP as a browser would; returns the CSRF token for later posts."""
+    from yarl import URL
+
+    async with session.get(f"{url}/chat/") as page:
+        assert page.status == 200
+    token = session.cookie_jar.filter_cookies(URL(url))["csrftoken"].value
+    async with session.post(
+        f"{url}/chat/session", json={"email": email, "order_id": order_id}, headers={"X-CSRFToken": token}
+    ) as response:
+        assert response.status == 200, await response.text()
+    return token

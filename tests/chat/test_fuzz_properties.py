@@ -19,6 +19,7 @@ from chat.context import ChatContext
 from chat.store import CosmosChatStore
 from customers.models import Proposal
 from tests.chat.conversation import Conversation
+from tests.chat.test_fuzz import TYPES
 from tests.customers.seeded import seed
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,21 +31,6 @@ FUZZ = settings(
     database=None,  # the same cases on every machine and run: no example database in the checkout
     derandomize=True,
 )
-TYPES = [
-    "threads.create",
-    "threads.add_user_message",
-    "threads.custom_action",
-    "threads.retry_after_item",
-    "threads.get_by_id",
-    "threads.list",
-    "threads.update",
-    "threads.delete",
-    "items.list",
-    "items.feedback",
-    "threads.add_client_tool_output",
-    "attachments.create",
-    "input.transcribe",
-]
 
 json_leaf = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), st.text(max_size=60)

@@ -11,7 +11,7 @@ import pytest
 from yarl import URL
 
 from tests.chat import protocol
-from tests.live import LiveStack, live_stack
+from tests.live import LiveStack, live_stack, sign_in_customer
 
 
 @pytest.fixture(scope="module")
@@ -20,22 +20,9 @@ def stack(tmp_path_factory, redis_url, cosmos_service) -> Iterator[LiveStack]:  
         yield running
 
 
-async def _signed_in(session: aiohttp.ClientSession, url: str) -> str:
-    async with session.get(f"{url}/chat/") as page:
-        assert page.status == 200
-    token = session.cookie_jar.filter_cookies(URL(url))["csrftoken"].value
-    async with session.post(
-        f"{url}/chat/session",
-        json={"email": "rjohnson@company.com", "order_id": "ORD-79001"},
-        headers={"X-CSRFToken": token},
-    ) as response:
-        assert response.status == 200, await response.text()
-    return token
-
-
 async def test_sse_events_stream_from_daphne(stack: LiveStack):
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
-        token = await _signed_in(session, stack.url)
+        token = await sign_in_customer(session, stack.url)
         body = protocol.body(protocol.create("I want to return some items"))
         started = time.perf_counter()
         arrivals: list[float] = []
@@ -74,7 +61,7 @@ async def test_csrf_and_sign_in_are_required_on_the_real_server(stack: LiveStack
 async def test_concurrent_customers_on_one_server(stack: LiveStack):
     async def one() -> int:
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
-            token = await _signed_in(session, stack.url)
+            token = await sign_in_customer(session, stack.url)
             async with session.post(
                 f"{stack.url}/chatkit",
                 data=protocol.body(protocol.create("I want to return Smart Home Hub from order ORD-79001")),

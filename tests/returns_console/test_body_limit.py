@@ -13,11 +13,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from yarl import URL
 
 from returns_console.body_limit import BodyLimit, limit_for
 from tests.chat import protocol
-from tests.live import LiveStack, live_stack
+from tests.live import LiveStack, live_stack, sign_in_customer
 
 LIMITS = {"/chatkit": 64 * 1024, "/console/api/": 16 * 1024}
 
@@ -91,19 +90,6 @@ def stack(tmp_path_factory, redis_url, cosmos_service) -> Iterator[LiveStack]:  
         yield running
 
 
-async def _signed_in(session: aiohttp.ClientSession, url: str) -> str:
-    async with session.get(f"{url}/chat/") as page:
-        assert page.status == 200
-    token = session.cookie_jar.filter_cookies(URL(url))["csrftoken"].value
-    async with session.post(
-        f"{url}/chat/session",
-        json={"email": "rjohnson@company.com", "order_id": "ORD-79001"},
-        headers={"X-CSRFToken": token},
-    ) as response:
-        assert response.status == 200
-    return token
-
-
 async def _chunks(data: bytes, size: int = 32 * 1024) -> AsyncIterator[bytes]:
     for start in range(0, len(data), size):
         yield data[start : start + size]
@@ -113,7 +99,7 @@ async def _chunks(data: bytes, size: int = 32 * 1024) -> AsyncIterator[bytes]:
 async def test_daphne_refuses_a_chunked_message_of_a_megabyte_and_the_customer_carries_on(stack: LiveStack):
     huge = protocol.body(protocol.create("x" * 1_100_000)).encode()
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
-        token = await _signed_in(session, stack.url)
+        token = await sign_in_customer(session, stack.url)
         headers = {"X-CSRFToken": token, "Content-Type": "application/json"}
         async with session.post(f"{stack.url}/chatkit", data=_chunks(huge), headers=headers) as refused:
             assert refused.request_info.headers.get("Transfer-Encoding") == "chunked"
