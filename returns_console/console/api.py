@@ -67,6 +67,8 @@ def _body(request: HttpRequest) -> dict[str, Any]:
         raise InvalidRequest("The body must be JSON.") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The body must be a JSON object.")
+    if "\x00" in json.dumps(body, ensure_ascii=False):  # text columns (PostgreSQL) cannot hold NUL
+        raise InvalidRequest("The body must not contain NUL characters.")
     return body
 
 

@@ -1,6 +1,22 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from returns_console.console import api, page
+
+
+class ThreadId:
+    """What a conversation or return id can be (``thr_``/``RET-`` and hex); anything else is not found before any
+    query runs, so a NUL byte or a 10 KB path never reaches the database (PostgreSQL refuses NUL in text: a 500)."""
+
+    regex = r"[A-Za-z0-9_-]{1,100}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(ThreadId, "thread")
 
 urlpatterns = [
     path("", page.dashboard, name="console"),
@@ -11,15 +27,15 @@ urlpatterns = [
     path("api/proposals/<int:proposal_id>/reject", api.reject, name="console-reject"),
     path("api/proposals/<int:proposal_id>/retry", api.retry, name="console-retry"),
     path("api/proposals/<int:proposal_id>/close", api.close, name="console-close"),
-    path("api/returns/<str:return_id>", api.get_return, name="console-return"),
-    path("api/returns/<str:return_id>/advance", api.advance, name="console-advance"),
+    path("api/returns/<thread:return_id>", api.get_return, name="console-return"),
+    path("api/returns/<thread:return_id>/advance", api.advance, name="console-advance"),
     path("api/conversations", api.list_conversations, name="console-conversations"),
-    path("api/conversations/<str:thread_id>", api.get_conversation, name="console-conversation"),
-    path("api/conversations/<str:thread_id>/items", api.conversation_items, name="console-conversation-items"),
-    path("api/conversations/<str:thread_id>/take-over", api.take_over, name="console-take-over"),
-    path("api/conversations/<str:thread_id>/hand-back", api.hand_back, name="console-hand-back"),
-    path("api/conversations/<str:thread_id>/mode", api.set_mode, name="console-mode"),
-    path("api/conversations/<str:thread_id>/messages", api.send_message, name="console-messages"),
-    path("api/conversations/<str:thread_id>/saved-replies", api.saved_replies, name="console-saved-replies"),
-    path("api/conversations/<str:thread_id>/copilot", api.copilot, name="console-copilot"),
+    path("api/conversations/<thread:thread_id>", api.get_conversation, name="console-conversation"),
+    path("api/conversations/<thread:thread_id>/items", api.conversation_items, name="console-conversation-items"),
+    path("api/conversations/<thread:thread_id>/take-over", api.take_over, name="console-take-over"),
+    path("api/conversations/<thread:thread_id>/hand-back", api.hand_back, name="console-hand-back"),
+    path("api/conversations/<thread:thread_id>/mode", api.set_mode, name="console-mode"),
+    path("api/conversations/<thread:thread_id>/messages", api.send_message, name="console-messages"),
+    path("api/conversations/<thread:thread_id>/saved-replies", api.saved_replies, name="console-saved-replies"),
+    path("api/conversations/<thread:thread_id>/copilot", api.copilot, name="console-copilot"),
 ]
