@@ -1,4 +1,5 @@
-"""HTTP method checks that answer like the rest of the API: a JSON reason, not Django's empty HTML 405."""
+"""How the JSON endpoints refuse: one error body (``{"error": code, "message": ...}``) for every view, and method
+checks and unknown addresses that answer in it rather than with Django's HTML pages."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ from functools import wraps
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
 
 View = Callable[..., Awaitable[HttpResponse]]
+
+
+def error(status: int, code: str, message: str, **extra: Any) -> JsonResponse:
+    return JsonResponse({"error": code, "message": message, **extra}, status=status)
 
 
 def allow(*methods: str) -> Callable[[View], View]:
@@ -18,9 +24,7 @@ def allow(*methods: str) -> Callable[[View], View]:
         @wraps(view)
         async def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if request.method not in methods:
-                response = JsonResponse(
-                    {"error": "method_not_allowed", "message": f"Use {' or '.join(methods)} here."}, status=405
-                )
+                response = error(405, "method_not_allowed", f"Use {' or '.join(methods)} here.")
                 response["Allow"] = ", ".join(methods)
                 return response
             return await view(request, *args, **kwargs)
@@ -41,7 +45,5 @@ JSON_PREFIXES = ("/console/api/", "/chatkit", "/chat/session", "/chat/signout", 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """``handler404``: JSON under the API prefixes, Django's page elsewhere."""
     if request.path.startswith(JSON_PREFIXES):
-        return JsonResponse({"error": "not_found", "message": f"Nothing is at {request.path[:200]}."}, status=404)
-    from django.views.defaults import page_not_found
-
+        return error(404, "not_found", f"Nothing is at {request.path[:200]}.")
     return page_not_found(request, exception or Exception("not found"))

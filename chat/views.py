@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 from chat import limits, ownership, ratelimit
 from chat.client_address import client_address
 from chat.context import ChatContext
-from chat.http import require_GET, require_POST
+from chat.http import error, require_GET, require_POST
 from chat.server import REQUEST_ADAPTER, ReturnsChatServer
 from chat.sockets import end_sockets, session_group
 from chat.store import CosmosChatStore
@@ -59,10 +59,6 @@ SUPPORTED_REQUESTS = frozenset(
 TURNS = frozenset({"threads.create", "threads.add_user_message", "threads.custom_action", "threads.retry_after_item"})
 _ready_containers: set[tuple[int, str]] = set()
 _container_lock = asyncio.Lock()
-
-
-def error(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse({"error": code, "message": message}, status=status)
 
 
 @require_GET

@@ -17,7 +17,7 @@ from django.http import HttpRequest, JsonResponse
 from redis.exceptions import RedisError
 
 from chat import conversations
-from chat.http import require_GET, require_POST
+from chat.http import error, require_GET, require_POST
 from chat.models import Conversation
 from chat.saved_replies import saved_replies_for
 from chat.transcripts import TranscriptPage, latest_items
@@ -40,10 +40,6 @@ from returns_console.console.serializers import proposal_json
 View = Callable[..., Awaitable[JsonResponse]]
 STATES = {state.value for state in ProposalState}
 MAX_LIST = 200
-
-
-def error(status: int, code: str, message: str, **extra: Any) -> JsonResponse:
-    return JsonResponse({"error": code, "message": message, **extra}, status=status)
 
 
 def staff_only(view: View) -> View:
