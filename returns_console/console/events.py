@@ -25,30 +25,30 @@ MAX_RESYNC = 500
 # a new epoch, and a dashboard that sees another epoch reloads instead of dropping "old" numbers it thinks it has.
 EPOCH_KEY = "console:epoch"
 MAX_EVENT_BYTES = 64 * 1024
-_EPOCH = """
+# KEYS[1] the epoch, ARGV[1] a new one to use if Redis has none: the current epoch in the Lua local ``epoch``.
+_CURRENT_EPOCH = """
 local epoch = redis.call('GET', KEYS[1])
 if not epoch then
   epoch = ARGV[1]
   redis.call('SET', KEYS[1], epoch)
 end
-return epoch
 """
-_PUBLISH = """
-local epoch = redis.call('GET', KEYS[3])
-if not epoch then
-  epoch = ARGV[3]
-  redis.call('SET', KEYS[3], epoch)
-end
-local seq = redis.call('INCR', KEYS[1])
-redis.call('ZADD', KEYS[2], seq, ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('EXPIRE', KEYS[2], ARGV[2])
+_EPOCH = _CURRENT_EPOCH + "return epoch\n"
+# KEYS[2] the conversation's counter, KEYS[3] its log; ARGV[2] the event, ARGV[3] the log's lifetime.
+_PUBLISH = (
+    _CURRENT_EPOCH
+    + """
+local seq = redis.call('INCR', KEYS[2])
+redis.call('ZADD', KEYS[3], seq, ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('EXPIRE', KEYS[3], ARGV[3])
 return {seq, epoch}
 """
+)
 
 
 def _keys(conversation: str) -> list[str]:
-    return [f"console:seq:{conversation}", f"console:log:{conversation}", EPOCH_KEY]
+    return [f"console:seq:{conversation}", f"console:log:{conversation}"]
 
 
 def _body(event: dict[str, Any]) -> str:
@@ -71,7 +71,7 @@ async def publish(conversation: str, event: dict[str, Any]) -> dict[str, Any]:
     """Number ``event`` for its conversation, keep it, and send it to every dashboard."""
     body = _body(event)
     result = await async_redis(settings.REDIS_URL).eval(
-        _PUBLISH, 3, *_keys(conversation), body, LOG_TTL_SECONDS, uuid.uuid4().hex
+        _PUBLISH, 3, EPOCH_KEY, *_keys(conversation), uuid.uuid4().hex, body, LOG_TTL_SECONDS
     )
     numbered = _numbered(conversation, body, result)
     await get_channel_layer().group_send(GROUP, _message(numbered))
@@ -98,7 +98,7 @@ def publish_sync(conversation: str, event: dict[str, Any]) -> dict[str, Any]:
     url = settings.REDIS_URL
     client = _sync_clients.setdefault(url, redis.Redis.from_url(url, socket_timeout=5))
     body = _body(event)
-    result = client.eval(_PUBLISH, 3, *_keys(conversation), body, LOG_TTL_SECONDS, uuid.uuid4().hex)
+    result = client.eval(_PUBLISH, 3, EPOCH_KEY, *_keys(conversation), uuid.uuid4().hex, body, LOG_TTL_SECONDS)
     numbered = _numbered(conversation, body, result)  # type: ignore[arg-type]
     async_to_sync(get_channel_layer().group_send)(GROUP, _message(numbered))
     return numbered
