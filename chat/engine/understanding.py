@@ -546,14 +546,16 @@ def _quantity_to(text: str) -> int | None:
 
 
 def _pronoun_quantity(text: str) -> tuple[int | None, bool] | None:
-    """A quantity said of "them" ("both of them", "all 3 of them", "just one of them"), for the one item named."""
+    """A quantity said of "them" ("both of them", "all 3 of them", "just one of them"), for the one item named:
+    (quantity, all units), or None when nothing usable was said."""
     found = PRONOUN_QUANTITY_RE.search(text)
     if found is None:
         return None
     said = found.group("said")
     if said.split()[0] in lx.ALL_WORDS or said == "every one":
         return None, True
-    return _number(said), False
+    number = _number(said)  # "0 of them", "25 of them" say nothing usable
+    return (number, False) if number is not None else None
 
 
 def _mentions(words: list[str], text: str, named: list[tuple[CatalogItem, int, int]]) -> tuple[ItemMention, ...]:
@@ -571,7 +573,7 @@ def _mentions(words: list[str], text: str, named: list[tuple[CatalogItem, int, i
     mentions = tuple(said.values())
     if len(mentions) == 1 and mentions[0].quantity is None and not mentions[0].all_units:
         pronoun = _pronoun_quantity(text)
-        if pronoun is not None and (pronoun[0] is not None or pronoun[1]):
+        if pronoun is not None:
             mentions = (ItemMention(mentions[0].sku, pronoun[0], pronoun[1]),)
     return mentions
 
