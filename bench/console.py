@@ -89,6 +89,8 @@ class Dashboard:
         self.seen: dict[str, float] = {}
 
     async def watch(self, base: str, sockets: str, ready: asyncio.Event, stop: asyncio.Event) -> None:
+        from returns_console.console.events import events_in
+
         session, _ = await staff_session(base)
         url = sockets.replace("http", "ws") + "/ws/console/"
         async with session, session.ws_connect(url, headers={"Origin": base}, max_msg_size=0) as ws:
@@ -96,10 +98,10 @@ class Dashboard:
             closer = asyncio.create_task(self._close_when(stop, ws))
             async for message in ws:  # no per-read timeout: cancelling a read can drop a frame
                 now = time.perf_counter()
-                data = json.loads(message.data)
-                item = data.get("event", {}).get("item") if data.get("kind") == "chat" else None
-                if item:
-                    self.seen.setdefault(item["id"], now)
+                for data in events_in(json.loads(message.data)):
+                    item = data.get("event", {}).get("item") if data.get("kind") == "chat" else None
+                    if item:
+                        self.seen.setdefault(item["id"], now)
             await closer
 
     @staticmethod

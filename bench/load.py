@@ -299,16 +299,17 @@ def dashboards_process(base: str, sockets: str, count: int, ready: Any, stop: An
     import aiohttp
 
     from bench.console import staff_session
+    from returns_console.console.events import events_in
 
     async def watch(ws: aiohttp.ClientWebSocketResponse, seen: dict[str, float]) -> None:
         async for message in ws:
             now = time.perf_counter()
             if message.type != aiohttp.WSMsgType.TEXT or '"chat"' not in message.data:
                 continue
-            data = json.loads(message.data)
-            item = data.get("event", {}).get("item") if data.get("kind") == "chat" else None
-            if item and sampled(item["id"]):
-                seen.setdefault(item["id"], now)
+            for data in events_in(json.loads(message.data)):
+                item = data.get("event", {}).get("item") if data.get("kind") == "chat" else None
+                if item and sampled(item["id"]):
+                    seen.setdefault(item["id"], now)
 
     async def main() -> None:
         url = sockets.replace("http", "ws") + "/ws/console/"

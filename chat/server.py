@@ -29,6 +29,7 @@ from chat.context import ChatContext
 from chat.conversations import close_deleted_by_customer
 from chat.engine.guided import GuidedEngine
 from chat.engine.llm.engine import LLMEngine
+from chat.mirror import TurnMirror
 from chat.models import Feedback
 from chat.signals import conversation_event
 from chat.store import CosmosChatStore
@@ -49,6 +50,7 @@ async def _reported(
     engine: GuidedEngine | LLMEngine,
     thread: ThreadMetadata,
     context: ChatContext,
+    mirror: TurnMirror | None,
 ) -> AsyncIterator[ThreadStreamEvent]:
     """Pass a turn's events through, then record which engine answered it (and the model's tool calls)."""
     answered: list[str] = []
@@ -57,7 +59,13 @@ async def _reported(
             answered.append(event.item.id)
         yield event
     if answered:
-        await record_turn(thread.id, context.customer_id, answered, engine.report)
+        turn = await record_turn(thread.id, context.customer_id, answered, engine.report)
+        if mirror is not None:
+            mirror.add(turn)
+        else:
+            await conversation_event.asend(
+                sender=None, thread_id=thread.id, customer_id=context.customer_id, event=turn
+            )
 
 
 def assistant_engine(store: CosmosChatStore) -> GuidedEngine | LLMEngine:
@@ -74,6 +82,7 @@ class ReturnsChatServer(ChatKitServer[ChatContext]):
     def __init__(self, store: CosmosChatStore) -> None:
         super().__init__(store)
         self.engine = assistant_engine(store)
+        self.mirror: TurnMirror | None = None  # the streaming turn's events for the dashboards
 
     async def process_parsed(self, request: Any, context: ChatContext) -> StreamingResult | NonStreamingResult:
         """``process()`` for a request already parsed with ``REQUEST_ADAPTER`` (the view parses it to validate).
@@ -88,25 +97,27 @@ class ReturnsChatServer(ChatKitServer[ChatContext]):
         return result
 
     async def _process_streaming_impl(self, request: Any, context: ChatContext) -> AsyncIterator[ThreadStreamEvent]:
-        """The library's stream, each event also announced for the staff dashboards once it is stored."""
+        """The library's stream, each event also announced for the staff dashboards once it is stored (in
+        bursts: chat.mirror)."""
         thread_id = getattr(getattr(request, "params", None), "thread_id", None)
-        async for event in super()._process_streaming_impl(request, context):
-            if isinstance(event, ThreadCreatedEvent):
-                thread_id = event.thread.id
-            if thread_id and isinstance(event, MIRRORED):
-                await conversation_event.asend(
-                    sender=None,
-                    thread_id=thread_id,
-                    customer_id=context.customer_id,
-                    event=event.model_dump(mode="json", exclude_none=True),
-                )
-            yield event
+        try:
+            async for event in super()._process_streaming_impl(request, context):
+                if isinstance(event, ThreadCreatedEvent):
+                    thread_id = event.thread.id
+                if thread_id and self.mirror is None:
+                    self.mirror = TurnMirror(thread_id, context.customer_id)
+                if self.mirror is not None and isinstance(event, MIRRORED):
+                    self.mirror.add(event.model_dump(mode="json", exclude_none=True))
+                yield event
+        finally:
+            if self.mirror is not None:
+                await self.mirror.close()
 
     async def respond(
         self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: ChatContext
     ) -> AsyncIterator[ThreadStreamEvent]:
         async for event in _reported(
-            self.engine.respond(thread, input_user_message, context), self.engine, thread, context
+            self.engine.respond(thread, input_user_message, context), self.engine, thread, context, self.mirror
         ):
             yield event
 
@@ -115,7 +126,7 @@ class ReturnsChatServer(ChatKitServer[ChatContext]):
     ) -> AsyncIterator[ThreadStreamEvent]:
         payload = action.payload if isinstance(action.payload, dict) else {}
         async for event in _reported(
-            self.engine.action(thread, action.type, payload, context), self.engine, thread, context
+            self.engine.action(thread, action.type, payload, context), self.engine, thread, context, self.mirror
         ):
             yield event
 

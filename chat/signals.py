@@ -7,3 +7,6 @@ from django.dispatch import Signal
 conversation_event = Signal()
 # sender=Conversation, conversation: Conversation, action: str -- mode, assignment or activity changed
 conversation_changed = Signal()
+# sender=None, thread_id: str, customer_id: str, events: list[dict] -- several of a turn's events at once, in order
+# (chat.mirror.TurnMirror), sent like conversation_event
+conversation_events = Signal()

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chat.models import AssistantTurn
-from chat.signals import conversation_event
 
 MAX_TOOL_CALLS = 20  # per turn, as stored and shown (a model that loops is cut by max_turns before this)
 
@@ -18,8 +17,8 @@ class TurnReport:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
-async def record_turn(thread_id: str, customer_id: str, item_ids: list[str], report: TurnReport) -> None:
-    """Store the turn and tell the dashboards, which show it under the assistant's messages."""
+async def record_turn(thread_id: str, customer_id: str, item_ids: list[str], report: TurnReport) -> dict[str, Any]:
+    """Store the turn; the event to tell the dashboards with, which show it under the assistant's messages."""
     turn = await AssistantTurn.objects.acreate(
         thread_id=thread_id,
         customer_id=customer_id,
@@ -28,12 +27,7 @@ async def record_turn(thread_id: str, customer_id: str, item_ids: list[str], rep
         tool_calls=report.tool_calls[:MAX_TOOL_CALLS],
         item_ids=item_ids,
     )
-    await conversation_event.asend(
-        sender=None,
-        thread_id=thread_id,
-        customer_id=customer_id,
-        event={"type": "assistant.turn", "item_ids": item_ids, **turn.as_json()},
-    )
+    return {"type": "assistant.turn", "item_ids": item_ids, **turn.as_json()}
 
 
 def turns_by_item(thread_id: str, limit: int = 500) -> dict[str, dict[str, Any]]:

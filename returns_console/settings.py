@@ -193,6 +193,9 @@ CHANNEL_LAYERS = {
         "CONFIG": {"hosts": [REDIS_URL]},
     }
 }
+# A turn's events reach the dashboards in bursts (chat/mirror.py): at the turn's end, or this many milliseconds
+# after the first event of a longer turn.
+MIRROR_WINDOW_SECONDS = env_int("MIRROR_WINDOW_MS", 50, minimum=1) / 1000
 
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)

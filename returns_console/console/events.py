@@ -34,15 +34,19 @@ if not epoch then
 end
 """
 _EPOCH = _CURRENT_EPOCH + "return epoch\n"
-# KEYS[2] the conversation's counter, KEYS[3] its log; ARGV[2] the event, ARGV[3] the log's lifetime.
+# KEYS[2] the conversation's counter, KEYS[3] its log; ARGV[2] the log's lifetime, ARGV[3..] the events, numbered
+# one after another in that order.
 _PUBLISH = (
     _CURRENT_EPOCH
     + """
-local seq = redis.call('INCR', KEYS[2])
-redis.call('ZADD', KEYS[3], seq, ARGV[2])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-redis.call('EXPIRE', KEYS[3], ARGV[3])
-return {seq, epoch}
+local n = #ARGV - 2
+local last = redis.call('INCRBY', KEYS[2], n)
+for i = 1, n do
+  redis.call('ZADD', KEYS[3], last - n + i, ARGV[i + 2])
+end
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+redis.call('EXPIRE', KEYS[3], ARGV[2])
+return {last, epoch}
 """
 )
 
@@ -51,30 +55,64 @@ def _keys(conversation: str) -> list[str]:
     return [f"console:seq:{conversation}", f"console:log:{conversation}"]
 
 
-def _body(event: dict[str, Any]) -> str:
-    """The event as kept and sent. One too large for a dashboard (a frame every socket must carry, kept a week
-    for resync) is replaced by a marker that makes dashboards read the conversation instead."""
-    body = json.dumps({"id": uuid.uuid4().hex, **event}, separators=(",", ":"), default=str)
+def _stored(event: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The event as kept and sent, and its JSON. One too large for a dashboard (a frame every socket must carry,
+    kept a week for resync) is replaced by a marker that makes dashboards read the conversation instead."""
+    stored = {"id": uuid.uuid4().hex, **event}
+    body = json.dumps(stored, separators=(",", ":"), default=str)
     if len(body) <= MAX_EVENT_BYTES:
-        return body
-    marker = {"kind": event.get("kind", "chat"), "event": {"type": "oversize"}, "oversize": len(body)}
-    return json.dumps({"id": uuid.uuid4().hex, **marker}, separators=(",", ":"))
+        return stored, body
+    stored = {
+        "id": stored["id"],
+        "kind": event.get("kind", "chat"),
+        "event": {"type": "oversize"},
+        "oversize": len(body),
+    }
+    return stored, json.dumps(stored, separators=(",", ":"))
 
 
-def _numbered(conversation: str, body: str, result: list[Any]) -> dict[str, Any]:
-    seq, epoch = result
-    epoch = epoch.decode() if isinstance(epoch, bytes) else str(epoch)
-    return {**json.loads(body), "conversation": conversation, "seq": int(seq), "epoch": epoch}
+class _Burst:
+    """Events of one conversation on their way out: numbered by one Lua call, sent as one frame."""
+
+    def __init__(self, conversation: str, burst: list[dict[str, Any]]) -> None:
+        self.conversation = conversation
+        self.stored = [_stored(event) for event in burst]
+
+    def script_args(self) -> list[Any]:
+        return [3, EPOCH_KEY, *_keys(self.conversation), uuid.uuid4().hex, LOG_TTL_SECONDS] + [
+            body for _, body in self.stored
+        ]
+
+    def numbered(self, result: list[Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The events with their numbers, and the channel-layer message carrying them to every dashboard: one
+        frame, serialised once here rather than once per dashboard, spliced from the stored JSON (not re-dumped)."""
+        last, epoch = int(result[0]), result[1]
+        epoch = epoch.decode() if isinstance(epoch, bytes) else str(epoch)
+        first = last - len(self.stored) + 1
+        where, era = json.dumps(self.conversation), json.dumps(epoch)
+        numbered, frames = [], []
+        for offset, (stored, body) in enumerate(self.stored):
+            seq = first + offset
+            numbered.append({**stored, "conversation": self.conversation, "seq": seq, "epoch": epoch})
+            frames.append(f'{{"type":"event",{body[1:-1]},"conversation":{where},"seq":{seq},"epoch":{era}}}')
+        text = frames[0] if len(frames) == 1 else '{"type":"events","events":[' + ",".join(frames) + "]}"
+        return numbered, {"type": "console.event", "text": text}
 
 
 async def publish(conversation: str, event: dict[str, Any]) -> dict[str, Any]:
     """Number ``event`` for its conversation, keep it, and send it to every dashboard."""
-    body = _body(event)
-    result = await async_redis(settings.REDIS_URL).eval(
-        _PUBLISH, 3, EPOCH_KEY, *_keys(conversation), uuid.uuid4().hex, body, LOG_TTL_SECONDS
-    )
-    numbered = _numbered(conversation, body, result)
-    await get_channel_layer().group_send(GROUP, _message(numbered))
+    return (await publish_many(conversation, [event]))[0]
+
+
+async def publish_many(conversation: str, burst: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``publish`` for several events of one conversation at once, numbered in order and sent as one frame
+    (``{"type": "events", "events": [...]}`` when there are several)."""
+    if not burst:
+        return []
+    out = _Burst(conversation, burst)
+    result = await async_redis(settings.REDIS_URL).eval(_PUBLISH, *out.script_args())
+    numbered, message = out.numbered(result)
+    await get_channel_layer().group_send(GROUP, message)
     return numbered
 
 
@@ -82,11 +120,6 @@ async def epoch() -> str:
     """The feed's current epoch (made now if Redis has none)."""
     value = await async_redis(settings.REDIS_URL).eval(_EPOCH, 1, EPOCH_KEY, uuid.uuid4().hex)
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _message(numbered: dict[str, Any]) -> dict[str, Any]:
-    """The frame every dashboard gets, serialised once here rather than once per dashboard."""
-    return {"type": "console.event", "text": json.dumps({"type": "event", **numbered}, separators=(",", ":"))}
 
 
 _sync_clients: dict[str, redis.Redis] = {}
@@ -97,11 +130,10 @@ def publish_sync(conversation: str, event: dict[str, Any]) -> dict[str, Any]:
     layer from sync code is async_to_sync; the numbering uses a sync client so no loop-bound pool is made."""
     url = settings.REDIS_URL
     client = _sync_clients.setdefault(url, redis.Redis.from_url(url, socket_timeout=5))
-    body = _body(event)
-    result = client.eval(_PUBLISH, 3, EPOCH_KEY, *_keys(conversation), uuid.uuid4().hex, body, LOG_TTL_SECONDS)
-    numbered = _numbered(conversation, body, result)  # type: ignore[arg-type]
-    async_to_sync(get_channel_layer().group_send)(GROUP, _message(numbered))
-    return numbered
+    out = _Burst(conversation, [event])
+    numbered, message = out.numbered(client.eval(_PUBLISH, *out.script_args()))  # type: ignore[arg-type]
+    async_to_sync(get_channel_layer().group_send)(GROUP, message)
+    return numbered[0]
 
 
 async def since(conversation: str, last_seq: int) -> list[dict[str, Any]]:
@@ -122,3 +154,12 @@ async def last_seqs(conversations: list[str]) -> dict[str, int]:
         return {}
     values = await async_redis(settings.REDIS_URL).mget([_keys(c)[0] for c in conversations])
     return {c: int(value or 0) for c, value in zip(conversations, values, strict=True)}
+
+
+def events_in(frame: dict[str, Any]) -> list[dict[str, Any]]:
+    """The events one dashboard frame carries: ``{"type": "event", ...}`` is one, ``{"type": "events"}`` a burst."""
+    if frame.get("type") == "event":
+        return [frame]
+    if frame.get("type") == "events":
+        return list(frame.get("events", []))
+    return []

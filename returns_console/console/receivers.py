@@ -13,7 +13,7 @@ from django.db.models.signals import post_save
 from redis.exceptions import RedisError
 
 from chat.models import Conversation
-from chat.signals import conversation_changed, conversation_event
+from chat.signals import conversation_changed, conversation_event, conversation_events
 from chat.sockets import end_sockets, session_group, user_group
 from customers.models import Proposal
 from customers.signals import proposal_changed, proposal_filed
@@ -25,15 +25,23 @@ logger = logging.getLogger(__name__)
 
 
 async def _publish(conversation: str, event: dict[str, Any]) -> None:
+    await _publish_many(conversation, [event])
+
+
+async def _publish_many(conversation: str, burst: list[dict[str, Any]]) -> None:
     """The customer's conversation must go on if the feed cannot: a dashboard reloads what it opens."""
     try:
-        await events.publish(conversation, event)
+        await events.publish_many(conversation, burst)
     except (RedisError, OSError):
-        logger.exception("console feed unavailable; a %s event of %s was not mirrored", event["kind"], conversation)
+        logger.exception("console feed unavailable; %d events of %s were not mirrored", len(burst), conversation)
 
 
 async def _chat_event(sender: Any, thread_id: str, customer_id: str, event: dict[str, Any], **_: Any) -> None:
     await _publish(thread_id, {"kind": "chat", "event": event})
+
+
+async def _chat_events(sender: Any, thread_id: str, customer_id: str, events: list[dict[str, Any]], **_: Any) -> None:
+    await _publish_many(thread_id, [{"kind": "chat", "event": event} for event in events])
 
 
 async def _conversation_changed(sender: Any, conversation: Conversation, action: str, **_: Any) -> None:
@@ -82,6 +90,7 @@ def connect() -> None:
     user_logged_out.connect(_logged_out, dispatch_uid="console.logged_out")
     post_save.connect(_account_saved, sender=get_user_model(), dispatch_uid="console.account_saved")
     conversation_event.connect(_chat_event, dispatch_uid="console.chat_event")
+    conversation_events.connect(_chat_events, dispatch_uid="console.chat_events")
     conversation_changed.connect(_conversation_changed, dispatch_uid="console.conversation_changed")
     proposal_changed.connect(_proposal_changed, dispatch_uid="console.proposal_changed")
     proposal_filed.connect(_proposal_filed, dispatch_uid="console.proposal_filed")

@@ -589,6 +589,7 @@
     socket.addEventListener("message", (message) => {
       const data = JSON.parse(message.data);
       if (data.type === "event") onEvent(data);
+      else if (data.type === "events") data.events.forEach(onEvent); // a burst of one conversation, in order
       else if (data.type === "presence") onPresence(data);
       else if (data.type === "resynced") {
         state.resyncing.delete(data.conversation);

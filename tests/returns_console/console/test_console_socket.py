@@ -62,9 +62,7 @@ async def test_only_staff_may_connect(services_settings, who):
 async def _events(socket: WebsocketCommunicator, count: int) -> list[dict]:
     received = []
     while len(received) < count:
-        message = await socket.receive_json_from(timeout=5)
-        if message["type"] == "event":
-            received.append(message)
+        received.extend(events.events_in(await socket.receive_json_from(timeout=5)))
     return received
 
 
@@ -81,6 +79,27 @@ async def test_every_dashboard_gets_each_conversations_events_numbered_in_order(
             mine = [e for e in got if e["conversation"] == conversation]
             assert [e["seq"] for e in mine] == [1, 2, 3, 4, 5] and [e["n"] for e in mine] == [0, 1, 2, 3, 4]
         await socket.disconnect()
+
+
+async def test_a_burst_of_one_conversation_is_numbered_in_order_and_reaches_a_dashboard_as_one_frame(
+    services_settings,
+):
+    socket = _socket(await _session_cookie("anna"))
+    assert (await socket.connect())[0]
+    conversation = _fresh_id()
+    await events.publish(conversation, {"kind": "chat", "n": 0})
+    sent = await events.publish_many(conversation, [{"kind": "chat", "n": n} for n in (1, 2, 3)])
+    assert [e["seq"] for e in sent] == [2, 3, 4]
+
+    single = await socket.receive_json_from(timeout=5)
+    assert single["type"] == "event" and single["seq"] == 1
+    burst = await socket.receive_json_from(timeout=5)
+    assert burst["type"] == "events"
+    assert [(e["type"], e["seq"], e["n"], e["epoch"]) for e in burst["events"]] == [
+        ("event", seq, n, single["epoch"]) for seq, n in ((2, 1), (3, 2), (4, 3))
+    ]
+    assert [e["n"] for e in await events.since(conversation, 1)] == [1, 2, 3]  # kept for resync, in order
+    await socket.disconnect()
 
 
 async def test_a_dashboard_that_reconnects_gets_exactly_what_it_missed_in_order(services_settings):

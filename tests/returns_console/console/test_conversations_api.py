@@ -13,6 +13,7 @@ from chat.models import Conversation
 from chat.push import customer_group
 from customers.models import AuditAction, AuditEntry
 from returns_console.asgi import application
+from returns_console.console import events
 from tests.chat.conversation import Conversation as Chat
 from tests.returns_console.console.conftest import CSRF, staff_client
 
@@ -36,9 +37,9 @@ async def _console_socket(client) -> WebsocketCommunicator:  # type: ignore[no-u
 
 async def _until(socket: WebsocketCommunicator, predicate) -> dict:  # type: ignore[no-untyped-def]
     while True:
-        message = await socket.receive_json_from(timeout=10)
-        if message.get("type") == "event" and predicate(message):
-            return message
+        for event in events.events_in(await socket.receive_json_from(timeout=10)):
+            if predicate(event):
+                return event
 
 
 async def test_a_customers_conversation_is_listed_and_mirrored_live(seeded):
