@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -83,25 +84,47 @@ async def staff_session(base: str) -> tuple[aiohttp.ClientSession, dict[str, str
 
 
 class Dashboard:
-    """One staff page: records when each item id arrives on /ws/console/."""
+    """One staff page on /ws/console/. A dashboard gets every conversation's list events but chat events only for
+    the conversation it has open; like agents picking up new work, dashboard ``index`` of ``count`` opens each
+    new conversation whose id hashes to it (the list tells every dashboard of it) and keeps it open until its
+    next one. It notes when each item first reached it, and which conversation it had open when."""
 
-    def __init__(self) -> None:
+    def __init__(self, index: int, count: int) -> None:
+        self.index, self.count = index, count
         self.seen: dict[str, float] = {}
+        self.views: list[list] = []  # [conversation, open from, open until or None]
+        self._asked: str | None = None
 
-    async def watch(self, base: str, sockets: str, ready: asyncio.Event, stop: asyncio.Event) -> None:
+    async def follow(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Read the socket until it closes (no per-read timeout: cancelling a read can drop a frame)."""
         from returns_console.console.events import events_in
 
+        async for message in ws:
+            now = time.perf_counter()
+            if message.type != aiohttp.WSMsgType.TEXT:
+                continue
+            frame = json.loads(message.data)
+            if frame.get("type") == "presence" and frame["conversation"] == self._asked:
+                self.views.append([self._asked, now, None])  # open from here: what comes next is expected live
+                self._asked = None
+            for data in events_in(frame):
+                created = data.get("kind") == "conversation" and data.get("action") == "created"
+                if created and zlib.crc32(data["conversation"].encode()) % self.count == self.index:
+                    if self.views and self.views[-1][2] is None:
+                        self.views[-1][2] = now  # the server moves it on as soon as it reads this
+                    self._asked = data["conversation"]
+                    await ws.send_json({"type": "viewing", "conversation": self._asked})
+                item = data.get("event", {}).get("item") if data.get("kind") == "chat" else None
+                if item:
+                    self.seen.setdefault(item["id"], now)
+
+    async def watch(self, base: str, sockets: str, ready: asyncio.Event, stop: asyncio.Event) -> None:
         session, _ = await staff_session(base)
         url = sockets.replace("http", "ws") + "/ws/console/"
         async with session, session.ws_connect(url, headers={"Origin": base}, max_msg_size=0) as ws:
             ready.set()
             closer = asyncio.create_task(self._close_when(stop, ws))
-            async for message in ws:  # no per-read timeout: cancelling a read can drop a frame
-                now = time.perf_counter()
-                for data in events_in(json.loads(message.data)):
-                    item = data.get("event", {}).get("item") if data.get("kind") == "chat" else None
-                    if item:
-                        self.seen.setdefault(item["id"], now)
+            await self.follow(ws)
             await closer
 
     @staticmethod
@@ -110,10 +133,19 @@ class Dashboard:
         await ws.close()
 
 
+def expected_live(views: list[list], conversation: str, received: float, turn_ended: float) -> bool:
+    """Whether a dashboard with these ``views`` should have got an item live: it had the item's conversation open
+    before the customer got the item and until the turn ended (a turn's events reach dashboards in a burst at
+    its end). What came before a dashboard opened a conversation it reads from the API."""
+    return any(
+        c == conversation and since <= received and (until is None or until >= turn_ended) for c, since, until in views
+    )
+
+
 class Customer:
     def __init__(self, index: int) -> None:
         self.customer_id, self.email, self.order_id = bench_identity(index)
-        self.received: dict[str, float] = {}  # item id -> when this customer's SSE delivered it
+        self.received: dict[str, list[float]] = {}  # item id -> [when this customer's SSE delivered it, turn end]
         self.thread_id = ""
         self.confirmed_at: float | None = None
         self.approved_at: float | None = None
@@ -152,7 +184,11 @@ class Customer:
                         event = json.loads(block[6:])
                         parsed.append(event)
                         if event["type"] == "thread.item.done":
-                            self.received.setdefault(event["item"]["id"], now)
+                            self.received.setdefault(event["item"]["id"], [now, now])
+        ended = time.perf_counter()
+        for event in parsed:
+            if event["type"] == "thread.item.done":
+                self.received[event["item"]["id"]][1] = ended
         return parsed
 
     async def wait_for_confirmation(self, ws: aiohttp.ClientWebSocketResponse) -> None:
@@ -186,7 +222,7 @@ def dashboards_process(base: str, sockets: str, count: int, ready: Any, stop: An
     clients (perf_counter is the system's monotonic clock, comparable across processes)."""
 
     async def main() -> None:
-        dashboards = [Dashboard() for _ in range(count)]
+        dashboards = [Dashboard(index, count) for index in range(count)]
         stopping = asyncio.Event()
         readies = [asyncio.Event() for _ in dashboards]
         watchers = [
@@ -198,7 +234,7 @@ def dashboards_process(base: str, sockets: str, count: int, ready: Any, stop: An
             await asyncio.sleep(0.1)
         stopping.set()
         await asyncio.gather(*watchers, return_exceptions=True)
-        results.put([d.seen for d in dashboards])
+        results.put([(d.seen, d.views) for d in dashboards])
 
     asyncio.run(main())
 
@@ -224,20 +260,21 @@ async def run(
     errors = [r for r in results if isinstance(r, BaseException)]
     await asyncio.sleep(1.0)  # let the last mirrored events land
     stop.set()
-    dashboards = [Dashboard() for _ in range(dashboards_count)]
-    for dashboard, seen in zip(dashboards, await asyncio.to_thread(results_queue.get, True, 60), strict=True):
-        dashboard.seen = seen
+    dashboards = [Dashboard(index, dashboards_count) for index in range(dashboards_count)]
+    for dashboard, (seen, views) in zip(dashboards, await asyncio.to_thread(results_queue.get, True, 60), strict=True):
+        dashboard.seen, dashboard.views = seen, views
     watcher.join(10)
 
-    samples = [
-        (at, dashboard.seen[item_id] - at, index)
+    due = [
+        (at, item_id, index, dashboard)
         for customer in customers
-        for item_id, at in customer.received.items()
+        for item_id, (at, ended) in customer.received.items()
         for index, dashboard in enumerate(dashboards)
-        if item_id in dashboard.seen
+        if expected_live(dashboard.views, customer.thread_id, at, ended)
     ]
+    samples = [(at, d.seen[item_id] - at, index) for at, item_id, index, d in due if item_id in d.seen]
     lags = [lag for _, lag, _ in samples]
-    expected = sum(len(c.received) for c in customers) * len(dashboards)
+    expected = len(due)
 
     # Approvals: an agent approves each proposal; the customer's open page must show the confirmed return.
     staff, staff_headers = await staff_session(base)

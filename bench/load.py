@@ -15,7 +15,8 @@ Measured after a warm-up (--warmup, default a tenth of the run, 10-60 s), over t
 - errors by kind: any HTTP status but 200 on a turn (a 429 from the per-customer rate limit on /chatkit,
   CHAT_RATE_BURST / CHAT_RATE_PER_MINUTE, left at their defaults: people's pacing stays under it, so a 429 here
   is an error too), an error event in the stream, a timeout, a dropped connection, an item a dashboard never got;
-- mirror lag: customer receives an item -> each dashboard receives it (1 item in MIRROR_SAMPLE, by id);
+- mirror lag: customer receives an item -> each dashboard that has its conversation open receives it (1 item in
+  MIRROR_SAMPLE, by id; bench.console.Dashboard: each dashboard opens the new conversations that hash to it);
 - each server process's resident memory (VmRSS, psutil) at the end of the warm-up and at the end, growth and
   peak, and the CPU it used in the window (for web processes: CPU ms per turn);
 - the floor, in the same run: a bare SSE endpoint (bench/floor_sse.py) on its own Daphne driven by a small crowd
@@ -192,7 +193,8 @@ class Tally:
         self.turns: list[tuple[float, float, float, float]] = []
         self.errors: collections.Counter[str] = collections.Counter()
         self.returns = 0
-        self.received: dict[str, tuple[float, float]] = {}  # sampled item id -> (turn started, received at)
+        # sampled item id -> (turn started, received at, conversation, turn ended)
+        self.received: dict[str, tuple[float, float, str, float]] = {}
 
 
 def error_kind(error: BaseException) -> str:
@@ -226,8 +228,13 @@ async def timed_turn(session: Any, url: str, body: dict, headers: dict, tally: T
                     event = json.loads(block[6:])
                     parsed.append(event)
                     if event["type"] == "thread.item.done" and sampled(event["item"]["id"]):
-                        tally.received.setdefault(event["item"]["id"], (started, now))
+                        item = event["item"]
+                        tally.received.setdefault(item["id"], (started, now, item["thread_id"], now))
     ended = time.perf_counter()
+    for event in parsed:
+        if event["type"] == "thread.item.done" and event["item"]["id"] in tally.received:
+            started_at, at, thread, _ = tally.received[event["item"]["id"]]
+            tally.received[event["item"]["id"]] = (started_at, at, thread, ended)
     tally.turns.append((started, first or ended - started, ended - started, ended))
     if any(event["type"] == "error" for event in parsed):
         raise RuntimeError("error event in the stream")
@@ -294,22 +301,10 @@ async def floor_loop(url: str, pacing: Any, deadline: float, ends: list[tuple[fl
 
 
 def dashboards_process(base: str, sockets: str, count: int, ready: Any, stop: Any, results: Any) -> None:
-    """Staff dashboards in a process of their own (as bench/console.py), signed in one after another (the staff
-    sign-in throttle counts attempts in flight), each noting when a sampled item first reached it."""
-    import aiohttp
+    """Staff dashboards in a process of their own (bench.console.Dashboard: each opens the new conversations
+    that hash to it), signed in one after another (the staff sign-in throttle counts attempts in flight)."""
 
-    from bench.console import staff_session
-    from returns_console.console.events import events_in
-
-    async def watch(ws: aiohttp.ClientWebSocketResponse, seen: dict[str, float]) -> None:
-        async for message in ws:
-            now = time.perf_counter()
-            if message.type != aiohttp.WSMsgType.TEXT or '"chat"' not in message.data:
-                continue
-            for data in events_in(json.loads(message.data)):
-                item = data.get("event", {}).get("item") if data.get("kind") == "chat" else None
-                if item and sampled(item["id"]):
-                    seen.setdefault(item["id"], now)
+    from bench.console import Dashboard, staff_session
 
     async def main() -> None:
         url = sockets.replace("http", "ws") + "/ws/console/"
@@ -317,8 +312,8 @@ def dashboards_process(base: str, sockets: str, count: int, ready: Any, stop: An
         for _ in range(count):
             session, _ = await staff_session(base)
             opened.append((session, await session.ws_connect(url, headers={"Origin": base}, max_msg_size=0)))
-        seen: list[dict[str, float]] = [{} for _ in opened]
-        watchers = [asyncio.create_task(watch(ws, s)) for (_, ws), s in zip(opened, seen, strict=True)]
+        dashboards = [Dashboard(index, count) for index in range(count)]
+        watchers = [asyncio.create_task(d.follow(ws)) for d, (_, ws) in zip(dashboards, opened, strict=True)]
         ready.set()
         while not stop.is_set():
             await asyncio.sleep(0.1)
@@ -327,7 +322,7 @@ def dashboards_process(base: str, sockets: str, count: int, ready: Any, stop: An
             await ws.close()
             await session.close()
         await asyncio.gather(*watchers, return_exceptions=True)
-        results.put((seen, dropped))
+        results.put(([d.seen for d in dashboards], [d.views for d in dashboards], dropped))
 
     asyncio.run(main())
 
@@ -382,7 +377,7 @@ def machine_cpu() -> tuple[float, float]:
 
 async def run(args: argparse.Namespace, base: str, sockets: str, floor: str, env: dict, watched: list[Watched]) -> dict:
     from bench.chat import Pacing
-    from bench.console import redis_round_trips
+    from bench.console import expected_live, redis_round_trips
 
     redis_floor = await redis_round_trips(env["REDIS_URL"], 300)
     context = multiprocessing.get_context("spawn")
@@ -440,7 +435,7 @@ async def run(args: argparse.Namespace, base: str, sockets: str, floor: str, env
             tally.errors[f"customer stopped: {error_kind(outcome)}"] += 1
     await asyncio.sleep(3.0)  # the last mirrored items land
     stop.set()
-    seen, dropped = await asyncio.to_thread(results.get, True, 120)
+    seen, views, dropped = await asyncio.to_thread(results.get, True, 120)
     watcher.join(30)
 
     window = deadline - warm_end
@@ -449,9 +444,15 @@ async def run(args: argparse.Namespace, base: str, sockets: str, floor: str, env
     ends = [turn[2] for turn in measured]
     firsts = [turn[1] for turn in measured]
     floor_window = [end for started, end in floor_ends if warm_end <= started < deadline]
-    items = {item_id: at for item_id, (started, at) in tally.received.items() if warm_end <= started < deadline}
-    lags = [dashboard[item_id] - at for item_id, at in items.items() for dashboard in seen if item_id in dashboard]
-    missed = len(items) * len(seen) - len(lags)
+    expected = [
+        (item_id, at, index)
+        for item_id, (started, at, conversation, ended) in tally.received.items()
+        if warm_end <= started < deadline
+        for index, opened in enumerate(views)
+        if expected_live(opened, conversation, at, ended)
+    ]
+    lags = [seen[index][item_id] - at for item_id, at, index in expected if item_id in seen[index]]
+    missed = len(expected) - len(lags)
     if missed:
         tally.errors["an item not on a dashboard 3 s after the run (lost, or queued)"] += missed
     if dropped:
@@ -469,7 +470,7 @@ async def run(args: argparse.Namespace, base: str, sockets: str, floor: str, env
         "floor": floor_window,
         "redis": redis_floor,
         "lags": lags,
-        "mirror_expected": len(items) * len(seen),
+        "mirror_expected": len(expected),
         "load_generator": load_generator,
         "busy": busy,
         "others": busy - ours,

@@ -1,5 +1,5 @@
-"""The staff dashboard's websocket: every conversation event, numbered per conversation, with resync; and who
-has which conversation open."""
+"""The staff dashboard's websocket: every conversation's list events and the open conversation's chat events,
+numbered per conversation, with resync; and who has which conversation open."""
 
 from __future__ import annotations
 
@@ -99,17 +99,23 @@ class ConsoleConsumer(LiveEventsConsumer):
         await self._view(conversation)
 
     async def _view(self, conversation: str | None) -> None:
-        """Move this dashboard's presence to ``conversation``, telling every dashboard who is where now."""
+        """Move this dashboard to ``conversation``: its chat events come here from now on (the dashboard reads
+        what came before and resyncs any gap), and every dashboard is told who is where now."""
         previous, self.viewing = self.viewing, conversation
         try:
+            if previous != conversation:
+                if previous:
+                    await self.channel_layer.group_discard(events.conversation_group(previous), self.channel_name)
+                if conversation:
+                    await self.channel_layer.group_add(events.conversation_group(conversation), self.channel_name)
             if previous and previous != conversation:
                 await self._announce(previous, await presence.leave(previous, self.channel_name, self.username))
             if conversation:
                 viewers = await presence.arrive(conversation, self.channel_name, self.username)
                 if conversation != previous:
                     await self._announce(conversation, viewers)
-        except RedisError:
-            logger.exception("presence unavailable; %s's view of %s was not shared", self.username, conversation)
+        except (RedisError, OSError):
+            logger.exception("live feed unavailable; %s's view of %s was not shared", self.username, conversation)
 
     async def _announce(self, conversation: str, viewers: list[str]) -> None:
         await self.channel_layer.group_send(

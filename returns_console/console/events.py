@@ -3,10 +3,17 @@
 Publishing is one Lua call (next number + append to the conversation's log, atomically) and one group send on
 the Redis channel layer. Two publishers can deliver numbers 4 and 5 in either order, so dashboards keep the
 last number per conversation and ask for what they miss; ``since()`` answers from the log, in order.
+
+Who gets what: events that change the list (conversation and proposal events, each with its row) go to every
+dashboard (GROUP); a conversation's chat events (messages, widgets, progress) only to the dashboards that have
+it open (``conversation_group``, joined with "viewing"). Sending every chat event to every dashboard made the
+fan-out events x dashboards, which is what fell behind first under load. A dashboard therefore sees gaps in the
+numbers of conversations it does not have open, and checks continuity only for the one it has.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from typing import Any
@@ -51,6 +58,12 @@ return {last, epoch}
 )
 
 
+def conversation_group(conversation: str) -> str:
+    """The group of the dashboards that have ``conversation`` open: only they get its chat events. (Group names
+    allow few characters and 100 of them; a conversation id given by a socket may be anything.)"""
+    return "console.c." + hashlib.sha256(conversation.encode()).hexdigest()[:40]
+
+
 def _keys(conversation: str) -> list[str]:
     return [f"console:seq:{conversation}", f"console:log:{conversation}"]
 
@@ -83,20 +96,29 @@ class _Burst:
             body for _, body in self.stored
         ]
 
-    def numbered(self, result: list[Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        """The events with their numbers, and the channel-layer message carrying them to every dashboard: one
-        frame, serialised once here rather than once per dashboard, spliced from the stored JSON (not re-dumped)."""
+    def numbered(self, result: list[Any]) -> tuple[list[dict[str, Any]], list[tuple[str, dict[str, Any]]]]:
+        """The events with their numbers, and the channel-layer messages carrying them: (group, message), a frame
+        per group, serialised once here rather than once per dashboard, spliced from the stored JSON (not
+        re-dumped)."""
         last, epoch = int(result[0]), result[1]
         epoch = epoch.decode() if isinstance(epoch, bytes) else str(epoch)
         first = last - len(self.stored) + 1
         where, era = json.dumps(self.conversation), json.dumps(epoch)
-        numbered, frames = [], []
+        numbered: list[dict[str, Any]] = []
+        frames: dict[str, list[str]] = {}
         for offset, (stored, body) in enumerate(self.stored):
             seq = first + offset
             numbered.append({**stored, "conversation": self.conversation, "seq": seq, "epoch": epoch})
-            frames.append(f'{{"type":"event",{body[1:-1]},"conversation":{where},"seq":{seq},"epoch":{era}}}')
-        text = frames[0] if len(frames) == 1 else '{"type":"events","events":[' + ",".join(frames) + "]}"
-        return numbered, {"type": "console.event", "text": text}
+            group = conversation_group(self.conversation) if stored.get("kind") == "chat" else GROUP
+            frames.setdefault(group, []).append(
+                f'{{"type":"event",{body[1:-1]},"conversation":{where},"seq":{seq},"epoch":{era}}}'
+            )
+        return numbered, [(group, _message(texts)) for group, texts in frames.items()]
+
+
+def _message(frames: list[str]) -> dict[str, Any]:
+    text = frames[0] if len(frames) == 1 else '{"type":"events","events":[' + ",".join(frames) + "]}"
+    return {"type": "console.event", "text": text}
 
 
 async def publish(conversation: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -111,8 +133,10 @@ async def publish_many(conversation: str, burst: list[dict[str, Any]]) -> list[d
         return []
     out = _Burst(conversation, burst)
     result = await async_redis(settings.REDIS_URL).eval(_PUBLISH, *out.script_args())
-    numbered, message = out.numbered(result)
-    await get_channel_layer().group_send(GROUP, message)
+    numbered, messages = out.numbered(result)
+    layer = get_channel_layer()
+    for group, message in messages:
+        await layer.group_send(group, message)
     return numbered
 
 
@@ -131,8 +155,10 @@ def publish_sync(conversation: str, event: dict[str, Any]) -> dict[str, Any]:
     url = settings.REDIS_URL
     client = _sync_clients.setdefault(url, redis.Redis.from_url(url, socket_timeout=5))
     out = _Burst(conversation, [event])
-    numbered, message = out.numbered(client.eval(_PUBLISH, *out.script_args()))  # type: ignore[arg-type]
-    async_to_sync(get_channel_layer().group_send)(GROUP, message)
+    numbered, messages = out.numbered(client.eval(_PUBLISH, *out.script_args()))  # type: ignore[arg-type]
+    send = async_to_sync(get_channel_layer().group_send)
+    for group, message in messages:
+        send(group, message)
     return numbered[0]
 
 

@@ -524,6 +524,8 @@
     return true;
   }
 
+  // Every conversation's list events (rows, proposals) reach this page, but chat events only for the selected
+  // conversation: so numbers are checked for continuity there alone, and elsewhere only move forward.
   function onEvent(event) {
     if (feedRestarted(event.epoch)) return;
     const id = event.conversation;
@@ -533,7 +535,7 @@
       reloadListSoon();
     } else if (event.seq <= last) {
       return; // already applied (a resync can overlap live delivery)
-    } else if (event.seq > last + 1) {
+    } else if (id === state.selected && event.seq > last + 1) {
       if (!state.resyncing.has(id)) resync([id]); // missed some: the resync replays them and this one in order
       return;
     } else {
@@ -583,7 +585,10 @@
     socket.addEventListener("open", () => {
       retryMs = 500;
       document.body.dataset.live = "on";
-      if (isReconnect) resync([...state.lastSeq.keys()]);
+      if (isReconnect) {
+        loadList().catch(() => {}); // rows changed while away
+        if (state.selected) resync([state.selected]);
+      }
       if (state.selected) sayViewing(); // presence does not survive the socket
     });
     socket.addEventListener("message", (message) => {

@@ -66,13 +66,22 @@ async def _events(socket: WebsocketCommunicator, count: int) -> list[dict]:
     return received
 
 
+async def _view(socket: WebsocketCommunicator, conversation: str | None) -> None:
+    """Open ``conversation`` on this dashboard; returns once the server has moved it there (it says who views)."""
+    await socket.send_json_to({"type": "viewing", "conversation": conversation})
+    while True:
+        message = await socket.receive_json_from(timeout=5)
+        if message["type"] == "presence":
+            return
+
+
 async def test_every_dashboard_gets_each_conversations_events_numbered_in_order(services_settings):
     first, second = _socket(await _session_cookie("anna")), _socket(await _session_cookie("ben"))
     assert (await first.connect())[0] and (await second.connect())[0]
     a, b = _fresh_id(), _fresh_id()
     for n in range(5):
-        await events.publish(a, {"kind": "chat", "n": n})
-        await events.publish(b, {"kind": "chat", "n": n})
+        await events.publish(a, {"kind": "proposal", "n": n})
+        await events.publish(b, {"kind": "proposal", "n": n})
     for socket in (first, second):
         got = await _events(socket, 10)
         for conversation in (a, b):
@@ -87,6 +96,7 @@ async def test_a_burst_of_one_conversation_is_numbered_in_order_and_reaches_a_da
     socket = _socket(await _session_cookie("anna"))
     assert (await socket.connect())[0]
     conversation = _fresh_id()
+    await _view(socket, conversation)
     await events.publish(conversation, {"kind": "chat", "n": 0})
     sent = await events.publish_many(conversation, [{"kind": "chat", "n": n} for n in (1, 2, 3)])
     assert [e["seq"] for e in sent] == [2, 3, 4]
@@ -102,19 +112,41 @@ async def test_a_burst_of_one_conversation_is_numbered_in_order_and_reaches_a_da
     await socket.disconnect()
 
 
+async def test_chat_events_reach_only_the_dashboards_that_have_the_conversation_open(services_settings):
+    """The list's events go to everyone; messages and widgets to those reading that conversation."""
+    reader, other = _socket(await _session_cookie("anna")), _socket(await _session_cookie("ben"))
+    assert (await reader.connect())[0] and (await other.connect())[0]
+    conversation, elsewhere = _fresh_id(), _fresh_id()
+    await _view(reader, conversation)
+    await _view(other, elsewhere)
+    await other.receive_json_from(timeout=5)  # the reader's presence, announced to all
+
+    await events.publish_many(conversation, [{"kind": "chat", "n": 1}, {"kind": "chat", "n": 2}])
+    await events.publish(conversation, {"kind": "proposal", "n": 3})
+    assert [(e["seq"], e["n"]) for e in await _events(reader, 3)] == [(1, 1), (2, 2), (3, 3)]
+    assert [(e["seq"], e["n"]) for e in await _events(other, 1)] == [(3, 3)]  # a gap it does not check
+
+    await _view(reader, None)  # closed: its chat events stop, the list's go on
+    await events.publish(conversation, {"kind": "chat", "n": 4})
+    await events.publish(conversation, {"kind": "proposal", "n": 5})
+    assert [(e["seq"], e["n"]) for e in await _events(reader, 1)] == [(5, 5)]
+    for socket in (reader, other):
+        await socket.disconnect()
+
+
 async def test_a_dashboard_that_reconnects_gets_exactly_what_it_missed_in_order(services_settings):
     cookie = await _session_cookie("anna")
     socket = _socket(cookie)
     assert (await socket.connect())[0]
     conversation = _fresh_id()
     for n in range(3):
-        await events.publish(conversation, {"kind": "chat", "n": n})
+        await events.publish(conversation, {"kind": "proposal", "n": n})
     seen = await _events(socket, 3)
     last = seen[-1]["seq"]
     await socket.disconnect()
 
     # Away: other publishers carry on, concurrently, from several tasks.
-    await asyncio.gather(*(events.publish(conversation, {"kind": "chat", "n": 3 + n}) for n in range(20)))
+    await asyncio.gather(*(events.publish(conversation, {"kind": "proposal", "n": 3 + n}) for n in range(20)))
 
     back = _socket(cookie)
     assert (await back.connect())[0]
@@ -138,7 +170,7 @@ async def test_bad_resync_requests_get_an_error_and_the_socket_stays_open(servic
         await socket.send_json_to(bad)
         assert (await socket.receive_json_from(timeout=5))["type"] == "error"
     conversation = _fresh_id()
-    await events.publish(conversation, {"kind": "chat"})
+    await events.publish(conversation, {"kind": "proposal"})
     assert (await _events(socket, 1))[0]["conversation"] == conversation
     await socket.disconnect()
 
@@ -152,7 +184,7 @@ async def test_frames_that_are_not_json_get_an_error_and_the_socket_stays_open(s
     await socket.send_to(bytes_data=b"\x00\x01")
     assert "binary" in (await socket.receive_json_from(timeout=5))["message"]
     conversation = _fresh_id()
-    await events.publish(conversation, {"kind": "chat"})
+    await events.publish(conversation, {"kind": "proposal"})
     assert (await _events(socket, 1))[0]["conversation"] == conversation
     await socket.disconnect()
 
@@ -165,7 +197,7 @@ async def test_one_bad_event_on_the_channel_layer_does_not_close_any_dashboard(s
     await get_channel_layer().group_send(events.GROUP, {"type": "console.event"})  # no text: the relay fails
     await get_channel_layer().group_send(events.GROUP, {"type": "console.presence", "conversation": 1})
     conversation = _fresh_id()
-    await events.publish(conversation, {"kind": "chat"})
+    await events.publish(conversation, {"kind": "proposal"})
     assert (await _events(socket, 1))[0]["conversation"] == conversation
     await socket.disconnect()
 
@@ -174,6 +206,7 @@ async def test_an_oversized_event_reaches_dashboards_as_a_marker_to_read_the_con
     socket = _socket(await _session_cookie("anna"))
     assert (await socket.connect())[0]
     conversation = _fresh_id()
+    await _view(socket, conversation)
     sent = await events.publish(conversation, {"kind": "chat", "event": {"type": "x", "text": "y" * 200_000}})
     [got] = await _events(socket, 1)
     assert got["oversize"] > events.MAX_EVENT_BYTES and got["event"] == {"type": "oversize"}
@@ -189,7 +222,7 @@ async def test_after_redis_loses_the_feed_events_carry_a_new_epoch_so_dashboards
     assert (await socket.connect())[0]
     conversation = _fresh_id()
     for n in range(3):
-        await events.publish(conversation, {"kind": "chat", "n": n})
+        await events.publish(conversation, {"kind": "proposal", "n": n})
     before = await _events(socket, 3)
     epoch = before[0]["epoch"]
     assert {event["epoch"] for event in before} == {epoch} == {await events.epoch()}
@@ -197,7 +230,7 @@ async def test_after_redis_loses_the_feed_events_carry_a_new_epoch_so_dashboards
     # Redis restarts empty: the feed's keys are gone, numbering starts again at 1.
     client = redis_sync.Redis.from_url(settings.REDIS_URL)
     client.delete(events.EPOCH_KEY, *events._keys(conversation)[:2])
-    after = await events.publish(conversation, {"kind": "chat", "n": 3})
+    after = await events.publish(conversation, {"kind": "proposal", "n": 3})
     assert after["seq"] == 1 and after["epoch"] != epoch  # a dashboard at seq 3 would have dropped this one
     [live] = await _events(socket, 1)
     assert live["epoch"] == after["epoch"]

@@ -36,10 +36,18 @@ async def _console_socket(client) -> WebsocketCommunicator:  # type: ignore[no-u
 
 
 async def _until(socket: WebsocketCommunicator, predicate) -> dict:  # type: ignore[no-untyped-def]
+    """The first event (live or replayed) that ``predicate`` accepts."""
     while True:
         for event in events.events_in(await socket.receive_json_from(timeout=10)):
             if predicate(event):
                 return event
+
+
+async def _until_frame(socket: WebsocketCommunicator, predicate) -> dict:  # type: ignore[no-untyped-def]
+    while True:
+        frame = await socket.receive_json_from(timeout=10)
+        if predicate(frame):
+            return frame
 
 
 async def test_a_customers_conversation_is_listed_and_mirrored_live(seeded):
@@ -47,21 +55,31 @@ async def test_a_customers_conversation_is_listed_and_mirrored_live(seeded):
     socket = await _console_socket(agent)
     chat = await Chat.sign_in()
     await chat.say("I want to return some items")
+    # A new conversation reaches every dashboard's list...
+    listed = await _until(socket, lambda m: m["kind"] == "conversation" and m["conversation"] == chat.thread_id)
+    assert listed["row"]["thread_id"] == chat.thread_id
+    # ...and what is said in it reaches the dashboards that open it, live, and what came before on resync.
+    await socket.send_json_to({"type": "viewing", "conversation": chat.thread_id})
+    await _until_frame(socket, lambda m: m["type"] == "presence")
+    await socket.send_json_to({"type": "resync", "since": {chat.thread_id: 0}})
     created = await _until(socket, lambda m: m["kind"] == "chat" and m["event"]["type"] == "thread.item.done")
     assert created["conversation"] == chat.thread_id and created["seq"] >= 1
     said = created["event"]["item"]
     assert said["type"] == "user_message" and said["content"][0]["text"] == "I want to return some items"
     card = await _until(socket, lambda m: m["kind"] == "chat" and m["event"].get("item", {}).get("type") == "widget")
     assert "Robert Johnson" in json.dumps(card["event"]["item"]["widget"])
+    await chat.say("the smart hub")
+    item = lambda m: m["event"].get("item", {}) if m["kind"] == "chat" else {}  # noqa: E731
+    live = await _until(socket, lambda m: item(m).get("content", [{}])[0].get("text") == "the smart hub")
+    assert live["seq"] > card["seq"]
 
     rows = (await agent.get("/console/api/conversations")).json()["conversations"]
     [row] = [r for r in rows if r["thread_id"] == chat.thread_id]
     assert row["customer"] == {"id": "CUST-1001", "name": "Robert Johnson", "tier": "Platinum"}
     assert (row["mode"], row["state"], row["proposals_waiting"]) == ("copilot", "assistant", 0)
-    assert row["last_seq"] >= card["seq"] and row["viewers"] == []
+    assert row["last_seq"] >= live["seq"]
 
-    # Someone opening it shows in the list a dashboard loads next.
-    await socket.send_json_to({"type": "viewing", "conversation": chat.thread_id})
+    # Someone having it open shows in the list a dashboard loads next.
     supervisor = await staff_client("supervisor")
     for _ in range(50):
         rows = (await supervisor.get("/console/api/conversations")).json()["conversations"]

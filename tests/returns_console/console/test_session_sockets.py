@@ -48,7 +48,7 @@ async def test_signing_out_closes_that_sessions_dashboards_and_no_one_elses(serv
     response = await agent.post("/admin/logout/")
     assert response.status_code in (200, 302)
     assert await _closed_with(mine) == SESSION_ENDED
-    await events.publish("thr_sessions_still_live", {"kind": "chat"})
+    await events.publish("thr_sessions_still_live", {"kind": "proposal"})
     assert (await theirs.receive_json_from(timeout=5))["conversation"] == "thr_sessions_still_live"
     await theirs.disconnect()
 
