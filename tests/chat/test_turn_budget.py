@@ -1,0 +1,70 @@
+"""What one click of a return costs in round trips, pinned so that a change adding one shows up here.
+
+A turn's CPU is mostly the round trips it makes (bench/load.py --profile: the Cosmos SDK's HTTP stack alone is
+about a quarter of it). Today a click is: Cosmos 2 point reads (the thread, the clicked widget) + 3 reads for
+the customer's orders and their products + 3 writes (answer, widget, thread state); the database 2 (the
+conversation, the turn's record); Redis 4 (session, rate limit, the feed's numbering, its publish). Filing the
+proposal (confirm) adds its checks, its row and auto-approval rules in two transactions, and its own feed event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from azure.cosmos.aio import _asynchronous_request
+from django.db.backends import utils
+from redis.asyncio import client as redis_client
+
+from bench.chat import CLICKS
+from tests.chat.conversation import Conversation
+from tests.customers.seeded import seed
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CHOOSING = {"cosmos": 8, "sql": 2, "redis": 4}  # per click that picks an item, reason, resolution or shipping
+FILING = {"cosmos": 8, "sql": 10, "redis": 6}  # the confirm click
+
+
+@pytest.fixture
+def round_trips(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    """Every Cosmos request, SQL statement and Redis command from here on, by kind."""
+    seen: dict[str, list[str]] = {"cosmos": [], "sql": [], "redis": []}
+    cosmos_request, sql_execute, redis_command = (
+        _asynchronous_request.AsynchronousRequest,
+        utils.CursorWrapper._execute,
+        redis_client.Redis.execute_command,
+    )
+
+    async def counted_request(*args: Any, **kwargs: Any) -> Any:
+        request = kwargs.get("request") or args[4]
+        seen["cosmos"].append(f"{request.method} {request.url.rsplit('/colls/', 1)[-1][:50]}")
+        return await cosmos_request(*args, **kwargs)
+
+    def counted_sql(self: Any, sql: str, *rest: Any) -> Any:
+        seen["sql"].append(sql[:60])
+        return sql_execute(self, sql, *rest)
+
+    async def counted_command(self: Any, *args: Any, **options: Any) -> Any:
+        seen["redis"].append(str(args[0]))
+        return await redis_command(self, *args, **options)
+
+    monkeypatch.setattr(_asynchronous_request, "AsynchronousRequest", counted_request)
+    monkeypatch.setattr(utils.CursorWrapper, "_execute", counted_sql)
+    monkeypatch.setattr(redis_client.Redis, "execute_command", counted_command)
+    return seen
+
+
+async def test_each_click_of_a_return_stays_within_its_round_trips(repo, services_settings, round_trips):
+    await seed(repo)
+    chat = await Conversation.sign_in()
+    await chat.say("hi")
+    for action, payload in CLICKS:
+        for calls in round_trips.values():
+            calls.clear()
+        await chat.click(action, payload)
+        budget = FILING if action == "returns.confirm" else CHOOSING
+        made = {kind: len(calls) for kind, calls in round_trips.items()}
+        over = {kind: round_trips[kind] for kind in budget if made[kind] > budget[kind]}
+        assert not over, f"{action}: {made} over the budget {budget}: {over}"
+        assert made["cosmos"] >= 5, "the counting missed requests: a click reads and writes the thread at least"
