@@ -19,9 +19,18 @@ class FeedbackAdmin(admin.ModelAdmin):
 class ConversationAdmin(admin.ModelAdmin):
     """Modes are changed from the console, where the change is audited; read-only here."""
 
-    list_display = ("thread_id", "customer_name", "customer_tier", "mode", "assigned_to", "last_customer_at")
-    list_filter = ("mode", "customer_tier", "assigned_to")
-    search_fields = ("thread_id", "customer_id", "customer_name")
+    list_display = (
+        "thread_id",
+        "customer_name",
+        "customer_tier",
+        "mode",
+        "status",
+        "attention",
+        "assigned_to",
+        "last_customer_at",
+    )
+    list_filter = ("mode", "status", "attention", "customer_tier", "assigned_to")
+    search_fields = ("thread_id", "customer_id", "customer_name", "customer_email", "order_ids")
     readonly_fields = tuple(field.name for field in Conversation._meta.fields)
 
     def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]

@@ -1,4 +1,5 @@
-"""Conversations as staff run them: the mode (assistant, copilot, human), take over and hand back, staff messages.
+"""Conversations as staff run them: the mode (assistant, copilot, human), take over and hand back, staff messages,
+who has it (assignment), whether it is done (resolve, reopen) and whether it waits for a person (attention).
 
 Each change is audited in the customers app's append-only log and announced (``conversation_changed``) so
 dashboards update; what staff say is posted into the customer's thread and pushed to their page.
@@ -6,16 +7,25 @@ dashboards update; what staff say is posted into the customer's thread and pushe
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from chatkit.store import NotFoundError as StoreNotFound
 from chatkit.types import AssistantMessageContent, AssistantMessageItem
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
 from chat import ownership
-from chat.models import MAX_STAFF_MESSAGE, Conversation, ConversationMode
+from chat.models import (
+    MAX_STAFF_MESSAGE,
+    Attention,
+    Conversation,
+    ConversationMessage,
+    ConversationMode,
+    ConversationStatus,
+)
 from chat.push import post_to_thread
 from chat.signals import conversation_changed
 from chat.store import CosmosChatStore
@@ -28,47 +38,83 @@ from customers.services import audit
 from customers.services.authority import require_supervisor
 
 ACTIVITY_RESOLUTION = timedelta(seconds=30)
+PREVIEW_CHARS = 200
 
 
-async def note_customer_turn(thread_id: str, customer_id: str) -> Conversation:
-    """Record that the customer spoke (or clicked) now; creates the conversation on its first turn.
+async def note_customer_turn(thread_id: str, customer_id: str, *, said: str | None = None) -> Conversation:
+    """Record that the customer typed (``said``) or clicked now; creates the conversation on its first turn.
 
     One read per turn. The time is written when it matters: always while an agent has the conversation (it
     starts the waiting clock), otherwise at most every ACTIVITY_RESOLUTION, which is all the list's ordering
-    needs; every turn writing would make each turn queue on the database at busy times.
+    needs; every turn writing would make each turn queue on the database at busy times. As in Intercom or
+    Zendesk, the customer's next turn reopens a resolved conversation, and what they type where an agent has
+    been (human mode, or after a hand-back) puts it back in the waiting list as "needs reply".
     """
     now = clock.now()
+    typed = said is not None
+    if typed:
+        said = " ".join(said.split())
+        await ConversationMessage.objects.acreate(thread_id=thread_id, author="customer", text=said)
+    preview = {"last_message": said[:PREVIEW_CHARS]} if said else {}
     conversation = await Conversation.objects.filter(thread_id=thread_id).afirst()
     if conversation is None:
         try:
             conversation = await Conversation.objects.acreate(
-                thread_id=thread_id, customer_id=customer_id, last_customer_at=now
+                thread_id=thread_id, customer_id=customer_id, last_customer_at=now, **preview
             )
         except IntegrityError:  # the same thread's other tab got there first
             return await Conversation.objects.aget(thread_id=thread_id)
         await conversation_changed.asend(sender=Conversation, conversation=conversation, action="created")
         return conversation
+    changes: dict[str, Any] = dict(preview)
+    action = "customer"
+    if conversation.status == ConversationStatus.RESOLVED:
+        changes["status"], action = ConversationStatus.REOPENED, "reopened"
+    agent_was_here = conversation.mode == ConversationMode.HUMAN or conversation.handed_back_at is not None
+    if typed and agent_was_here and not conversation.attention:
+        changes.update(attention=Attention.NEEDS_REPLY, attention_since=now)
+        action = "reopened" if action == "reopened" else "needs_reply"
     last = conversation.last_customer_at
     if (
-        conversation.mode == ConversationMode.HUMAN
+        changes
+        or conversation.mode == ConversationMode.HUMAN
         or conversation.closed_at
         or not last
         or now - last > ACTIVITY_RESOLUTION
     ):
-        await Conversation.objects.filter(pk=conversation.pk).aupdate(last_customer_at=now, closed_at=None)
-        conversation.last_customer_at, conversation.closed_at = now, None
-        await conversation_changed.asend(sender=Conversation, conversation=conversation, action="customer")
+        changes.update(last_customer_at=now, closed_at=None)
+        await Conversation.objects.filter(pk=conversation.pk).aupdate(**changes)
+        for field, value in changes.items():
+            setattr(conversation, field, value)
+        await conversation_changed.asend(sender=Conversation, conversation=conversation, action=action)
     return conversation
 
 
-async def describe_customer(conversation: Conversation, customer: Customer) -> None:
-    """Name and tier for the dashboard's list, copied once from the system of record."""
-    if conversation.customer_name == customer.name and conversation.customer_tier == str(customer.tier):
+async def ask_for_person(conversation: Conversation) -> None:
+    """The customer asked for a person: the conversation joins the team's waiting list now, saying why."""
+    if conversation.attention == Attention.ASKED_FOR_PERSON:
         return
-    conversation.customer_name, conversation.customer_tier = customer.name, str(customer.tier)
+    conversation.attention = Attention.ASKED_FOR_PERSON
+    conversation.attention_since = conversation.attention_since or clock.now()
     await Conversation.objects.filter(pk=conversation.pk).aupdate(
-        customer_name=customer.name, customer_tier=str(customer.tier)
+        attention=conversation.attention, attention_since=conversation.attention_since
     )
+    await conversation_changed.asend(sender=Conversation, conversation=conversation, action="asked_for_person")
+
+
+async def describe_customer(conversation: Conversation, customer: Customer, order_ids: Sequence[str] = ()) -> None:
+    """Name, tier, email and order ids for the dashboard's list and search, copied once from the system of record."""
+    found = {
+        "customer_name": customer.name,
+        "customer_tier": str(customer.tier),
+        "customer_email": customer.email,
+        "order_ids": " ".join(sorted(set(order_ids))) or conversation.order_ids,
+    }
+    if all(getattr(conversation, field) == value for field, value in found.items()):
+        return
+    for field, value in found.items():
+        setattr(conversation, field, value)
+    await Conversation.objects.filter(pk=conversation.pk).aupdate(**found)
     await conversation_changed.asend(sender=Conversation, conversation=conversation, action="described")
 
 
@@ -104,35 +150,113 @@ async def close_deleted_by_customer(thread_id: str) -> None:
 
 
 def _state(conversation: Conversation) -> dict[str, Any]:
-    return {"mode": conversation.mode, "assigned_to": conversation.assigned_to_id}
+    return {
+        "mode": conversation.mode,
+        "assigned_to": conversation.assigned_to_id,
+        "status": conversation.status,
+        "attention": conversation.attention,
+    }
 
 
-@transaction.atomic
+CHANGED_FIELDS = (
+    "mode",
+    "assigned_to",
+    "status",
+    "resolved_at",
+    "resolved_by",
+    "resolution_note",
+    "attention",
+    "attention_since",
+    "handed_back_at",
+)
+
+
+def _change(
+    thread_id: str, user: Any, action: str, apply: Callable[[Conversation], None], note: str = ""
+) -> Conversation:
+    """Change a conversation as ``user``: audited in the same transaction, announced once it commits."""
+    with transaction.atomic():
+        conversation = conversation_for_staff(thread_id)
+        before = _state(conversation)
+        apply(conversation)
+        conversation.save(update_fields=list(CHANGED_FIELDS))
+        audit.record(
+            action,
+            user=user,
+            thread_id=conversation.thread_id,
+            customer_id=conversation.customer_id,
+            before=before,
+            after=_state(conversation),
+            note=note,
+        )
+        transaction.on_commit(
+            lambda: conversation_changed.send(sender=Conversation, conversation=conversation, action=str(action))
+        )
+    return conversation
+
+
 def set_mode(thread_id: str, user: Any, mode: str, action: str = AuditAction.MODE) -> Conversation:
     if mode not in ConversationMode.values:
         raise InvalidRequest(f"mode must be one of: {', '.join(ConversationMode.values)}.")
     if mode == ConversationMode.ASSISTANT:  # the assistant then approves on its own, within the ceiling
         require_supervisor(user, "let the assistant approve returns on its own (assistant mode)")
-    conversation = conversation_for_staff(thread_id)
-    before = _state(conversation)
-    conversation.mode = mode
-    if mode == ConversationMode.HUMAN:
-        conversation.assigned_to = user
-    elif action == AuditAction.HAND_BACK:
-        conversation.assigned_to = None
-    conversation.save(update_fields=["mode", "assigned_to"])
-    audit.record(
-        action,
-        user=user,
-        thread_id=conversation.thread_id,
-        customer_id=conversation.customer_id,
-        before=before,
-        after=_state(conversation),
-    )
-    transaction.on_commit(
-        lambda: conversation_changed.send(sender=Conversation, conversation=conversation, action=str(action))
-    )
-    return conversation
+
+    def apply(conversation: Conversation) -> None:
+        conversation.mode = mode
+        if mode == ConversationMode.HUMAN:
+            conversation.assigned_to = user
+        elif action == AuditAction.HAND_BACK:
+            conversation.assigned_to = None
+            conversation.handed_back_at = clock.now()
+            _clear_attention(conversation)
+
+    return _change(thread_id, user, action, apply)
+
+
+def _clear_attention(conversation: Conversation) -> None:
+    conversation.attention, conversation.attention_since = Attention.NONE, None
+
+
+MAX_RESOLUTION_NOTE = 2000
+
+
+def resolve(thread_id: str, user: Any, note: str = "") -> Conversation:
+    """Done for now (Zendesk's "solved", Intercom's "closed"): off the open list until the customer writes again."""
+    note = note.strip()
+    if len(note) > MAX_RESOLUTION_NOTE:
+        raise InvalidRequest(f"The note is limited to {MAX_RESOLUTION_NOTE} characters.")
+
+    def apply(conversation: Conversation) -> None:
+        if conversation.status == ConversationStatus.RESOLVED:
+            raise InvalidRequest("This conversation is already resolved.")
+        conversation.status = ConversationStatus.RESOLVED
+        conversation.resolved_at, conversation.resolved_by, conversation.resolution_note = clock.now(), user, note
+        _clear_attention(conversation)
+
+    return _change(thread_id, user, AuditAction.RESOLVE, apply, note)
+
+
+def reopen(thread_id: str, user: Any) -> Conversation:
+    def apply(conversation: Conversation) -> None:
+        if conversation.status != ConversationStatus.RESOLVED:
+            raise InvalidRequest("Only a resolved conversation can be reopened.")
+        conversation.status = ConversationStatus.REOPENED
+
+    return _change(thread_id, user, AuditAction.REOPEN, apply)
+
+
+def assign(thread_id: str, user: Any, username: str | None) -> Conversation:
+    """Give the conversation to a member of staff (``None``: to nobody). It shows under their "Mine"."""
+    assignee = None
+    if username is not None:
+        assignee = get_user_model().objects.filter(username=username, is_active=True, is_staff=True).first()
+        if assignee is None:
+            raise InvalidRequest(f"No active member of staff is called {username!r}.")
+
+    def apply(conversation: Conversation) -> None:
+        conversation.assigned_to = assignee
+
+    return _change(thread_id, user, AuditAction.ASSIGN, apply, note=username or "")
 
 
 def take_over(thread_id: str, user: Any) -> Conversation:
@@ -179,7 +303,15 @@ async def post_staff_message(thread_id: str, user: Any, text: str) -> AssistantM
         raise InvalidRequest(f"Messages are limited to {MAX_STAFF_MESSAGE} characters.")
     conversation = await sync_to_async(conversation_for_staff)(thread_id)
     item = await _post_text(conversation, f"{staff_display_name(user)} (support): {text}")
-    await Conversation.objects.filter(pk=conversation.pk).aupdate(last_staff_at=clock.now())
+    await ConversationMessage.objects.acreate(thread_id=conversation.thread_id, author="staff", text=text)
+    conversation.last_message = f"{staff_display_name(user)}: {text}"[:PREVIEW_CHARS]
+    await Conversation.objects.filter(pk=conversation.pk).aupdate(
+        last_staff_at=clock.now(),
+        attention=Attention.NONE,
+        attention_since=None,
+        last_message=conversation.last_message,
+    )
+    _clear_attention(conversation)
     await sync_to_async(audit.record)(
         AuditAction.MESSAGE,
         user=user,

@@ -35,6 +35,20 @@ class ConversationMode(models.TextChoices):
     HUMAN = "human", "Human (the assistant stays quiet)"
 
 
+class ConversationStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    RESOLVED = "resolved", "Resolved"
+    REOPENED = "reopened", "Reopened"  # open again: the customer wrote after it was resolved
+
+
+class Attention(models.TextChoices):
+    """Why a conversation waits for a person, whatever its proposals (chat.conversations)."""
+
+    NONE = "", "Nothing"
+    ASKED_FOR_PERSON = "asked_for_person", "Asked for a person"
+    NEEDS_REPLY = "needs_reply", "Needs reply"
+
+
 class Conversation(models.Model):
     """A customer's chat thread as staff see it: who it is, how it is run, and when the customer last spoke."""
 
@@ -52,12 +66,39 @@ class Conversation(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     # The customer deleted the thread: nothing can be said to them there any more.
     deleted_by_customer_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=ConversationStatus.choices, default=ConversationStatus.OPEN)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolution_note = models.TextField(blank=True, max_length=2000)
+    attention = models.CharField(max_length=20, choices=Attention.choices, default=Attention.NONE, blank=True)
+    attention_since = models.DateTimeField(null=True, blank=True)
+    # An agent was here and handed back: what the customer writes next is for the team to read too.
+    handed_back_at = models.DateTimeField(null=True, blank=True)
+    # For finding it (chat.conversations.describe_customer): the customer's email and their order ids.
+    customer_email = models.CharField(max_length=254, blank=True)
+    order_ids = models.TextField(blank=True)
+    last_message = models.CharField(max_length=200, blank=True)  # the list's preview of what was said last
 
     class Meta:
         ordering = ("-last_customer_at", "-created_at")
 
     def __str__(self) -> str:
         return f"{self.customer_name or self.customer_id} ({self.get_mode_display()})"
+
+
+class ConversationMessage(models.Model):
+    """What was typed in a conversation (the customer's words, staff replies), kept where staff search: the
+    thread itself lives in Cosmos DB, which a search across conversations cannot use."""
+
+    thread_id = models.CharField(max_length=64, db_index=True)
+    author = models.CharField(max_length=10, choices=[("customer", "Customer"), ("staff", "Staff")])
+    text = models.TextField()
+    created_at = ClockDateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("created_at", "id")
 
 
 MAX_STAFF_MESSAGE = 4000  # characters an agent may send in one message (a saved reply included)

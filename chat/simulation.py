@@ -15,7 +15,8 @@ words they must or must not see::
      "turns": [
         {"say": "I want to return the hub", "widgets": ["items"], "text": ["..."]},
         {"answer": "summary"},               # answer what the assistant asks (from "answers") until the summary
-        {"click": "confirm", "payload": {}}  # press a button shown earlier (action without "returns.")
+        {"click": "confirm", "payload": {}}, # press a button shown earlier (action without "returns.")
+        {"say": "agent please", "answered_by": "guided"}  # typed, but answered by the rules on every engine
      ],
      "answers": {"item": {"say": "...", "click": {"sku": "HUB-SMART-2"}}, "reason": {...},
                  "resolution": {...}, "shipping": {...}},
@@ -101,6 +102,8 @@ class Step:
     answer: str | None = None  # "summary": answer the assistant's questions until the summary card shows
     widgets: tuple[str, ...] = ()  # shown in this turn (the last one, for an answer step)
     text: tuple[str, ...] = ()  # said in this turn
+    by_guided: bool = False  # "answered_by": "guided": a typed turn the rules answer on every engine (a plain
+    # request for a person is handed over without the model, so it never promises an agent)
 
 
 @dataclass(frozen=True)
@@ -145,9 +148,11 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
 def _step(raw: Any, where: str) -> Step:
     if not isinstance(raw, dict) or sum(key in raw for key in ("say", "click", "answer")) != 1:
         raise ScenarioError(f"{where} needs exactly one of say, click, answer")
-    unknown = set(raw) - {"say", "click", "payload", "answer", "widgets", "text"}
+    unknown = set(raw) - {"say", "click", "payload", "answer", "widgets", "text", "answered_by"}
     if unknown:
         raise ScenarioError(f"{where} has unknown keys {sorted(unknown)}")
+    if raw.get("answered_by", "guided") != "guided" or ("answered_by" in raw and "say" not in raw):
+        raise ScenarioError(f'{where}: "answered_by" can only be "guided", on a say step')
     if "answer" in raw and raw["answer"] != "summary":
         raise ScenarioError(f'{where}: the only answer step is "summary"')
     click = raw.get("click")
@@ -158,6 +163,7 @@ def _step(raw: Any, where: str) -> Step:
         answer=raw.get("answer"),
         widgets=_strings(raw.get("widgets", []), f"{where}.widgets"),
         text=_strings(raw.get("text", []), f"{where}.text"),
+        by_guided="answered_by" in raw,
     )
 
 
@@ -441,6 +447,7 @@ class _Run:
         self.engine = engine
         self.customer: SimulatedCustomer | None = None
         self.decisions: list[str] = []
+        self.guided_turns: set[int] = set()  # numbers of typed turns the rules answer on every engine
 
     @property
     def used(self) -> int:
@@ -461,6 +468,8 @@ class _Run:
                 try:
                     if step.say is not None:
                         turn = await self.customer.say(step.say)
+                        if step.by_guided:
+                            self.guided_turns.add(self.used)
                     else:
                         assert step.click is not None
                         turn = await self.customer.click(step.click, step.payload)
@@ -545,7 +554,8 @@ class _Run:
                 engine, fallback = engines.get(item.id, ("", ""))
                 if fallback:
                     raise Failed(f"turn {number} ({turn.said}): the guided engine answered instead: {fallback}")
-                wanted = self.engine.split(" ")[0] if turn.said.startswith("say") else "guided"
+                typed = turn.said.startswith("say") and number not in self.guided_turns
+                wanted = self.engine.split(" ")[0] if typed else "guided"
                 if not engine.startswith(wanted.removesuffix(":")):
                     raise Failed(f"turn {number} ({turn.said}): answered by {engine or 'nobody on record'}")
 

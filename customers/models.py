@@ -289,6 +289,9 @@ class AuditAction(models.TextChoices):
     REVIEW_NEEDED = "review_needed", "Left for review"
     CLOSE = "close", "Failed commit closed"
     CANCEL = "cancel", "Return cancelled"
+    RESOLVE = "resolve", "Conversation resolved"
+    REOPEN = "reopen", "Conversation reopened"
+    ASSIGN = "assign", "Conversation assigned"
 
 
 class AuditEntry(models.Model):

@@ -41,6 +41,13 @@ from customers.services.quote import RefundQuote
 
 logger = logging.getLogger(__name__)
 
+# What happens next, honestly: the conversation is in the team's queue now; nobody is promised at a time we do not know.
+HANDOFF_ANSWER = (
+    "I've passed this conversation to our support team: it is in their queue now, marked as asking for a person. "
+    "The next available agent will reply right here; if you close this page, their answer will be waiting when you "
+    "come back. Until then I can still help with your return if you like."
+)
+
 MENU = [
     ("Start a return", Actions.START_OVER, {}),
     ("Where is my return?", Actions.STATUS, {}),
@@ -75,7 +82,9 @@ class GuidedEngine:
         text: str | None = None,
         action: tuple[str, dict[str, Any]] | None = None,
     ) -> AsyncIterator[ThreadStreamEvent]:
-        conversation = await conversations.note_customer_turn(thread.id, context.customer_id)
+        conversation = await conversations.note_customer_turn(
+            thread.id, context.customer_id, said=text if action is None else None
+        )
         if conversation.mode == ConversationMode.HUMAN:
             return  # an agent has this conversation: the customer's words reach them, the assistant stays quiet
         out = Emitter(self.store, thread, context)
@@ -84,7 +93,9 @@ class GuidedEngine:
         repo = await loop_repository()
         policy = await aactive_policy()
         overview = await customer_overview(repo, context.customer_id, policy, store_today())
-        await conversations.describe_customer(conversation, overview.customer)
+        await conversations.describe_customer(
+            conversation, overview.customer, [line.order.order_id for line in overview.lines]
+        )
         turn = _Turn(out, flow, overview, policy, context, thread, conversation)
         steps = turn.on_action(*action) if action is not None else turn.on_text(text or "")
         async for event in steps:
@@ -187,11 +198,8 @@ class _Turn:
                 yield event
             return
         if said.intent is Intent.HUMAN:
-            self.thread.metadata["handoff_requested"] = True
-            async for event in self.out.say(
-                "I've flagged this conversation for our support team; an agent will join here. "
-                "Meanwhile I can keep helping with your return."
-            ):
+            await conversations.ask_for_person(self.conversation)
+            async for event in self.out.say(HANDOFF_ANSWER):
                 yield event
             return
         if said.intent is Intent.START_RETURN and flow.proposal_id:

@@ -34,7 +34,7 @@ from customers.services.lifecycle import advance_return, allowed_next
 from customers.services.overlaps import ensure_still_returnable
 from returns_console.console import copilot as copilot_drafts
 from returns_console.console import events, presence
-from returns_console.console.selectors import FILTERS, conversation_rows, row_for
+from returns_console.console.selectors import FILTERS, MAX_QUERY, conversation_rows, row_for
 from returns_console.console.serializers import proposal_json
 
 View = Callable[..., Awaitable[JsonResponse]]
@@ -229,7 +229,10 @@ async def list_conversations(request: HttpRequest) -> JsonResponse:
     which = request.GET.get("filter", "all")
     if which not in FILTERS:
         return error(400, "invalid_filter", f"filter must be one of: {', '.join(FILTERS)}.")
-    rows = await sync_to_async(conversation_rows)(request.staff, which)  # type: ignore[attr-defined]
+    query = request.GET.get("q", "")
+    if len(query) > MAX_QUERY or "\x00" in query:
+        return error(400, "invalid_query", f"q must be text of at most {MAX_QUERY} characters.")
+    rows = await sync_to_async(conversation_rows)(request.staff, which, query=query)  # type: ignore[attr-defined]
     ids = [row["thread_id"] for row in rows]
     try:
         epoch, seqs, viewers = await asyncio.gather(events.epoch(), events.last_seqs(ids), presence.viewers(ids))
@@ -354,6 +357,32 @@ async def set_mode(request: HttpRequest, thread_id: str) -> JsonResponse:
     if not isinstance(mode, str):
         raise InvalidRequest('"mode" is required: assistant, copilot or human.')
     conversation = await sync_to_async(conversations.set_mode)(thread_id, request.staff, mode)  # type: ignore[attr-defined]
+    return JsonResponse(await sync_to_async(_conversation_json)(conversation))
+
+
+@decision
+async def resolve(request: HttpRequest, thread_id: str) -> JsonResponse:
+    """``{"note": optional text}``: done for now; the customer's next message reopens it."""
+    note = _body(request).get("note") or ""
+    if not isinstance(note, str):
+        raise InvalidRequest('"note" must be text.')
+    conversation = await sync_to_async(conversations.resolve)(thread_id, request.staff, note)  # type: ignore[attr-defined]
+    return JsonResponse(await sync_to_async(_conversation_json)(conversation))
+
+
+@decision
+async def reopen(request: HttpRequest, thread_id: str) -> JsonResponse:
+    conversation = await sync_to_async(conversations.reopen)(thread_id, request.staff)  # type: ignore[attr-defined]
+    return JsonResponse(await sync_to_async(_conversation_json)(conversation))
+
+
+@decision
+async def assign(request: HttpRequest, thread_id: str) -> JsonResponse:
+    """``{"user": username or null}``."""
+    body = _body(request)
+    if "user" not in body or not (body["user"] is None or isinstance(body["user"], str)):
+        raise InvalidRequest('"user" is required: a staff username, or null for nobody.')
+    conversation = await sync_to_async(conversations.assign)(thread_id, request.staff, body["user"])  # type: ignore[attr-defined]
     return JsonResponse(await sync_to_async(_conversation_json)(conversation))
 
 

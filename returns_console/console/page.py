@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -26,5 +27,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "can_retry": is_supervisor(request.user),
         "presence_refresh_ms": presence.REFRESH_SECONDS * 1000,
         "server_now": clock.now().isoformat(),  # waiting times count on the app's clock, not the agent's laptop
+        "staff": get_user_model()
+        .objects.filter(is_active=True, is_staff=True)
+        .order_by("username")
+        .values_list("username", flat=True),
     }
     return render(request, "console/index.html", context)

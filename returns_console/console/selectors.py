@@ -5,30 +5,33 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min, Q, QuerySet
 
-from chat.models import Conversation, ConversationMode
+from chat.models import Attention, Conversation, ConversationMessage, ConversationMode, ConversationStatus
 from customers.models import Proposal, ProposalState
 
-FILTERS = ("all", "waiting", "mine", "failed")
+FILTERS = ("all", "waiting", "mine", "failed", "resolved")
 
 
 def conversation_state(conversation: Conversation, pending: int) -> str:
     if conversation.closed_at:
         return "closed"
+    if conversation.status == ConversationStatus.RESOLVED:
+        return "resolved"
     if conversation.mode == ConversationMode.HUMAN:
         return "human"
-    return "waiting" if pending else "assistant"
+    return "waiting" if pending or conversation.attention else "assistant"
 
 
 def waiting_since(conversation: Conversation, oldest_pending: datetime | None) -> datetime | None:
-    """Since when the customer has been waiting for us: a decision, or an agent's answer in human mode."""
-    if oldest_pending:
-        return oldest_pending
+    """Since when the customer has been waiting for us: a decision, a person they asked for, or an agent's answer."""
+    if conversation.status == ConversationStatus.RESOLVED:
+        return None
+    since = [moment for moment in (oldest_pending, conversation.attention_since) if moment]
     customer_at, staff_at = conversation.last_customer_at, conversation.last_staff_at
     if conversation.mode == ConversationMode.HUMAN and customer_at and (not staff_at or staff_at < customer_at):
-        return customer_at
-    return None
+        since.append(customer_at)
+    return min(since, default=None)
 
 
 def conversation_row(
@@ -46,10 +49,26 @@ def conversation_row(
         "state": conversation_state(conversation, pending),
         "closed_by": "customer" if conversation.deleted_by_customer_at else None,
         "assigned_to": conversation.assigned_to.get_username() if conversation.assigned_to_id else None,
+        "status": conversation.status,
+        "attention": Attention(conversation.attention).label.lower() if conversation.attention else None,
+        "resolved": _resolved(conversation),
         "proposals_waiting": pending,
         "commits_failed": failed,  # the supervisors' queue
         "waiting_since": since.isoformat() if since else None,
         "last_customer_at": conversation.last_customer_at.isoformat() if conversation.last_customer_at else None,
+        "last_message": conversation.last_message,
+        "email": conversation.customer_email,
+    }
+
+
+def _resolved(conversation: Conversation) -> dict[str, Any] | None:
+    if conversation.status != ConversationStatus.RESOLVED or not conversation.resolved_at:
+        return None
+    by = conversation.resolved_by
+    return {
+        "at": conversation.resolved_at.isoformat(),
+        "by": (by.get_short_name() or by.get_username()) if by else None,
+        "note": conversation.resolution_note,
     }
 
 
@@ -67,13 +86,42 @@ def _pending_by_thread(thread_ids: list[str]) -> dict[str, tuple[int, datetime |
     return {row["thread_id"]: (row["count"], row["oldest"], row["failed"]) for row in rows}
 
 
-def conversation_rows(user: Any, which: str = "all", limit: int = 200) -> list[dict[str, Any]]:
-    conversations = Conversation.objects.select_related("assigned_to").filter(closed_at__isnull=True)
+MAX_QUERY = 200
+
+
+def matching(conversations: QuerySet[Conversation], query: str) -> QuerySet[Conversation]:
+    """Conversations whose customer (name, email, id), order ids, return ids or typed messages contain ``query``."""
+    query = query.strip()[:MAX_QUERY]
+    if not query:
+        return conversations
+    by_return = Proposal.objects.filter(Q(return_id__iexact=query) | Q(order_id__icontains=query)).values("thread_id")
+    by_words = ConversationMessage.objects.filter(text__icontains=query).values("thread_id")
+    return conversations.filter(
+        Q(customer_name__icontains=query)
+        | Q(customer_email__icontains=query)
+        | Q(customer_id__iexact=query)
+        | Q(order_ids__icontains=query)
+        | Q(thread_id__in=by_return)
+        | Q(thread_id__in=by_words)
+    )
+
+
+def conversation_rows(user: Any, which: str = "all", limit: int = 200, query: str = "") -> list[dict[str, Any]]:
+    conversations = Conversation.objects.select_related("assigned_to", "resolved_by").filter(closed_at__isnull=True)
+    if query:  # a search looks through every conversation, resolved ones too
+        which = "search" if which == "all" else which
+        conversations = matching(conversations, query)
+    if which == "resolved":
+        conversations = conversations.filter(status=ConversationStatus.RESOLVED)
+    elif which != "search":
+        conversations = conversations.exclude(status=ConversationStatus.RESOLVED)
     if which == "mine":
         conversations = conversations.filter(assigned_to=user)
     elif which == "waiting":
         waiting_threads = Proposal.objects.filter(state=ProposalState.PROPOSED).values("thread_id")
-        conversations = conversations.filter(Q(thread_id__in=waiting_threads) | Q(mode=ConversationMode.HUMAN))
+        conversations = conversations.filter(
+            Q(thread_id__in=waiting_threads) | Q(mode=ConversationMode.HUMAN) | ~Q(attention=Attention.NONE)
+        )
     elif which == "failed":
         conversations = conversations.filter(
             thread_id__in=Proposal.objects.filter(state=ProposalState.FAILED).values("thread_id")
@@ -86,7 +134,7 @@ def conversation_rows(user: Any, which: str = "all", limit: int = 200) -> list[d
 
 
 def row_for(thread_id: str) -> dict[str, Any] | None:
-    conversation = Conversation.objects.select_related("assigned_to").filter(thread_id=thread_id).first()
+    conversation = Conversation.objects.select_related("assigned_to", "resolved_by").filter(thread_id=thread_id).first()
     if conversation is None:
         return None
     pending = _pending_by_thread([thread_id]).get(thread_id, (0, None, 0))

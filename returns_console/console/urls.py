@@ -36,6 +36,9 @@ urlpatterns = [
     path("api/conversations/<thread:thread_id>/hand-back", api.hand_back, name="console-hand-back"),
     path("api/conversations/<thread:thread_id>/mode", api.set_mode, name="console-mode"),
     path("api/conversations/<thread:thread_id>/messages", api.send_message, name="console-messages"),
+    path("api/conversations/<thread:thread_id>/resolve", api.resolve, name="console-resolve"),
+    path("api/conversations/<thread:thread_id>/reopen", api.reopen, name="console-reopen"),
+    path("api/conversations/<thread:thread_id>/assign", api.assign, name="console-assign"),
     path("api/conversations/<thread:thread_id>/saved-replies", api.saved_replies, name="console-saved-replies"),
     path("api/conversations/<thread:thread_id>/copilot", api.copilot, name="console-copilot"),
 ]

@@ -15,6 +15,8 @@
     filter: "all",
     rows: new Map(), // thread id -> list row
     lastSeq: new Map(), // thread id -> last event number applied
+    query: "", // the search box
+    found: new Set(), // thread ids the search found
     resyncing: new Set(),
     selected: null,
     items: new Map(),
@@ -64,11 +66,24 @@
     return m ? `${m}m ${Math.floor(seconds % 60)}s` : `${Math.floor(seconds)}s`;
   }
 
+  // "2 min ago" in the list; the exact time on hover.
+  function agoLabel(iso) {
+    if (!iso) return "";
+    const seconds = Math.max(0, (serverNow() - Date.parse(iso)) / 1000);
+    if (seconds < 60) return "just now";
+    if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+    if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`;
+    return `${Math.floor(seconds / 86400)} d ago`;
+  }
+
   function visible(row) {
-    if (state.filter === "waiting") return row.state === "waiting" || (row.state === "human" && row.waiting_since);
+    if (state.query) return state.found.has(row.thread_id); // a search shows what it found, whatever the filter
+    if (state.filter === "resolved") return row.status === "resolved";
+    if (row.status === "resolved" || row.state === "closed") return false;
+    if (state.filter === "waiting") return row.state === "waiting" || Boolean(row.attention) || (row.state === "human" && row.waiting_since);
     if (state.filter === "mine") return row.assigned_to === body.user;
     if (state.filter === "failed") return row.commits_failed > 0;
-    return row.state !== "closed";
+    return true;
   }
 
   function sortedRows() {
@@ -84,6 +99,7 @@
     list.textContent = "";
     const rows = sortedRows();
     $("empty").hidden = rows.length > 0;
+    $("empty").textContent = state.query ? `Nothing matches “${state.query}”.` : "No conversations.";
     for (const row of rows) {
       const li = el("li", "conv");
       const button = el("button", `conv-button${row.thread_id === state.selected ? " selected" : ""}`);
@@ -93,7 +109,11 @@
       top.appendChild(el("span", "name", row.customer.name));
       if (row.customer.tier) top.appendChild(el("span", `badge tier-${row.customer.tier.toLowerCase()}`, row.customer.tier));
       const bottom = el("div", "row between");
-      bottom.appendChild(el("span", `chip state-${row.state}`, { waiting: "waiting for review", human: "human" }[row.state] || row.state));
+      const stateLabel = row.attention && row.state !== "human" ? "waiting" : { waiting: "waiting for review", human: "human" }[row.state] || row.state;
+      bottom.appendChild(el("span", `chip state-${row.state}`, stateLabel));
+      if (row.attention) bottom.appendChild(el("span", "badge badge-warning attention", row.attention));
+      if (row.status === "reopened") bottom.appendChild(el("span", "badge badge-info", "reopened"));
+      if (row.assigned_to) bottom.appendChild(el("span", "assignee caption", row.assigned_to === body.user ? "you" : row.assigned_to));
       if (row.proposals_waiting) bottom.appendChild(el("span", "badge badge-warning", `${row.proposals_waiting} to review`));
       if (row.commits_failed) bottom.appendChild(el("span", "badge badge-danger", `${row.commits_failed} failed`));
       const others = othersViewing(row.thread_id);
@@ -101,7 +121,13 @@
       const wait = el("span", "wait");
       wait.dataset.since = row.waiting_since || "";
       bottom.appendChild(wait);
-      button.append(top, bottom);
+      if (!row.waiting_since && row.last_customer_at) {
+        const ago = el("time", "ago caption", agoLabel(row.last_customer_at));
+        ago.dateTime = row.last_customer_at;
+        ago.title = new Date(row.last_customer_at).toLocaleString();
+        bottom.appendChild(ago);
+      }
+      button.append(top, ...(row.last_message ? [el("div", "preview caption", row.last_message)] : []), bottom);
       button.addEventListener("click", () => select(row.thread_id));
       li.appendChild(button);
       list.appendChild(li);
@@ -119,7 +145,7 @@
   }
 
   async function loadList() {
-    const data = await api("GET", `/console/api/conversations?filter=all`);
+    const data = await api("GET", `/console/api/conversations?filter=${state.filter === "resolved" ? "resolved" : "all"}`);
     if (data.epoch) state.epoch = data.epoch;
     for (const row of data.conversations) {
       state.rows.set(row.thread_id, row);
@@ -233,6 +259,16 @@
     $("mode").disabled = gone;
     $("take-over").hidden = gone || row.mode === "human";
     $("hand-back").hidden = gone || row.mode !== "human";
+    $("assign").value = row.assigned_to || "";
+    $("assign").disabled = gone;
+    $("resolve").hidden = gone || row.status === "resolved";
+    $("reopen").hidden = gone || row.status !== "resolved";
+    if (row.status === "resolved") $("resolve-form").hidden = true;
+    const resolved = row.resolved;
+    $("resolved-note").hidden = !resolved;
+    $("resolved-note").textContent = resolved
+      ? `Resolved by ${resolved.by || "staff"} ${new Date(resolved.at).toLocaleString()}${resolved.note ? `: ${resolved.note}` : ""}`
+      : "";
     $("composer").hidden = gone || row.mode !== "human";
     $("copilot").hidden = false;
     if (state.copilot) renderCopilotUse();
@@ -612,9 +648,11 @@
   // --- controls ----------------------------------------------------------------------------------
   for (const button of document.querySelectorAll("[data-filter]")) {
     button.addEventListener("click", () => {
+      const wasResolved = state.filter === "resolved";
       state.filter = button.dataset.filter;
       document.querySelectorAll("[data-filter]").forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
       renderList();
+      if (wasResolved !== (state.filter === "resolved")) loadList().catch(() => {}); // resolved ones load on demand
     });
   }
 
@@ -626,6 +664,19 @@
   }
 
   $("take-over").addEventListener("click", () => conversationAction("take-over", {}));
+  $("assign").addEventListener("change", () => conversationAction("assign", { user: $("assign").value || null }));
+  $("resolve").addEventListener("click", () => {
+    $("resolve-form").hidden = false;
+    $("resolve-note").focus();
+  });
+  $("resolve-cancel").addEventListener("click", () => ($("resolve-form").hidden = true));
+  $("resolve-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    await conversationAction("resolve", { note: $("resolve-note").value });
+    $("resolve-note").value = "";
+    $("resolve-form").hidden = true;
+  });
+  $("reopen").addEventListener("click", () => conversationAction("reopen", {}));
   $("hand-back").addEventListener("click", () => conversationAction("hand-back", {}));
   $("mode").addEventListener("change", () => conversationAction("mode", { mode: $("mode").value }));
   $("composer").addEventListener("submit", async (event) => {
@@ -711,7 +762,8 @@
   document.addEventListener("keydown", (event) => {
     if (event.target.closest("input, textarea, select") || event.metaKey || event.ctrlKey || event.altKey) return;
     const first = (action) => document.querySelector(`.proposal.state-proposed [data-action="${action}"]`);
-    if (event.key === "a" && first("approve")) first("approve").click();
+    if (event.key === "/") $("search").focus();
+    else if (event.key === "a" && first("approve")) first("approve").click();
     else if (event.key === "r" && first("reject")) first("reject").click();
     else if (event.key === "j") {
       const waiting = sortedRows().filter((row) => row.state === "waiting" && row.thread_id !== state.selected);
@@ -719,6 +771,32 @@
     } else return;
     event.preventDefault();
   });
+
+  // --- search ------------------------------------------------------------------------------------
+  let searching = null;
+  $("search").addEventListener("input", () => {
+    clearTimeout(searching);
+    searching = setTimeout(runSearch, 200);
+  });
+  $("search").addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    $("search").value = "";
+    runSearch();
+    $("search").blur();
+  });
+  async function runSearch() {
+    const query = $("search").value.trim();
+    state.query = query;
+    if (!query) return renderList();
+    const data = await api("GET", `/console/api/conversations?q=${encodeURIComponent(query)}`);
+    if (state.query !== query) return; // typed on meanwhile
+    state.found = new Set(data.conversations.map((row) => row.thread_id));
+    for (const row of data.conversations) {
+      state.rows.set(row.thread_id, { ...(state.rows.get(row.thread_id) || {}), ...row });
+      if (!state.lastSeq.has(row.thread_id)) state.lastSeq.set(row.thread_id, row.last_seq);
+    }
+    renderList();
+  }
 
   setInterval(tickWaits, 1000);
   loadList().then(() => connect(false));

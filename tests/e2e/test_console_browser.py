@@ -229,3 +229,39 @@ def test_the_copilot_drafts_a_reply_the_agent_edits_and_a_new_message_makes_it_s
     expect(agent.locator("#copilot-status")).to_contain_text("moved on")
     agent.context.close()
     customer.context.close()
+
+
+def test_a_customer_who_asks_for_a_person_reaches_the_waiting_list_and_is_resolved_then_reopened(
+    stack: LiveStack, browser: Browser, shots: Path
+):
+    agent = _agent(browser, stack.url, stack.env["DEMO_PASSWORD"])
+    customer = _customer(browser, stack.url, "ahmed.hassan@example.com", "ORD-79006")
+    _say(customer, "hello")
+    agent.locator("[data-filter=waiting]").click()
+    row = agent.locator(".conv-button").filter(has_text="Ahmed Hassan")
+    expect(row).to_have_count(0)
+
+    _say(customer, "can I talk to someone please")
+    expect(customer.locator(".bubble.assistant").filter(has_text="in their queue now")).to_be_visible(timeout=10000)
+    expect(row.locator(".attention")).to_have_text("asked for a person", timeout=10000)  # live, no reload
+    row.click()
+    agent.get_by_label("Assignee").select_option("agent")
+    expect(row.locator(".assignee")).to_have_text("you", timeout=10000)
+    agent.get_by_role("button", name="Take over").click()
+    agent.get_by_label("Reply to the customer").fill("Hi Ahmed, I'm here. What can I do for you?")
+    agent.keyboard.press("Enter")
+    expect(customer.locator(".bubble.assistant").filter(has_text="I'm here")).to_be_visible(timeout=10000)
+    expect(row.locator(".attention")).to_have_count(0, timeout=10000)  # answered
+    agent.screenshot(path=str(shots / "console-7-asked-for-person.png"))
+
+    agent.get_by_role("button", name="Resolve", exact=True).click()
+    agent.get_by_label("Resolution note (optional)").fill("Explained delivery times")
+    agent.get_by_role("button", name="Resolve conversation").click()
+    expect(agent.locator("#resolved-note")).to_contain_text("Explained delivery times", timeout=10000)
+    agent.locator("[data-filter=all]").click()
+    expect(row).to_have_count(0)  # off the open list
+
+    _say(customer, "one more question")  # the customer writes again: reopened, and needs a reply
+    expect(row.locator(".badge").filter(has_text="reopened")).to_be_visible(timeout=10000)
+    expect(row.locator(".attention")).to_have_text("needs reply", timeout=10000)
+    agent.screenshot(path=str(shots / "console-8-reopened.png"))

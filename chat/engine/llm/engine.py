@@ -381,12 +381,28 @@ def shared_model(config: ModelConfig) -> Model:
     return _models[config]
 
 
+def _text(message: UserMessageItem | None) -> str:
+    return " ".join(part.text for part in (message.content if message else []) if getattr(part, "text", None))
+
+
+PLAIN_REQUEST_CHARS = 60  # "agent please", "can I talk to someone": nothing else in the message for the model
+
+
+def _asks_for_person(message: UserMessageItem | None) -> bool:
+    return message is not None and understand(_text(message), []).intent is Intent.HUMAN
+
+
+def _only_asks_for_person(message: UserMessageItem | None) -> bool:
+    """A plain request for a person is answered by the guided engine, which hands over, so the model never
+    promises an agent; a longer message that also asks goes to the model, and the conversation is queued anyway."""
+    return _asks_for_person(message) and len(_text(message)) <= PLAIN_REQUEST_CHARS
+
+
 def _confirms_summary(flow: Flow, message: UserMessageItem | None) -> bool:
     """The customer typed a bare confirmation while a complete return waits on its summary card."""
     if message is None or not flow.complete or flow.proposal_id:
         return False
-    text = " ".join(part.text for part in message.content if getattr(part, "text", None))
-    said = understand(text, [])
+    said = understand(_text(message), [])
     has_slots = said.items or said.order_id or said.reason or said.resolution or said.shipping or said.quantity
     return said.intent in (Intent.CONFIRM, Intent.YES) and not has_slots
 
@@ -436,9 +452,9 @@ class LLMEngine:
                 yield event
             return
         flow = Flow.load(thread.metadata)
-        if _confirms_summary(flow, message):
+        if _confirms_summary(flow, message) or _only_asks_for_person(message):
             # "yes, send it" under the summary card files it exactly as the Confirm button does: the model never
-            # decides that a return is filed.
+            # decides that a return is filed; and asking for a person reaches the team's queue the same way.
             self.report = TurnReport(self.guided.label)
             async for event in self.guided.respond(thread, message, context):
                 yield event
@@ -448,7 +464,9 @@ class LLMEngine:
             self.store.load_thread_items(thread.id, None, HISTORY_ITEMS + SUMMARISED_ITEMS, "desc", context)
         )
         try:
-            conversation = await conversations.note_customer_turn(thread.id, context.customer_id)
+            conversation = await conversations.note_customer_turn(
+                thread.id, context.customer_id, said=_text(message) if message else None
+            )
         except BaseException:
             latest.cancel()
             raise
@@ -456,6 +474,8 @@ class LLMEngine:
             latest.add_done_callback(lambda task: task.cancelled() or task.exception())  # nobody waits for it
             latest.cancel()
             return  # an agent has this conversation: the assistant stays quiet
+        if _asks_for_person(message):
+            await conversations.ask_for_person(conversation)
         repo = await loop_repository()
         tools = ReturnsTools(repo, context.customer_id, await aactive_policy())
         emitter = Emitter(self.store, thread, context)
@@ -463,7 +483,10 @@ class LLMEngine:
         self.report = TurnReport(self.label, tool_calls=turn.tool_calls)
         yield emitter.progress("Reading your messages…")
         if not conversation.customer_name:  # the first turn names the customer for the dashboard; later ones wait less
-            await conversations.describe_customer(conversation, (await tools.overview()).customer)
+            overview = await tools.overview()
+            await conversations.describe_customer(
+                conversation, overview.customer, [line.order.order_id for line in overview.lines]
+            )
         started = False
         try:
             page = await latest
