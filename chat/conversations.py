@@ -24,10 +24,11 @@ from chat.models import (
     Conversation,
     ConversationMessage,
     ConversationMode,
+    ConversationNote,
     ConversationStatus,
 )
 from chat.push import post_to_thread
-from chat.signals import conversation_changed
+from chat.signals import conversation_changed, conversation_note
 from chat.store import CosmosChatStore
 from customers import clock
 from customers.cosmos.runner import loop_repository
@@ -267,6 +268,24 @@ def take_over(thread_id: str, user: Any) -> Conversation:
 def hand_back(thread_id: str, user: Any) -> Conversation:
     """The assistant answers again, proposals still needing approval (copilot)."""
     return set_mode(thread_id, user, ConversationMode.COPILOT, AuditAction.HAND_BACK)
+
+
+def add_note(thread_id: str, user: Any, text: str) -> ConversationNote:
+    """An internal note for the team, in the conversation's transcript for staff only; audited and announced
+    (``conversation_note``) to the dashboards that have the conversation open."""
+    text = text.strip()
+    if not text:
+        raise InvalidRequest("The note is empty.")
+    if len(text) > MAX_STAFF_MESSAGE:
+        raise InvalidRequest(f"Notes are limited to {MAX_STAFF_MESSAGE} characters.")
+    with transaction.atomic():
+        conversation = Conversation.objects.filter(thread_id=thread_id).first()
+        if conversation is None:
+            raise NotFound(f"Conversation {thread_id} does not exist.")
+        note = ConversationNote.objects.create(thread_id=thread_id, author=user, text=text)
+        audit.record(AuditAction.NOTE, user=user, thread_id=thread_id, customer_id=conversation.customer_id, note=text)
+        transaction.on_commit(lambda: conversation_note.send(sender=ConversationNote, note=note))
+    return note
 
 
 def staff_display_name(user: Any) -> str:

@@ -101,6 +101,29 @@ class ConversationMessage(models.Model):
         ordering = ("created_at", "id")
 
 
+class ConversationNote(models.Model):
+    """An internal note: staff write it in a conversation for each other. It lives here, not in the customer's
+    thread (Cosmos), so no read the customer can make (ChatKit's items or threads) can ever return it."""
+
+    thread_id = models.CharField(max_length=64, db_index=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    created_at = ClockDateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("created_at", "id")
+
+    def as_json(self) -> dict[str, Any]:
+        author = self.author
+        return {
+            "id": self.pk,
+            "thread_id": self.thread_id,
+            "author": author.get_short_name() or author.get_username(),
+            "text": self.text,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
 MAX_STAFF_MESSAGE = 4000  # characters an agent may send in one message (a saved reply included)
 
 

@@ -10,3 +10,5 @@ conversation_changed = Signal()
 # sender=None, thread_id: str, customer_id: str, events: list[dict] -- several of a turn's events at once, in order
 # (chat.mirror.TurnMirror), sent like conversation_event
 conversation_events = Signal()
+# sender=ConversationNote, note: ConversationNote -- an internal note was written (staff only)
+conversation_note = Signal()

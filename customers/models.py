@@ -221,6 +221,12 @@ class Proposal(models.Model):
     failure_message = models.TextField(blank=True)
     # Other open proposals of the customer asking for the same units (services/overlaps.py), both ways.
     overlaps = models.JSONField(default=list, blank=True)
+    # Asked of a supervisor by an agent it is above the limit of (still waiting for a decision).
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    escalated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    escalation_note = models.TextField(blank=True)
     created_at = ClockDateTimeField(auto_now_add=True)
     updated_at = ClockDateTimeField(auto_now=True)
 
@@ -292,6 +298,8 @@ class AuditAction(models.TextChoices):
     RESOLVE = "resolve", "Conversation resolved"
     REOPEN = "reopen", "Conversation reopened"
     ASSIGN = "assign", "Conversation assigned"
+    NOTE = "note", "Internal note"
+    ESCALATE = "escalate", "Asked a supervisor"
 
 
 class AuditEntry(models.Model):

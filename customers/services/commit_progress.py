@@ -158,7 +158,7 @@ def resend_stalled_commits(queued: int = 0) -> list[str]:
 
     ``queued``: messages waiting in the broker's queue. When there are at least as many as stalled approvals, the
     workers are behind rather than the messages lost: sending again would only make the backlog longer."""
-    stalled = list(stalled_approvals().select_related("decided_by", "decided_by_rule"))
+    stalled = list(stalled_approvals().select_related("decided_by", "decided_by_rule", "escalated_by"))
     if stalled and queued >= len(stalled):
         logger.info("sweep: %d approvals waiting behind %d queued messages: not re-sent", len(stalled), queued)
         return []

@@ -1,5 +1,6 @@
 """Every decision on a proposal or a committed return, in one place: approve, edit then approve, reject,
-approvals by rule and in assistant mode, retry and close a failed commit, cancel a committed return.
+approvals by rule and in assistant mode, retry and close a failed commit, cancel a committed return; and asking a
+supervisor (escalate), which decides nothing but is made on a version like the rest.
 
 Each decision names the version it was made on and is one conditional UPDATE, so of two agents acting at once
 exactly one wins and the other learns who did; each writes its audit entry in the same transaction and is
@@ -42,7 +43,9 @@ class StaleProposal(ReturnsError):
 
 
 def load(proposal_id: int) -> Proposal:
-    proposal = Proposal.objects.select_related("decided_by", "decided_by_rule").filter(pk=proposal_id).first()
+    proposal = (
+        Proposal.objects.select_related("decided_by", "decided_by_rule", "escalated_by").filter(pk=proposal_id).first()
+    )
     if proposal is None:
         raise NotFound(f"Proposal {proposal_id} does not exist.")
     return proposal
@@ -187,6 +190,35 @@ def reject(*, proposal_id: int, user: Any, version: int, message: str) -> Propos
     )
     audit.record(AuditAction.REJECT, user=user, proposal=proposal, before=before, note=message)
     announce(proposal, "rejected")
+    return proposal
+
+
+MAX_ESCALATION_NOTE = 2000
+
+
+@transaction.atomic
+def escalate(*, proposal_id: int, user: Any, version: int, note: str = "") -> Proposal:
+    """Ask a supervisor to decide (Zendesk's escalation): the proposal keeps waiting, marked for supervisors, who
+    are told live. Not a decision: anyone may still approve it within their limit."""
+    note = note.strip()
+    if len(note) > MAX_ESCALATION_NOTE:
+        raise InvalidRequest(f"The note is limited to {MAX_ESCALATION_NOTE} characters.")
+    current = load(proposal_id)
+    ensure_current(current, version)
+    if current.escalated_at:
+        who = current.escalated_by.get_username() if current.escalated_by_id else "someone"
+        raise InvalidRequest(f"{who} already asked a supervisor about this proposal.")
+    before = audit.snapshot(current)
+    now = clock.now()
+    updated = Proposal.objects.filter(pk=proposal_id, version=version, state=ProposalState.PROPOSED).update(
+        escalated_at=now, escalated_by=user, escalation_note=note, version=F("version") + 1, updated_at=now
+    )
+    proposal = load(proposal_id)
+    if not updated:
+        ensure_current(proposal, version)
+        raise StaleProposal("This proposal changed while you were escalating it; reload it.", proposal)
+    audit.record(AuditAction.ESCALATE, user=user, proposal=proposal, before=before, note=note)
+    announce(proposal, "escalated")
     return proposal
 
 

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from chat import conversations
 from chat.http import error, require_GET, require_POST
-from chat.models import Conversation
+from chat.models import Conversation, ConversationNote
 from chat.saved_replies import saved_replies_for
 from chat.transcripts import TranscriptPage, latest_items
 from chat.turns import turns_by_item
@@ -115,7 +115,11 @@ def decision(view: View) -> View:
 
 
 async def _proposal_or_404(proposal_id: int) -> Proposal:
-    proposal = await Proposal.objects.select_related("decided_by", "decided_by_rule").filter(pk=proposal_id).afirst()
+    proposal = (
+        await Proposal.objects.select_related("decided_by", "decided_by_rule", "escalated_by")
+        .filter(pk=proposal_id)
+        .afirst()
+    )
     if proposal is None:
         raise NotFound(f"Proposal {proposal_id} does not exist.")
     return proposal
@@ -129,7 +133,7 @@ async def _fresh(proposal: Proposal) -> JsonResponse:
 @staff_only
 async def list_proposals(request: HttpRequest) -> JsonResponse:
     state = request.GET.get("state")
-    proposals = Proposal.objects.select_related("decided_by", "decided_by_rule").order_by("created_at")
+    proposals = Proposal.objects.select_related("decided_by", "decided_by_rule", "escalated_by").order_by("created_at")
     if state:
         wanted = set(state.split(","))
         if not wanted <= STATES:
@@ -185,6 +189,22 @@ async def reject(request: HttpRequest, proposal_id: int) -> JsonResponse:
         user=request.staff,  # type: ignore[attr-defined]
         version=version,
         message=_message(body),
+    )
+    return await _fresh(proposal)
+
+
+@decision
+async def escalate(request: HttpRequest, proposal_id: int) -> JsonResponse:
+    """``{"version", "note"}``: ask a supervisor to decide."""
+    body = _body(request)
+    note = body.get("note") or ""
+    if not isinstance(note, str):
+        raise InvalidRequest('"note" must be text.')
+    proposal = await sync_to_async(decisions.escalate)(
+        proposal_id=proposal_id,
+        user=request.staff,  # type: ignore[attr-defined]
+        version=_version(body),
+        note=note,
     )
     return await _fresh(proposal)
 
@@ -299,7 +319,7 @@ async def get_conversation(request: HttpRequest, thread_id: str) -> JsonResponse
     customer_id = row["customer"]["id"]
     proposals = [
         proposal_json(p)
-        async for p in Proposal.objects.select_related("decided_by", "decided_by_rule")
+        async for p in Proposal.objects.select_related("decided_by", "decided_by_rule", "escalated_by")
         .filter(thread_id=thread_id)
         .order_by("created_at")
     ]
@@ -314,6 +334,10 @@ async def get_conversation(request: HttpRequest, thread_id: str) -> JsonResponse
         **_page_json(await latest_items(customer_id, thread_id)),  # the newest page; "earlier" pages back
         "turns": await sync_to_async(turns_by_item)(thread_id),  # item id -> engine and the model's tool calls
         "proposals": proposals,
+        "notes": [
+            note.as_json()
+            async for note in ConversationNote.objects.select_related("author").filter(thread_id=thread_id)
+        ],
         "customer_context": customer,
     }
     return JsonResponse(body)
@@ -358,6 +382,16 @@ async def set_mode(request: HttpRequest, thread_id: str) -> JsonResponse:
         raise InvalidRequest('"mode" is required: assistant, copilot or human.')
     conversation = await sync_to_async(conversations.set_mode)(thread_id, request.staff, mode)  # type: ignore[attr-defined]
     return JsonResponse(await sync_to_async(_conversation_json)(conversation))
+
+
+@decision
+async def add_note(request: HttpRequest, thread_id: str) -> JsonResponse:
+    """``{"text"}``: an internal note, for staff only."""
+    text = _body(request).get("text")
+    if not isinstance(text, str):
+        raise InvalidRequest('"text" is required.')
+    note = await sync_to_async(conversations.add_note)(thread_id, request.staff, text)  # type: ignore[attr-defined]
+    return JsonResponse({"note": note.as_json()})
 
 
 @decision

@@ -5,10 +5,10 @@ the Redis channel layer. Two publishers can deliver numbers 4 and 5 in either or
 last number per conversation and ask for what they miss; ``since()`` answers from the log, in order.
 
 Who gets what: events that change the list (conversation and proposal events, each with its row) go to every
-dashboard (GROUP); a conversation's chat events (messages, widgets, progress) only to the dashboards that have
-it open (``conversation_group``, joined with "viewing"). Sending every chat event to every dashboard made the
-fan-out events x dashboards, which is what fell behind first under load. A dashboard therefore sees gaps in the
-numbers of conversations it does not have open, and checks continuity only for the one it has.
+dashboard (GROUP); a conversation's chat events (messages, widgets, progress) and internal notes only to the
+dashboards that have it open (``conversation_group``, joined with "viewing"). Sending every chat event to every
+dashboard made the fan-out events x dashboards, which is what fell behind first under load. A dashboard therefore
+sees gaps in the numbers of conversations it does not have open, and checks continuity only for the one it has.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from django.conf import settings
 from customers.redis_client import async_redis
 
 GROUP = "console"
+DETAIL_KINDS = frozenset({"chat", "note"})  # what only the dashboards with the conversation open get
 LOG_TTL_SECONDS = 7 * 24 * 3600
 MAX_RESYNC = 500
 # The feed's epoch names one life of Redis's numbering: after Redis restarts empty, numbers start again at 1 under
@@ -109,7 +110,7 @@ class _Burst:
         for offset, (stored, body) in enumerate(self.stored):
             seq = first + offset
             numbered.append({**stored, "conversation": self.conversation, "seq": seq, "epoch": epoch})
-            group = conversation_group(self.conversation) if stored.get("kind") == "chat" else GROUP
+            group = conversation_group(self.conversation) if stored.get("kind") in DETAIL_KINDS else GROUP
             frames.setdefault(group, []).append(
                 f'{{"type":"event",{body[1:-1]},"conversation":{where},"seq":{seq},"epoch":{era}}}'
             )

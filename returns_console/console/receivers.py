@@ -12,8 +12,8 @@ from django.db import transaction
 from django.db.models.signals import post_save
 from redis.exceptions import RedisError
 
-from chat.models import Conversation
-from chat.signals import conversation_changed, conversation_event, conversation_events
+from chat.models import Conversation, ConversationNote
+from chat.signals import conversation_changed, conversation_event, conversation_events, conversation_note
 from chat.sockets import end_sockets, session_group, user_group
 from customers.models import Proposal
 from customers.signals import proposal_changed, proposal_filed
@@ -59,11 +59,18 @@ async def _proposal_filed(sender: Any, proposal: Proposal, **_: Any) -> None:
 
 def _proposal_changed(sender: Any, proposal: Proposal, action: str, **_: Any) -> None:
     """Sent from sync code (API views, the worker) after the change committed."""
-    fresh = Proposal.objects.select_related("decided_by", "decided_by_rule").get(pk=proposal.pk)
+    fresh = Proposal.objects.select_related("decided_by", "decided_by_rule", "escalated_by").get(pk=proposal.pk)
     events.publish_sync(
         proposal.thread_id,
         {"kind": "proposal", "action": action, "proposal": proposal_json(fresh), "row": row_for(proposal.thread_id)},
     )
+
+
+def _note_written(sender: Any, note: ConversationNote, **_: Any) -> None:
+    try:
+        events.publish_sync(note.thread_id, {"kind": "note", "note": note.as_json()})
+    except (RedisError, OSError):  # the note is kept: dashboards read it when they open the conversation
+        logger.exception("console feed unavailable; a note in %s was not mirrored", note.thread_id)
 
 
 def _end_sockets(group: str) -> None:
@@ -94,3 +101,4 @@ def connect() -> None:
     conversation_changed.connect(_conversation_changed, dispatch_uid="console.conversation_changed")
     proposal_changed.connect(_proposal_changed, dispatch_uid="console.proposal_changed")
     proposal_filed.connect(_proposal_filed, dispatch_uid="console.proposal_filed")
+    conversation_note.connect(_note_written, dispatch_uid="console.note_written")

@@ -10,7 +10,7 @@ from django.db.models import Count, Min, Q, QuerySet
 from chat.models import Attention, Conversation, ConversationMessage, ConversationMode, ConversationStatus
 from customers.models import Proposal, ProposalState
 
-FILTERS = ("all", "waiting", "mine", "failed", "resolved")
+FILTERS = ("all", "waiting", "mine", "escalated", "failed", "resolved")
 
 
 def conversation_state(conversation: Conversation, pending: int) -> str:
@@ -35,7 +35,7 @@ def waiting_since(conversation: Conversation, oldest_pending: datetime | None) -
 
 
 def conversation_row(
-    conversation: Conversation, pending: int, oldest_pending: datetime | None, failed: int = 0
+    conversation: Conversation, pending: int, oldest_pending: datetime | None, failed: int = 0, escalated: int = 0
 ) -> dict[str, Any]:
     since = waiting_since(conversation, oldest_pending)
     return {
@@ -54,6 +54,7 @@ def conversation_row(
         "resolved": _resolved(conversation),
         "proposals_waiting": pending,
         "commits_failed": failed,  # the supervisors' queue
+        "escalated": escalated,  # proposals an agent asked a supervisor to decide
         "waiting_since": since.isoformat() if since else None,
         "last_customer_at": conversation.last_customer_at.isoformat() if conversation.last_customer_at else None,
         "last_message": conversation.last_message,
@@ -73,7 +74,7 @@ def _resolved(conversation: Conversation) -> dict[str, Any] | None:
 
 
 def _pending_by_thread(thread_ids: list[str]) -> dict[str, tuple[int, datetime | None, int]]:
-    """Per thread: proposals waiting for review, the oldest one's time, and commits that failed."""
+    """Per thread: proposals waiting for review, the oldest one's time, commits that failed, and escalations."""
     rows = (
         Proposal.objects.filter(thread_id__in=thread_ids, state__in=(ProposalState.PROPOSED, ProposalState.FAILED))
         .values("thread_id")
@@ -81,9 +82,10 @@ def _pending_by_thread(thread_ids: list[str]) -> dict[str, tuple[int, datetime |
             count=Count("id", filter=Q(state=ProposalState.PROPOSED)),
             oldest=Min("created_at", filter=Q(state=ProposalState.PROPOSED)),
             failed=Count("id", filter=Q(state=ProposalState.FAILED)),
+            escalated=Count("id", filter=Q(state=ProposalState.PROPOSED, escalated_at__isnull=False)),
         )
     )
-    return {row["thread_id"]: (row["count"], row["oldest"], row["failed"]) for row in rows}
+    return {row["thread_id"]: (row["count"], row["oldest"], row["failed"], row["escalated"]) for row in rows}
 
 
 MAX_QUERY = 200
@@ -122,13 +124,19 @@ def conversation_rows(user: Any, which: str = "all", limit: int = 200, query: st
         conversations = conversations.filter(
             Q(thread_id__in=waiting_threads) | Q(mode=ConversationMode.HUMAN) | ~Q(attention=Attention.NONE)
         )
+    elif which == "escalated":
+        conversations = conversations.filter(
+            thread_id__in=Proposal.objects.filter(state=ProposalState.PROPOSED, escalated_at__isnull=False).values(
+                "thread_id"
+            )
+        )
     elif which == "failed":
         conversations = conversations.filter(
             thread_id__in=Proposal.objects.filter(state=ProposalState.FAILED).values("thread_id")
         )
     chosen = list(conversations.order_by("-last_customer_at")[:limit])
     pending = _pending_by_thread([c.thread_id for c in chosen])
-    rows = [conversation_row(c, *pending.get(c.thread_id, (0, None, 0))) for c in chosen]
+    rows = [conversation_row(c, *pending.get(c.thread_id, (0, None, 0, 0))) for c in chosen]
     # The longest-waiting first, then the most recently active.
     return sorted(rows, key=lambda row: (row["waiting_since"] is None, row["waiting_since"] or ""))
 
@@ -137,5 +145,5 @@ def row_for(thread_id: str) -> dict[str, Any] | None:
     conversation = Conversation.objects.select_related("assigned_to", "resolved_by").filter(thread_id=thread_id).first()
     if conversation is None:
         return None
-    pending = _pending_by_thread([thread_id]).get(thread_id, (0, None, 0))
+    pending = _pending_by_thread([thread_id]).get(thread_id, (0, None, 0, 0))
     return conversation_row(conversation, *pending)

@@ -46,6 +46,13 @@ def proposal_json(proposal: Proposal) -> dict[str, Any]:
         else None,
         "can_retry": can_retry(proposal),
         "overlaps": proposal.overlaps,
+        "escalation": {
+            "by": proposal.escalated_by.get_username() if proposal.escalated_by_id else None,
+            "at": proposal.escalated_at.isoformat(),
+            "note": proposal.escalation_note,
+        }
+        if proposal.escalated_at
+        else None,
         "created_at": proposal.created_at.isoformat(),
         "updated_at": proposal.updated_at.isoformat(),
     }

@@ -83,6 +83,7 @@
     if (state.filter === "waiting") return row.state === "waiting" || Boolean(row.attention) || (row.state === "human" && row.waiting_since);
     if (state.filter === "mine") return row.assigned_to === body.user;
     if (state.filter === "failed") return row.commits_failed > 0;
+    if (state.filter === "escalated") return row.escalated > 0;
     return true;
   }
 
@@ -116,6 +117,7 @@
       if (row.assigned_to) bottom.appendChild(el("span", "assignee caption", row.assigned_to === body.user ? "you" : row.assigned_to));
       if (row.proposals_waiting) bottom.appendChild(el("span", "badge badge-warning", `${row.proposals_waiting} to review`));
       if (row.commits_failed) bottom.appendChild(el("span", "badge badge-danger", `${row.commits_failed} failed`));
+      if (row.escalated) bottom.appendChild(el("span", "badge badge-danger escalated", "supervisor asked"));
       const others = othersViewing(row.thread_id);
       if (others.length) bottom.appendChild(el("span", "badge badge-info viewing", `${others.join(", ")} viewing`));
       const wait = el("span", "wait");
@@ -183,9 +185,40 @@
     else if (item.type === "assistant_message") li.appendChild(el("div", "bubble assistant", textOf(item)));
     else if (item.type === "widget") li.appendChild(renderComponent(item.widget, { readOnly: true, onAction: () => {} }));
     else return null;
+    li.appendChild(timeOf(item.created_at));
     const turn = state.turns.get(item.id);
     if (turn) li.appendChild(turnNote(turn));
     return li;
+  }
+
+  // Every transcript line says when: the time, the date and time on hover.
+  function timeOf(iso) {
+    const at = el("time", "stamp caption", iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "");
+    if (iso) {
+      at.dateTime = iso;
+      at.title = new Date(iso).toLocaleString();
+    }
+    return at;
+  }
+
+  // An internal note: for staff only (it never enters the customer's thread), in its own style.
+  function renderNote(note) {
+    const li = el("li", "item item-note");
+    li.dataset.noteId = String(note.id);
+    const box = el("div", "note");
+    box.append(el("div", "note-head caption", `Internal note · ${note.author}`), el("div", "note-text", note.text));
+    li.append(box, timeOf(note.created_at));
+    return li;
+  }
+
+  function placeNote(note) {
+    const list = $("messages");
+    if (list.querySelector(`[data-note-id="${note.id}"]`)) return;
+    const node = renderNote(note);
+    node.dataset.created = note.created_at;
+    const later = [...list.querySelectorAll("li[data-created]")].find((li) => li.dataset.created > note.created_at);
+    list.insertBefore(node, later || null);
+    if (!later) list.scrollTop = list.scrollHeight;
   }
 
   function upsertItem(item) {
@@ -194,6 +227,7 @@
     if (!rendered) return;
     const list = $("messages");
     const existing = list.querySelector(`[data-item-id="${CSS.escape(item.id)}"]`);
+    rendered.dataset.created = item.created_at || "";
     if (existing) existing.replaceWith(rendered);
     else list.appendChild(rendered);
     list.scrollTop = list.scrollHeight;
@@ -270,6 +304,7 @@
       ? `Resolved by ${resolved.by || "staff"} ${new Date(resolved.at).toLocaleString()}${resolved.note ? `: ${resolved.note}` : ""}`
       : "";
     $("composer").hidden = gone || row.mode !== "human";
+    $("note-form").hidden = false; // notes stay possible on a closed conversation: the team may still discuss it
     $("copilot").hidden = false;
     if (state.copilot) renderCopilotUse();
     renderViewers();
@@ -314,6 +349,7 @@
     state.lastSeq.set(threadId, Math.max(state.lastSeq.get(threadId) || 0, detail.last_seq));
     state.turns = new Map(Object.entries(detail.turns || {}));
     for (const item of detail.items) upsertItem(item);
+    for (const note of detail.notes || []) placeNote(note);
     state.earlier = detail.earlier;
     renderEarlier();
     for (const proposal of detail.proposals) state.proposals.set(proposal.id, proposal);
@@ -434,6 +470,19 @@
     return form;
   }
 
+  function escalateForm(p, panel) {
+    const form = el("form", "escalate");
+    const note = Object.assign(el("textarea"), { rows: 2, placeholder: "What should the supervisor know? (optional)" });
+    note.setAttribute("aria-label", "Note for the supervisor");
+    const send = Object.assign(el("button", "primary", "Send to a supervisor"), { type: "submit" });
+    form.append(note, send);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      decide(p, "escalate", { note: note.value }, panel);
+    });
+    return form;
+  }
+
   function renderProposal(p) {
     const panel = el("section", `proposal state-${p.state}`);
     panel.dataset.proposalId = p.id;
@@ -452,6 +501,10 @@
       panel.appendChild(el("p", "caption c-warning overlap", `Asks for the same units as proposal ${names}: only one can go ahead.`));
     }
     if (p.customer_message) panel.appendChild(el("p", "caption", `Told the customer: ${p.customer_message}`));
+    if (p.escalation) {
+      const asked = `${p.escalation.by || "Someone"} asked a supervisor${p.escalation.note ? `: “${p.escalation.note}”` : "."}`;
+      panel.appendChild(el("p", "caption c-warning escalation", asked));
+    }
     const status = el("p", "decision-status caption");
     if (p.state === "proposed") {
       const actions = el("div", "row");
@@ -461,15 +514,26 @@
       approve.dataset.action = "approve";
       reject.dataset.action = "reject";
       const limit = body.limit === "" ? null : Number(body.limit);
-      if (limit !== null && p.amounts_cents.total > limit) {
-        status.textContent = `Above your approval limit of ${money(limit)}: a supervisor must approve.`;
-      }
+      const overLimit = limit !== null && p.amounts_cents.total > limit;
       approve.addEventListener("click", () => decide(p, "approve", {}, panel));
       edit.addEventListener("click", () => panel.querySelector(".edit") || panel.insertBefore(editForm(p, panel), status));
       reject.addEventListener("click", () => {
         const form = panel.querySelector(".reject") || panel.insertBefore(messageForm(p, panel, "reject", "Reject"), status);
         form.querySelector("textarea").focus();
       });
+      if (overLimit) {
+        // Not a dead Approve button: above my limit, the way forward is asking a supervisor.
+        status.textContent = `Above your approval limit of ${money(limit)}.`;
+        approve.hidden = true;
+        delete approve.dataset.action;
+        const ask = Object.assign(el("button", "primary", p.escalation ? "Supervisor asked" : "Ask a supervisor"), { type: "button" });
+        ask.disabled = Boolean(p.escalation);
+        ask.addEventListener("click", () => {
+          const form = panel.querySelector(".escalate") || panel.insertBefore(escalateForm(p, panel), status);
+          form.querySelector("textarea").focus();
+        });
+        actions.append(ask);
+      }
       actions.append(approve, edit, reject);
       panel.appendChild(actions);
     } else if (p.state === "failed" && body.canRetry) {
@@ -582,6 +646,10 @@
 
   function apply(event) {
     const id = event.conversation;
+    if (event.kind === "proposal" && event.action === "escalated" && body.canRetry && event.proposal.escalation?.by !== body.user) {
+      const who = event.proposal.customer.name;
+      toast(`${event.proposal.escalation.by} asks you to decide on ${who}'s return (proposal #${event.proposal.id}).`, id);
+    }
     if (event.row) {
       state.rows.set(id, { ...(state.rows.get(id) || {}), ...event.row });
       renderList();
@@ -607,6 +675,8 @@
         $("progress-text").textContent = e.text;
         $("progress").hidden = false;
       }
+    } else if (event.kind === "note") {
+      placeNote(event.note);
     } else if (event.kind === "proposal") {
       state.proposals.set(event.proposal.id, event.proposal);
       renderProposals();
@@ -677,6 +747,14 @@
     $("resolve-form").hidden = true;
   });
   $("reopen").addEventListener("click", () => conversationAction("reopen", {}));
+  $("note-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = $("note-text").value.trim();
+    if (!text) return;
+    const { note } = await api("POST", `/console/api/conversations/${encodeURIComponent(state.selected)}/notes`, { text });
+    placeNote(note);
+    $("note-text").value = "";
+  });
   $("hand-back").addEventListener("click", () => conversationAction("hand-back", {}));
   $("mode").addEventListener("change", () => conversationAction("mode", { mode: $("mode").value }));
   $("composer").addEventListener("submit", async (event) => {
@@ -771,6 +849,19 @@
     } else return;
     event.preventDefault();
   });
+
+  // --- toasts: what needs this person, said once, in the page -----------------------------------
+  function toast(text, threadId) {
+    const box = $("toasts");
+    const note = el("button", "toast", text);
+    note.type = "button";
+    note.addEventListener("click", () => {
+      note.remove();
+      if (threadId) select(threadId);
+    });
+    box.appendChild(note);
+    setTimeout(() => note.remove(), 15000);
+  }
 
   // --- search ------------------------------------------------------------------------------------
   let searching = null;

@@ -252,6 +252,9 @@ def test_a_customer_who_asks_for_a_person_reaches_the_waiting_list_and_is_resolv
     agent.keyboard.press("Enter")
     expect(customer.locator(".bubble.assistant").filter(has_text="I'm here")).to_be_visible(timeout=10000)
     expect(row.locator(".attention")).to_have_count(0, timeout=10000)  # answered
+    agent.get_by_label("Internal note (staff only)").fill("Delivery is booked for Monday; check back then")
+    agent.get_by_role("button", name="Add note").click()
+    expect(agent.locator("#messages .note").filter(has_text="booked for Monday")).to_be_visible()
     agent.screenshot(path=str(shots / "console-7-asked-for-person.png"))
 
     agent.get_by_role("button", name="Resolve", exact=True).click()
@@ -265,3 +268,44 @@ def test_a_customer_who_asks_for_a_person_reaches_the_waiting_list_and_is_resolv
     expect(row.locator(".badge").filter(has_text="reopened")).to_be_visible(timeout=10000)
     expect(row.locator(".attention")).to_have_text("needs reply", timeout=10000)
     agent.screenshot(path=str(shots / "console-8-reopened.png"))
+    customer.reload()  # everything the customer's page can read of the conversation
+    expect(customer.locator(".bubble").filter(has_text="one more question")).to_be_visible(timeout=10000)
+    expect(customer.get_by_text("booked for Monday")).to_have_count(0)
+
+
+def test_an_agent_over_the_limit_asks_a_supervisor_who_is_told_live_and_approves(
+    stack: LiveStack, browser: Browser, shots: Path
+):
+    password = stack.env["DEMO_PASSWORD"]
+    agent, supervisor = _agent(browser, stack.url, password), _agent(browser, stack.url, password, "supervisor")
+    customer = _customer(browser, stack.url, "rjohnson@company.com", "ORD-79001")
+    for text in ("I want to return the smart display from ORD-79001", "it arrived cracked", "full refund"):
+        _say(customer, text)
+        customer.wait_for_timeout(300)
+    _say(customer, "prepaid label")
+    customer.wait_for_timeout(300)
+    _say(customer, "confirm")
+    expect(customer.locator(".card").filter(has_text="Waiting for review").last).to_be_visible(timeout=15000)
+
+    row = agent.locator(".conv-button").filter(has_text="Robert Johnson").filter(has_text="1 to review")
+    row.click()
+    panel = agent.locator(".proposal.state-proposed")
+    expect(panel).to_contain_text("Above your approval limit")
+    expect(panel.get_by_role("button", name="Approve (a)")).to_be_hidden()  # no dead button
+    panel.get_by_role("button", name="Ask a supervisor").click()
+    panel.get_by_label("Note for the supervisor").fill("Screen cracked on arrival; customer is Platinum")
+    panel.get_by_role("button", name="Send to a supervisor").click()
+    expect(panel.locator(".escalation")).to_contain_text("agent asked a supervisor", timeout=10000)
+    agent.screenshot(path=str(shots / "console-9-escalated.png"))
+
+    told = supervisor.locator(".toast").filter(has_text="asks you to decide on Robert Johnson's return")
+    expect(told).to_be_visible(timeout=10000)  # live, without looking
+    supervisor.screenshot(path=str(shots / "console-10-supervisor-told.png"))
+    told.click()
+    supervisor.locator("[data-filter=escalated]").click()
+    expect(supervisor.locator(".conv-button").filter(has_text="Robert Johnson")).to_have_count(1)
+    decision = supervisor.locator(".proposal.state-proposed")
+    expect(decision).to_contain_text("Screen cracked on arrival")
+    decision.get_by_role("button", name="Approve (a)").click()
+    expect(customer.locator(".card").filter(has_text="Confirmed").last).to_contain_text("299.99", timeout=20000)
+    expect(supervisor.locator(".conv-button").filter(has_text="Robert Johnson")).to_have_count(0, timeout=10000)

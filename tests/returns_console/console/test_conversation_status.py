@@ -159,3 +159,41 @@ async def test_the_new_actions_are_for_staff_only_and_post_only(seeded):
         assert (await chat.client.post(url, data="{}", content_type="application/json")).status_code in (401, 403)
         agent = await staff_client("agent")
         assert (await agent.get(url)).status_code == 405
+
+
+async def test_an_internal_note_is_for_staff_and_never_reaches_the_customer(seeded):
+    from tests.chat import protocol
+
+    agent, supervisor = await staff_client("agent"), await staff_client("supervisor")
+    chat = await Chat.sign_in()
+    await chat.say("hello")
+    url = f"/console/api/conversations/{chat.thread_id}"
+    secret = "Customer sounds upset; offer the goodwill credit if they push back"
+
+    status, body = await _post(agent, f"{url}/notes", {"text": secret})
+    assert status == 200 and body["note"]["author"] == "agent" and body["note"]["text"] == secret
+    detail = (await supervisor.get(url)).json()
+    assert [(note["author"], note["text"]) for note in detail["notes"]] == [("agent", secret)]
+    assert all(secret not in json.dumps(item) for item in detail["items"])  # not in the customer's thread
+    assert await AuditEntry.objects.filter(thread_id=chat.thread_id, action=AuditAction.NOTE).acount() == 1
+
+    # Everything the customer can read of their conversation, through ChatKit itself.
+    for request in (protocol.get_thread(chat.thread_id), protocol.list_items(chat.thread_id, limit=100)):
+        response = await chat.post(request)
+        assert response.status_code == 200
+        assert "goodwill" not in response.content.decode()
+    await chat.say("are you still there?")
+    assert all("goodwill" not in json.dumps(event.model_dump(mode="json")) for event in chat.events)
+
+
+async def test_notes_refuse_what_is_not_a_note(seeded):
+    agent = await staff_client("agent")
+    chat = await Chat.sign_in()
+    await chat.say("hello")
+    url = f"/console/api/conversations/{chat.thread_id}/notes"
+    for body in ({}, {"text": "   "}, {"text": 5}, {"text": "x" * 4001}):
+        status, answer = await _post(agent, url, body)
+        assert status == 400 and answer["error"], body
+    assert (await _post(agent, "/console/api/conversations/thr_nope/notes", {"text": "hi"}))[0] == 404
+    response = await chat.client.post(url, data='{"text": "I am staff"}', content_type="application/json")
+    assert response.status_code in (401, 403)  # a customer cannot write one
