@@ -91,6 +91,12 @@ async def note_customer_turn(thread_id: str, customer_id: str, *, said: str | No
     return conversation
 
 
+async def note_click(thread_id: str, words: str) -> dict[str, Any]:
+    """Keep what a click meant ("chose Store Credit") for the staff transcript and search; the event to mirror."""
+    click = await ConversationMessage.objects.acreate(thread_id=thread_id, author=ConversationMessage.CLICK, text=words)
+    return click.as_event()
+
+
 async def ask_for_person(conversation: Conversation) -> None:
     """The customer asked for a person: the conversation joins the team's waiting list now, saying why."""
     if conversation.attention == Attention.ASKED_FOR_PERSON:
@@ -288,13 +294,30 @@ def add_note(thread_id: str, user: Any, text: str) -> ConversationNote:
     return note
 
 
+STAFF_ITEM_PREFIX = "staff"  # item ids of what an agent types: pages show those messages as the agent's
+
+
 def staff_display_name(user: Any) -> str:
-    return user.get_short_name() or user.get_username()
+    """What a customer sees of an agent: their first name (set in admin), never their login name."""
+    return (user.get_short_name() or "").strip() or TEAM_NAME
 
 
-async def _post_text(conversation: Conversation, text: str) -> AssistantMessageItem:
+TEAM_NAME = "Support team"  # an agent with no first name set
+
+
+def joined_line(user: Any) -> str:
+    """What the customer reads when an agent takes the conversation over."""
+    name = staff_display_name(user)
+    return (
+        "You're now chatting with our support team."
+        if name == TEAM_NAME
+        else (f"You're now chatting with {name} from our support team.")
+    )
+
+
+async def _post_text(conversation: Conversation, text: str, prefix: str = "msg") -> AssistantMessageItem:
     item = AssistantMessageItem(
-        id=ownership.new_item_id("msg", conversation.thread_id),
+        id=ownership.new_item_id(prefix, conversation.thread_id),
         thread_id=conversation.thread_id,
         created_at=clock.now(),
         content=[AssistantMessageContent(text=text)],
@@ -321,7 +344,7 @@ async def post_staff_message(thread_id: str, user: Any, text: str) -> AssistantM
     if len(text) > MAX_STAFF_MESSAGE:
         raise InvalidRequest(f"Messages are limited to {MAX_STAFF_MESSAGE} characters.")
     conversation = await sync_to_async(conversation_for_staff)(thread_id)
-    item = await _post_text(conversation, f"{staff_display_name(user)} (support): {text}")
+    item = await _post_text(conversation, f"{staff_display_name(user)}: {text}", STAFF_ITEM_PREFIX)
     await ConversationMessage.objects.acreate(thread_id=conversation.thread_id, author="staff", text=text)
     conversation.last_message = f"{staff_display_name(user)}: {text}"[:PREVIEW_CHARS]
     await Conversation.objects.filter(pk=conversation.pk).aupdate(

@@ -89,16 +89,25 @@ class Conversation(models.Model):
 
 
 class ConversationMessage(models.Model):
-    """What was typed in a conversation (the customer's words, staff replies), kept where staff search: the
-    thread itself lives in Cosmos DB, which a search across conversations cannot use."""
+    """What was typed (the customer's words, staff replies) or clicked in a conversation, kept where staff search
+    and read it: the thread itself lives in Cosmos DB, which a search across conversations cannot use, and a
+    click leaves no item in it."""
+
+    CLICK = "click"  # what a customer's click meant ("chose Store Credit"): the customer's, without typing
 
     thread_id = models.CharField(max_length=64, db_index=True)
-    author = models.CharField(max_length=10, choices=[("customer", "Customer"), ("staff", "Staff")])
+    author = models.CharField(
+        max_length=10, choices=[("customer", "Customer"), ("staff", "Staff"), (CLICK, "Customer's click")]
+    )
     text = models.TextField()
     created_at = ClockDateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ("created_at", "id")
+
+    def as_event(self) -> dict[str, Any]:
+        """As the staff transcript shows a click (a mirrored chat event, not an item of the customer's thread)."""
+        return {"type": "customer.click", "id": self.pk, "text": self.text, "created_at": self.created_at.isoformat()}
 
 
 class ConversationNote(models.Model):

@@ -26,7 +26,7 @@ from django.conf import settings
 from pydantic import TypeAdapter
 
 from chat.context import ChatContext
-from chat.conversations import close_deleted_by_customer
+from chat.conversations import close_deleted_by_customer, note_click
 from chat.engine.guided import GuidedEngine
 from chat.engine.llm.engine import LLMEngine
 from chat.mirror import TurnMirror
@@ -34,6 +34,7 @@ from chat.models import Feedback
 from chat.signals import conversation_event
 from chat.store import CosmosChatStore
 from chat.turns import record_turn
+from chat.widgets import describe_click
 
 # What staff dashboards mirror. Text deltas are left out: the items they build arrive whole in thread.item.done.
 MIRRORED = (
@@ -125,6 +126,9 @@ class ReturnsChatServer(ChatKitServer[ChatContext]):
         self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: ChatContext
     ) -> AsyncIterator[ThreadStreamEvent]:
         payload = action.payload if isinstance(action.payload, dict) else {}
+        click = await note_click(thread.id, describe_click(action.type, payload))
+        if self.mirror is not None:
+            self.mirror.add(click)
         async for event in _reported(
             self.engine.action(thread, action.type, payload, context), self.engine, thread, context, self.mirror
         ):

@@ -6,7 +6,9 @@ ids the server checks again, never amounts.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from chatkit.actions import ActionConfig
 from chatkit.widgets import Badge, Button, Caption, Card, Col, Divider, Row, Text, Title
@@ -30,6 +32,31 @@ class Actions:
     START_OVER = "returns.start_over"
     CHANGE_STEP = "returns.change_step"
     STATUS = "returns.status"
+
+
+CLICK_WORDS = {
+    Actions.SELECT_ITEM: "chose {sku} from {order_id}",
+    Actions.SELECT_REASON: "chose the reason {reason}",
+    Actions.SELECT_RESOLUTION: "chose {resolution}",
+    Actions.SELECT_SHIPPING: "chose {shipping}",
+    Actions.SET_QUANTITY: "set the quantity of {sku} to {quantity}",
+    Actions.CONFIRM: "confirmed the return",
+    Actions.CHANGE: "asked to change the return",
+    Actions.CANCEL: "cancelled the return",
+    Actions.START_OVER: "started over",
+    Actions.CHANGE_STEP: "asked to change the {step}",
+    Actions.STATUS: "asked where their return is",
+}
+
+
+def describe_click(action_type: str, payload: dict[str, Any]) -> str:
+    """What a click meant, in words, for the staff transcript ("chose Store Credit"): the cards alone do not say
+    which button the customer pressed."""
+    template = CLICK_WORDS.get(action_type)
+    if template is None:
+        return f"clicked {action_type}"[:200]
+    values = defaultdict(lambda: "?", {str(key): str(value)[:80] for key, value in payload.items()})
+    return template.format_map(values)[:200]
 
 
 def money(cents: int) -> str:

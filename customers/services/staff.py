@@ -37,6 +37,8 @@ DEMO_STAFF: tuple[tuple[str, str, Decimal | None, bool], ...] = (
     ("supervisor", SUPERVISORS, None, False),
     ("admin", SUPERVISORS, None, True),
 )
+# What customers see of them (their first name): a login name is never shown to a customer.
+DEMO_DISPLAY_NAMES = {"agent": "Ben", "supervisor": "Sam", "admin": "Alex"}
 
 
 def _permissions(names: tuple[str, ...]) -> list[Permission]:
@@ -57,8 +59,16 @@ def ensure_demo_staff(password: str) -> list[str]:
         group.permissions.add(*_permissions(GROUP_PERMISSIONS[group_name]))
         user, was_created = User.objects.get_or_create(
             username=username,
-            defaults={"is_staff": True, "is_superuser": superuser, "email": f"{username}@returns.local"},
+            defaults={
+                "is_staff": True,
+                "is_superuser": superuser,
+                "email": f"{username}@returns.local",
+                "first_name": DEMO_DISPLAY_NAMES[username],
+            },
         )
+        if not user.first_name:  # made before display names existed
+            user.first_name = DEMO_DISPLAY_NAMES[username]
+            user.save(update_fields=["first_name"])
         if was_created:
             user.set_password(password)
             user.save(update_fields=["password"])

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from chat import conversations
 from chat.http import error, require_GET, require_POST
-from chat.models import Conversation, ConversationNote
+from chat.models import Conversation, ConversationMessage, ConversationNote
 from chat.saved_replies import saved_replies_for
 from chat.transcripts import TranscriptPage, latest_items
 from chat.turns import turns_by_item
@@ -338,6 +338,10 @@ async def get_conversation(request: HttpRequest, thread_id: str) -> JsonResponse
             note.as_json()
             async for note in ConversationNote.objects.select_related("author").filter(thread_id=thread_id)
         ],
+        "clicks": [  # what the customer's clicks meant, placed by time among the items
+            click.as_event()
+            async for click in ConversationMessage.objects.filter(thread_id=thread_id, author=ConversationMessage.CLICK)
+        ],
         "customer_context": customer,
     }
     return JsonResponse(body)
@@ -363,8 +367,7 @@ def _conversation_json(conversation: Conversation) -> dict[str, Any]:
 @decision
 async def take_over(request: HttpRequest, thread_id: str) -> JsonResponse:
     conversation = await sync_to_async(conversations.take_over)(thread_id, request.staff)  # type: ignore[attr-defined]
-    name = conversations.staff_display_name(request.staff)  # type: ignore[attr-defined]
-    await conversations.post_staff_note(thread_id, f"You're now chatting with {name} from our support team.")
+    await conversations.post_staff_note(thread_id, conversations.joined_line(request.staff))  # type: ignore[attr-defined]
     return JsonResponse(await sync_to_async(_conversation_json)(conversation))
 
 

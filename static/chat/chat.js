@@ -20,7 +20,7 @@
   const state = { threadId: null, customerId: null, busy: false, items: new Map(), pendingEcho: null };
   const storageKey = () => `returns.thread.${state.customerId}`;
 
-  const { el, renderComponent } = window.ChatKitWidgets;
+  const { el, renderComponent, textOf, isStaff, staffBubble } = window.ChatKitWidgets;
 
   // Drawn, not emoji: many systems (and headless browsers) have no emoji font.
   const THUMB_SVG =
@@ -29,10 +29,6 @@
     '2 0 0 0 2 2h9c.8 0 1.5-.5 1.8-1.2l3-7.1c.1-.2.2-.5.2-.7v-2z"/></svg>';
 
   // --- rendering of thread items --------------------------------------------------------------
-  function textOf(item) {
-    return (item.content || []).map((part) => part.text || "").join("");
-  }
-
   function feedbackBar(item) {
     const bar = el("div", "feedback");
     for (const [kind, label] of [["positive", "Helpful"], ["negative", "Not helpful"]]) {
@@ -61,6 +57,8 @@
     li.dataset.itemId = item.id;
     if (item.type === "user_message") {
       li.appendChild(el("div", "bubble user", textOf(item)));
+    } else if (item.type === "assistant_message" && isStaff(item)) {
+      li.appendChild(staffBubble(item));
     } else if (item.type === "assistant_message") {
       li.appendChild(el("div", "bubble assistant", textOf(item)));
       li.appendChild(feedbackBar(item));

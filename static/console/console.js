@@ -4,7 +4,7 @@
 (function () {
   "use strict";
 
-  const { el, renderComponent } = window.ChatKitWidgets;
+  const { el, renderComponent, textOf, isStaff, staffBubble } = window.ChatKitWidgets;
   const $ = (id) => document.getElementById(id);
   const body = document.body.dataset;
   const RESOLUTIONS = body.resolutions.split("|");
@@ -164,10 +164,6 @@
   }
 
   // --- the selected conversation ---------------------------------------------------------------
-  function textOf(item) {
-    return (item.content || []).map((part) => part.text || "").join("");
-  }
-
   // Which engine answered, and the tools the model called: shown under the assistant's messages.
   function turnNote(turn) {
     const tools = (turn.tool_calls || []).map((call) => call.tool + (call.refused ? " (refused)" : "")).join(", ");
@@ -182,6 +178,7 @@
     const li = el("li", `item item-${item.type}`);
     li.dataset.itemId = item.id;
     if (item.type === "user_message") li.appendChild(el("div", "bubble user", textOf(item)));
+    else if (item.type === "assistant_message" && isStaff(item)) li.appendChild(staffBubble(item));
     else if (item.type === "assistant_message") li.appendChild(el("div", "bubble assistant", textOf(item)));
     else if (item.type === "widget") li.appendChild(renderComponent(item.widget, { readOnly: true, onAction: () => {} }));
     else return null;
@@ -211,14 +208,27 @@
     return li;
   }
 
-  function placeNote(note) {
+  // Lines that are not items of the customer's thread (notes, clicks) go in by time among the items.
+  function placeByTime(node, createdAt) {
     const list = $("messages");
-    if (list.querySelector(`[data-note-id="${note.id}"]`)) return;
-    const node = renderNote(note);
-    node.dataset.created = note.created_at;
-    const later = [...list.querySelectorAll("li[data-created]")].find((li) => li.dataset.created > note.created_at);
+    node.dataset.created = createdAt;
+    const later = [...list.querySelectorAll("li[data-created]")].find((li) => li.dataset.created > createdAt);
     list.insertBefore(node, later || null);
     if (!later) list.scrollTop = list.scrollHeight;
+  }
+
+  function placeNote(note) {
+    if ($("messages").querySelector(`[data-note-id="${note.id}"]`)) return;
+    placeByTime(renderNote(note), note.created_at);
+  }
+
+  // What the customer's click meant ("chose Store Credit"): the cards alone do not say which button it was.
+  function placeClick(click) {
+    if ($("messages").querySelector(`[data-click-id="${click.id}"]`)) return;
+    const li = el("li", "item item-click");
+    li.dataset.clickId = String(click.id);
+    li.append(el("div", "click caption", `${state.rows.get(state.selected)?.customer.name || "The customer"} ${click.text}`), timeOf(click.created_at));
+    placeByTime(li, click.created_at);
   }
 
   function upsertItem(item) {
@@ -350,6 +360,7 @@
     state.turns = new Map(Object.entries(detail.turns || {}));
     for (const item of detail.items) upsertItem(item);
     for (const note of detail.notes || []) placeNote(note);
+    for (const click of detail.clicks || []) placeClick(click);
     state.earlier = detail.earlier;
     renderEarlier();
     for (const proposal of detail.proposals) state.proposals.set(proposal.id, proposal);
@@ -665,6 +676,8 @@
       } else if (e.type === "thread.item.removed") {
         const node = $("messages").querySelector(`[data-item-id="${CSS.escape(e.item_id)}"]`);
         if (node) node.remove();
+      } else if (e.type === "customer.click") {
+        placeClick(e);
       } else if (e.type === "assistant.turn") {
         for (const itemId of e.item_ids) {
           state.turns.set(itemId, e);

@@ -67,5 +67,23 @@
     }
   }
 
-  window.ChatKitWidgets = { el, renderComponent };
+  // --- messages: what both pages show of a thread item -----------------------------------------------------
+  function textOf(item) {
+    return (item.content || []).map((part) => part.text || "").join("");
+  }
+
+  // What an agent typed (chat.conversations: item ids "staff_…", text "Name: message"): shown as theirs.
+  function isStaff(item) {
+    return item.type === "assistant_message" && String(item.id).startsWith("staff_");
+  }
+
+  function staffBubble(item) {
+    const text = textOf(item);
+    const cut = text.indexOf(": ");
+    const bubble = el("div", "bubble staff");
+    bubble.append(el("div", "staff-name", cut > 0 ? text.slice(0, cut) : "Support team"), el("div", "", cut > 0 ? text.slice(cut + 2) : text));
+    return bubble;
+  }
+
+  window.ChatKitWidgets = { el, renderComponent, textOf, isStaff, staffBubble };
 })();

@@ -141,17 +141,16 @@ def test_agent_takes_over_talks_live_and_hands_back(stack: LiveStack, browser: B
 
     agent.get_by_role("button", name="Take over").click()
     expect(agent.locator("#composer")).to_be_visible()
-    expect(customer.locator(".bubble.assistant").filter(has_text="now chatting with agent")).to_be_visible(
-        timeout=10000
-    )
+    expect(customer.locator(".bubble.assistant").filter(has_text="now chatting with Ben")).to_be_visible(timeout=10000)
 
     _say(customer, "My blender arrived with a cracked jug")
     expect(agent.locator("#messages .bubble.user").filter(has_text="cracked jug")).to_be_visible(timeout=10000)
     agent.get_by_label("Reply to the customer").fill("So sorry, Maria. I'll sort this out for you now.")
     agent.keyboard.press("Enter")
-    reply = customer.locator(".bubble.assistant").filter(has_text="I'll sort this out")
+    reply = customer.locator(".bubble.staff").filter(has_text="I'll sort this out")
     expect(reply).to_be_visible(timeout=10000)
-    expect(agent.locator("#messages .bubble.assistant").filter(has_text="I'll sort this out")).to_be_visible()
+    expect(reply.locator(".staff-name")).to_have_text("Ben")  # the agent's name, never their login
+    expect(agent.locator("#messages .bubble.staff").filter(has_text="I'll sort this out")).to_be_visible()
 
     # A saved reply, filled in for Maria, edited in the box and sent.
     agent.get_by_label("Saved replies").select_option(label="Checking with the warehouse")
@@ -159,7 +158,7 @@ def test_agent_takes_over_talks_live_and_hands_back(stack: LiveStack, browser: B
         "Thanks for your patience, Maria. I'm checking with our warehouse and will be back with you shortly."
     )
     agent.keyboard.press("Enter")
-    expect(customer.locator(".bubble.assistant").filter(has_text="checking with our warehouse")).to_be_visible(
+    expect(customer.locator(".bubble.staff").filter(has_text="checking with our warehouse")).to_be_visible(
         timeout=10000
     )
     agent.screenshot(path=str(shots / "console-4-takeover.png"))
@@ -250,7 +249,7 @@ def test_a_customer_who_asks_for_a_person_reaches_the_waiting_list_and_is_resolv
     agent.get_by_role("button", name="Take over").click()
     agent.get_by_label("Reply to the customer").fill("Hi Ahmed, I'm here. What can I do for you?")
     agent.keyboard.press("Enter")
-    expect(customer.locator(".bubble.assistant").filter(has_text="I'm here")).to_be_visible(timeout=10000)
+    expect(customer.locator(".bubble.staff").filter(has_text="I'm here")).to_be_visible(timeout=10000)
     expect(row.locator(".attention")).to_have_count(0, timeout=10000)  # answered
     agent.get_by_label("Internal note (staff only)").fill("Delivery is booked for Monday; check back then")
     agent.get_by_role("button", name="Add note").click()

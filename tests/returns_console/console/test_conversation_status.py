@@ -93,7 +93,7 @@ async def test_resolve_with_a_note_then_the_customers_next_message_reopens_it(se
 
     status, row = await _post(agent, f"{url}/resolve", {"note": "Explained the window"})
     assert status == 200 and row["status"] == "resolved" and row["state"] == "resolved"
-    assert row["resolved"]["note"] == "Explained the window" and row["resolved"]["by"] == "agent"
+    assert row["resolved"]["note"] == "Explained the window" and row["resolved"]["by"] == "Ben"
     assert row["attention"] is None and row["waiting_since"] is None
     assert await _row(agent, chat.thread_id) is None  # off the open list...
     assert (await _row(agent, chat.thread_id, "resolved"))["status"] == "resolved"  # ...on the resolved one
@@ -171,9 +171,9 @@ async def test_an_internal_note_is_for_staff_and_never_reaches_the_customer(seed
     secret = "Customer sounds upset; offer the goodwill credit if they push back"
 
     status, body = await _post(agent, f"{url}/notes", {"text": secret})
-    assert status == 200 and body["note"]["author"] == "agent" and body["note"]["text"] == secret
+    assert status == 200 and body["note"]["author"] == "Ben" and body["note"]["text"] == secret
     detail = (await supervisor.get(url)).json()
-    assert [(note["author"], note["text"]) for note in detail["notes"]] == [("agent", secret)]
+    assert [(note["author"], note["text"]) for note in detail["notes"]] == [("Ben", secret)]
     assert all(secret not in json.dumps(item) for item in detail["items"])  # not in the customer's thread
     assert await AuditEntry.objects.filter(thread_id=chat.thread_id, action=AuditAction.NOTE).acount() == 1
 
@@ -197,3 +197,22 @@ async def test_notes_refuse_what_is_not_a_note(seeded):
     assert (await _post(agent, "/console/api/conversations/thr_nope/notes", {"text": "hi"}))[0] == 404
     response = await chat.client.post(url, data='{"text": "I am staff"}', content_type="application/json")
     assert response.status_code in (401, 403)  # a customer cannot write one
+
+
+async def test_the_transcript_says_what_the_customer_clicked(seeded):
+    from bench.chat import CLICKS
+
+    agent = await staff_client("agent")
+    chat = await Chat.sign_in()
+    await chat.say("hi")
+    for action, payload in CLICKS[:3]:
+        await chat.click(action, payload)
+    detail = (await agent.get(f"/console/api/conversations/{chat.thread_id}")).json()
+    assert [click["text"] for click in detail["clicks"]] == [
+        "chose HUB-SMART-2 from ORD-79001",
+        "chose the reason Damaged/Defective",
+        "chose Store Credit",
+    ]
+    assert all(click["created_at"] for click in detail["clicks"])
+    found = (await agent.get("/console/api/conversations", {"q": "Store Credit"})).json()["conversations"]
+    assert chat.thread_id in [row["thread_id"] for row in found]

@@ -133,7 +133,7 @@ async def test_take_over_silences_the_assistant_and_the_agents_words_reach_the_c
     status, row = await _post(agent, f"/console/api/conversations/{chat.thread_id}/take-over", {})
     assert status == 200 and row["mode"] == "human" and row["assigned_to"] == "agent" and row["state"] == "human"
     joined = await customer_socket.receive_json_from(timeout=10)
-    assert "now chatting with agent" in joined["item"]["content"][0]["text"]
+    assert "now chatting with Ben" in joined["item"]["content"][0]["text"]
 
     events = await chat.say("is anyone there?")
     assert not [e for e in events if getattr(e, "type", "") == "thread.item.done" and e.item.type != "user_message"]
@@ -145,7 +145,8 @@ async def test_take_over_silences_the_assistant_and_the_agents_words_reach_the_c
     )
     assert status == 200
     pushed = await customer_socket.receive_json_from(timeout=10)
-    assert pushed["item"]["content"][0]["text"] == "agent (support): Hi Robert, I'm here."
+    assert pushed["item"]["content"][0]["text"] == "Ben: Hi Robert, I'm here."  # the agent's name, not their login
+    assert pushed["item"]["id"].startswith("staff_")  # pages show it as the agent's, not the assistant's
     transcript = (await agent.get(f"/console/api/conversations/{chat.thread_id}")).json()
     assert transcript["waiting_since"] is None  # answered
 
@@ -231,7 +232,7 @@ async def test_saved_replies_come_filled_in_for_the_conversation(seeded):
     titles = [r["title"] for r in replies]
     assert "Zz greeting" in titles and "Zz retired" not in titles and titles == sorted(titles)
     [greeting] = [r for r in replies if r["title"] == "Zz greeting"]
-    assert greeting["text"] == "Hello Robert, agent here."
+    assert greeting["text"] == "Hello Robert, Ben here."
 
     assert (await agent.get("/console/api/conversations/thr_nope/saved-replies")).status_code == 404
     assert (await AsyncClient().get(url)).status_code == 401  # not for visitors
