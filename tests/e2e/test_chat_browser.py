@@ -148,7 +148,7 @@ def test_messages_pushed_by_the_server_appear_without_reload(stack: LiveStack, b
     assert thread_id
     expect(page.locator("body[data-live=on]")).to_be_attached()  # the update socket is open
     _push_from_outside(stack, thread_id, "Hi Robert, this is Dana from support. I can help too.")
-    expect(page.locator(".bubble.assistant", has_text="Dana from support")).to_be_visible(timeout=10000)
+    expect(page.locator(".bubble.staff", has_text="Dana from support")).to_be_visible(timeout=10000)  # an agent's
     page.screenshot(path=shots / "chat-07-pushed-message.png")
     page.close()
 
