@@ -16,6 +16,7 @@ from chatkit.store import NotFoundError as StoreNotFound
 from chatkit.types import AssistantMessageContent, AssistantMessageItem
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from chat import ownership
 from chat.models import (
@@ -25,6 +26,7 @@ from chat.models import (
     ConversationMessage,
     ConversationMode,
     ConversationNote,
+    ConversationRead,
     ConversationStatus,
 )
 from chat.push import post_to_thread
@@ -56,12 +58,16 @@ async def note_customer_turn(thread_id: str, customer_id: str, *, said: str | No
     if typed:
         said = " ".join(said.split())
         await ConversationMessage.objects.acreate(thread_id=thread_id, author="customer", text=said)
-    preview = {"last_message": said[:PREVIEW_CHARS]} if said else {}
+    preview = {"last_message": said[:PREVIEW_CHARS], "customer_messages": F("customer_messages") + 1} if said else {}
     conversation = await Conversation.objects.filter(thread_id=thread_id).afirst()
     if conversation is None:
         try:
             conversation = await Conversation.objects.acreate(
-                thread_id=thread_id, customer_id=customer_id, last_customer_at=now, **preview
+                thread_id=thread_id,
+                customer_id=customer_id,
+                last_customer_at=now,
+                last_message=preview.get("last_message", ""),
+                customer_messages=1 if said else 0,
             )
         except IntegrityError:  # the same thread's other tab got there first
             return await Conversation.objects.aget(thread_id=thread_id)
@@ -86,6 +92,8 @@ async def note_customer_turn(thread_id: str, customer_id: str, *, said: str | No
         changes.update(last_customer_at=now, closed_at=None)
         await Conversation.objects.filter(pk=conversation.pk).aupdate(**changes)
         for field, value in changes.items():
+            if field == "customer_messages":
+                value = conversation.customer_messages + 1  # as stored, near enough: listeners read the row again
             setattr(conversation, field, value)
         await conversation_changed.asend(sender=Conversation, conversation=conversation, action=action)
     return conversation
@@ -295,6 +303,17 @@ def add_note(thread_id: str, user: Any, text: str) -> ConversationNote:
 
 
 STAFF_ITEM_PREFIX = "staff"  # item ids of what an agent types: pages show those messages as the agent's
+
+
+def mark_read(thread_id: str, user: Any) -> int:
+    """``user`` has read the conversation up to now; returns the customer message count they have read."""
+    conversation = Conversation.objects.filter(thread_id=thread_id).only("customer_messages").first()
+    if conversation is None:
+        raise NotFound(f"Conversation {thread_id} does not exist.")
+    ConversationRead.objects.update_or_create(
+        user=user, thread_id=thread_id, defaults={"read_messages": conversation.customer_messages}
+    )
+    return conversation.customer_messages
 
 
 def staff_display_name(user: Any) -> str:

@@ -80,6 +80,7 @@ class Conversation(models.Model):
     customer_email = models.CharField(max_length=254, blank=True)
     order_ids = models.TextField(blank=True)
     last_message = models.CharField(max_length=200, blank=True)  # the list's preview of what was said last
+    customer_messages = models.PositiveIntegerField(default=0)  # typed by the customer, ever: unread counts from it
 
     class Meta:
         ordering = ("-last_customer_at", "-created_at")
@@ -108,6 +109,19 @@ class ConversationMessage(models.Model):
     def as_event(self) -> dict[str, Any]:
         """As the staff transcript shows a click (a mirrored chat event, not an item of the customer's thread)."""
         return {"type": "customer.click", "id": self.pk, "text": self.text, "created_at": self.created_at.isoformat()}
+
+
+class ConversationRead(models.Model):
+    """How far a member of staff has read a conversation: its customer message count when they last had it open.
+    Unread for them is the conversation's count minus this."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    thread_id = models.CharField(max_length=64)
+    read_messages = models.PositiveIntegerField(default=0)
+    read_at = ClockDateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = (models.UniqueConstraint(fields=["user", "thread_id"], name="one_read_mark_per_user"),)
 
 
 class ConversationNote(models.Model):

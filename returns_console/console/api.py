@@ -398,6 +398,13 @@ async def add_note(request: HttpRequest, thread_id: str) -> JsonResponse:
 
 
 @decision
+async def mark_read(request: HttpRequest, thread_id: str) -> JsonResponse:
+    """The agent has read the conversation up to now (its unread count for them goes to 0)."""
+    read = await sync_to_async(conversations.mark_read)(thread_id, request.staff)  # type: ignore[attr-defined]
+    return JsonResponse({"thread_id": thread_id, "read_messages": read, "unread": 0})
+
+
+@decision
 async def resolve(request: HttpRequest, thread_id: str) -> JsonResponse:
     """``{"note": optional text}``: done for now; the customer's next message reopens it."""
     note = _body(request).get("note") or ""

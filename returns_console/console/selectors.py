@@ -7,7 +7,14 @@ from typing import Any
 
 from django.db.models import Count, Min, Q, QuerySet
 
-from chat.models import Attention, Conversation, ConversationMessage, ConversationMode, ConversationStatus
+from chat.models import (
+    Attention,
+    Conversation,
+    ConversationMessage,
+    ConversationMode,
+    ConversationRead,
+    ConversationStatus,
+)
 from customers.models import Proposal, ProposalState
 
 FILTERS = ("all", "waiting", "mine", "escalated", "failed", "resolved")
@@ -58,8 +65,14 @@ def conversation_row(
         "waiting_since": since.isoformat() if since else None,
         "last_customer_at": conversation.last_customer_at.isoformat() if conversation.last_customer_at else None,
         "last_message": conversation.last_message,
+        "customer_messages": conversation.customer_messages,
         "email": conversation.customer_email,
     }
+
+
+def _unread(conversation: Conversation, read_messages: int) -> dict[str, int]:
+    """For the member of staff listing: how many of the customer's messages they have read, and not read."""
+    return {"read_messages": read_messages, "unread": max(0, conversation.customer_messages - read_messages)}
 
 
 def _resolved(conversation: Conversation) -> dict[str, Any] | None:
@@ -136,7 +149,15 @@ def conversation_rows(user: Any, which: str = "all", limit: int = 200, query: st
         )
     chosen = list(conversations.order_by("-last_customer_at")[:limit])
     pending = _pending_by_thread([c.thread_id for c in chosen])
-    rows = [conversation_row(c, *pending.get(c.thread_id, (0, None, 0, 0))) for c in chosen]
+    read = dict(
+        ConversationRead.objects.filter(user=user, thread_id__in=[c.thread_id for c in chosen]).values_list(
+            "thread_id", "read_messages"
+        )
+    )
+    rows = [
+        {**conversation_row(c, *pending.get(c.thread_id, (0, None, 0, 0))), **_unread(c, read.get(c.thread_id, 0))}
+        for c in chosen
+    ]
     # The longest-waiting first, then the most recently active.
     return sorted(rows, key=lambda row: (row["waiting_since"] is None, row["waiting_since"] or ""))
 

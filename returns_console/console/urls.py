@@ -38,6 +38,7 @@ urlpatterns = [
     path("api/conversations/<thread:thread_id>/mode", api.set_mode, name="console-mode"),
     path("api/conversations/<thread:thread_id>/messages", api.send_message, name="console-messages"),
     path("api/conversations/<thread:thread_id>/notes", api.add_note, name="console-notes"),
+    path("api/conversations/<thread:thread_id>/read", api.mark_read, name="console-read"),
     path("api/conversations/<thread:thread_id>/resolve", api.resolve, name="console-resolve"),
     path("api/conversations/<thread:thread_id>/reopen", api.reopen, name="console-reopen"),
     path("api/conversations/<thread:thread_id>/assign", api.assign, name="console-assign"),

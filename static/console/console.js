@@ -15,6 +15,7 @@
     filter: "all",
     rows: new Map(), // thread id -> list row
     lastSeq: new Map(), // thread id -> last event number applied
+    read: new Map(), // thread id -> the customer message count I have read
     query: "", // the search box
     found: new Set(), // thread ids the search found
     resyncing: new Set(),
@@ -76,15 +77,53 @@
     return `${Math.floor(seconds / 86400)} d ago`;
   }
 
+  function unread(row) {
+    return Math.max(0, (row.customer_messages || 0) - (state.read.get(row.thread_id) || 0));
+  }
+
+  // Read up to now: the conversation I have open, while this tab is in front of me.
+  let reading = null;
+  function markRead(threadId) {
+    const row = state.rows.get(threadId);
+    if (!row || document.visibilityState !== "visible" || !unread(row)) return;
+    clearTimeout(reading);
+    reading = setTimeout(async () => {
+      const done = await api("POST", `/console/api/conversations/${encodeURIComponent(threadId)}/read`, {}).catch(() => null);
+      if (done) state.read.set(threadId, Math.max(state.read.get(threadId) || 0, done.read_messages));
+      renderList();
+    }, 300);
+  }
+
+  function matches(row, filter) {
+    if (filter === "resolved") return row.status === "resolved";
+    if (row.status === "resolved" || row.state === "closed") return false;
+    if (filter === "waiting") return row.state === "waiting" || Boolean(row.attention) || Boolean(row.state === "human" && row.waiting_since);
+    if (filter === "mine") return row.assigned_to === body.user;
+    if (filter === "failed") return row.commits_failed > 0;
+    if (filter === "escalated") return row.escalated > 0;
+    return true;
+  }
+
+  // Each filter chip says how many it holds, and the tab's title how many messages wait unread for me.
+  function renderCounts() {
+    const rows = [...state.rows.values()];
+    for (const button of document.querySelectorAll("[data-filter]")) {
+      const filter = button.dataset.filter;
+      let count = button.querySelector(".count");
+      if (!count) {
+        count = el("span", "count");
+        button.appendChild(count);
+      }
+      const n = filter === "resolved" && state.filter !== "resolved" ? null : rows.filter((row) => matches(row, filter)).length;
+      count.textContent = n === null ? "" : ` ${n}`;
+    }
+    const total = rows.filter((row) => matches(row, "all")).reduce((sum, row) => sum + unread(row), 0);
+    document.title = total ? `(${total}) Returns Console` : "Returns Console";
+  }
+
   function visible(row) {
     if (state.query) return state.found.has(row.thread_id); // a search shows what it found, whatever the filter
-    if (state.filter === "resolved") return row.status === "resolved";
-    if (row.status === "resolved" || row.state === "closed") return false;
-    if (state.filter === "waiting") return row.state === "waiting" || Boolean(row.attention) || (row.state === "human" && row.waiting_since);
-    if (state.filter === "mine") return row.assigned_to === body.user;
-    if (state.filter === "failed") return row.commits_failed > 0;
-    if (state.filter === "escalated") return row.escalated > 0;
-    return true;
+    return matches(row, state.filter);
   }
 
   function sortedRows() {
@@ -108,6 +147,12 @@
       button.dataset.thread = row.thread_id;
       const top = el("div", "row between");
       top.appendChild(el("span", "name", row.customer.name));
+      const count = unread(row);
+      if (count && row.thread_id !== state.selected) {
+        const badge = el("span", "badge unread", String(count));
+        badge.setAttribute("aria-label", `${count} unread`);
+        top.appendChild(badge);
+      }
       if (row.customer.tier) top.appendChild(el("span", `badge tier-${row.customer.tier.toLowerCase()}`, row.customer.tier));
       const bottom = el("div", "row between");
       const stateLabel = row.attention && row.state !== "human" ? "waiting" : { waiting: "waiting for review", human: "human" }[row.state] || row.state;
@@ -135,6 +180,7 @@
       list.appendChild(li);
     }
     tickWaits();
+    renderCounts();
   }
 
   function tickWaits() {
@@ -151,6 +197,7 @@
     if (data.epoch) state.epoch = data.epoch;
     for (const row of data.conversations) {
       state.rows.set(row.thread_id, row);
+      state.read.set(row.thread_id, Math.max(state.read.get(row.thread_id) || 0, row.read_messages || 0));
       state.viewers.set(row.thread_id, row.viewers || []);
       if (!state.lastSeq.has(row.thread_id)) state.lastSeq.set(row.thread_id, row.last_seq);
     }
@@ -347,6 +394,7 @@
       state.selected = threadId;
       sayViewing();
     }
+    markRead(threadId);
     state.items.clear();
     state.earlier = null;
     state.proposals.clear();
@@ -662,7 +710,10 @@
       toast(`${event.proposal.escalation.by} asks you to decide on ${who}'s return (proposal #${event.proposal.id}).`, id);
     }
     if (event.row) {
-      state.rows.set(id, { ...(state.rows.get(id) || {}), ...event.row });
+      const before = state.rows.get(id);
+      state.rows.set(id, { ...(before || {}), ...event.row });
+      noticeChanges(before, state.rows.get(id), event);
+      if (id === state.selected) markRead(id);
       renderList();
     }
     if (id !== state.selected) return;
@@ -850,11 +901,33 @@
     }
   });
 
+  // One key must not send money out by accident: "a" arms, a second "a" within a few seconds approves.
+  let armed = null;
+  function armOrApprove(button) {
+    const panel = button.closest(".proposal");
+    const status = panel.querySelector(".decision-status");
+    if (armed && armed.panel === panel) {
+      clearTimeout(armed.timer);
+      armed = null;
+      return button.click();
+    }
+    if (armed) clearTimeout(armed.timer);
+    status.textContent = `Press a again to approve proposal #${panel.dataset.proposalId}.`;
+    status.className = "decision-status caption c-warning";
+    armed = {
+      panel,
+      timer: setTimeout(() => {
+        armed = null;
+        status.textContent = "";
+      }, 4000),
+    };
+  }
+
   document.addEventListener("keydown", (event) => {
     if (event.target.closest("input, textarea, select") || event.metaKey || event.ctrlKey || event.altKey) return;
     const first = (action) => document.querySelector(`.proposal.state-proposed [data-action="${action}"]`);
     if (event.key === "/") $("search").focus();
-    else if (event.key === "a" && first("approve")) first("approve").click();
+    else if (event.key === "a" && first("approve")) armOrApprove(first("approve"));
     else if (event.key === "r" && first("reject")) first("reject").click();
     else if (event.key === "j") {
       const waiting = sortedRows().filter((row) => row.state === "waiting" && row.thread_id !== state.selected);
@@ -862,6 +935,67 @@
     } else return;
     event.preventDefault();
   });
+
+  // --- noticed without watching: desktop notifications and a sound, for what needs a person ----------
+  const notifyPrefs = { desktop: localStorage.getItem("console.notify") === "on", sound: localStorage.getItem("console.sound") === "on" };
+
+  function renderNotifyControls() {
+    $("notify").setAttribute("aria-pressed", String(notifyPrefs.desktop));
+    $("notify").textContent = notifyPrefs.desktop ? "Notifications on" : "Notify me";
+    $("sound").checked = notifyPrefs.sound;
+  }
+
+  $("notify").addEventListener("click", async () => {
+    if (!notifyPrefs.desktop && "Notification" in window && Notification.permission === "default") {
+      await Notification.requestPermission(); // asked once: the browser remembers the answer
+    }
+    notifyPrefs.desktop = !notifyPrefs.desktop && "Notification" in window && Notification.permission === "granted";
+    localStorage.setItem("console.notify", notifyPrefs.desktop ? "on" : "off");
+    renderNotifyControls();
+  });
+  $("sound").addEventListener("change", () => {
+    notifyPrefs.sound = $("sound").checked;
+    localStorage.setItem("console.sound", notifyPrefs.sound ? "on" : "off");
+  });
+
+  function chime() {
+    const AudioContext = window.AudioContext || window.webkitAudioContext;
+    if (!AudioContext) return;
+    const audio = new AudioContext();
+    const tone = audio.createOscillator();
+    const volume = audio.createGain();
+    tone.frequency.value = 880;
+    volume.gain.setValueAtTime(0.08, audio.currentTime);
+    volume.gain.exponentialRampToValueAtTime(0.0001, audio.currentTime + 0.4);
+    tone.connect(volume).connect(audio.destination);
+    tone.start();
+    tone.stop(audio.currentTime + 0.4);
+  }
+
+  function notify(title, text, threadId) {
+    if (notifyPrefs.sound) chime();
+    if (!notifyPrefs.desktop || !("Notification" in window) || Notification.permission !== "granted") return;
+    const shown = new Notification(title, { body: text, tag: `${title}:${threadId}` });
+    shown.onclick = () => {
+      window.focus();
+      if (threadId) select(threadId);
+    };
+  }
+
+  // New waiting conversations, escalations (supervisors) and failed commits (supervisors): said once each.
+  function noticeChanges(before, after, event) {
+    const name = after.customer ? after.customer.name : "A customer";
+    const wasWaiting = before && matches(before, "waiting");
+    if (matches(after, "waiting") && !wasWaiting) {
+      notify("Waiting for you", `${name}: ${after.attention || (after.proposals_waiting ? "a return to review" : "a reply")}`, after.thread_id);
+    }
+    if (body.canRetry && event.kind === "proposal" && event.action === "escalated") {
+      notify("A supervisor is asked", `${event.proposal.escalation?.by || "An agent"} asks you to decide on ${name}'s return.`, after.thread_id);
+    }
+    if (body.canRetry && (after.commits_failed || 0) > ((before && before.commits_failed) || 0)) {
+      notify("A commit failed", `${name}'s return could not be committed: it is in the failed queue.`, after.thread_id);
+    }
+  }
 
   // --- toasts: what needs this person, said once, in the page -----------------------------------
   function toast(text, threadId) {
@@ -902,6 +1036,8 @@
     renderList();
   }
 
+  document.addEventListener("visibilitychange", () => state.selected && markRead(state.selected));
+  renderNotifyControls();
   setInterval(tickWaits, 1000);
   loadList().then(() => connect(false));
 })();

@@ -3,8 +3,9 @@
 A turn's CPU is mostly the round trips it makes (bench/load.py --profile: the Cosmos SDK's HTTP stack alone is
 about a quarter of it). Today a click is: Cosmos 2 point reads (the thread, the clicked widget) + 3 reads for
 the customer's orders and their products + 3 writes (answer, widget, thread state); the database 3 (the
-conversation, what the click meant for the staff transcript, the turn's record); Redis 4 (session, rate limit, the feed's numbering, its publish). Filing the
-proposal (confirm) adds its checks, its row and auto-approval rules in two transactions, and its own feed event.
+conversation, what the click meant for the staff transcript, the turn's record); Redis 4 (session, rate limit,
+the feed's numbering, its publish). Filing the proposal (confirm) adds its checks, its row and auto-approval
+rules in two transactions, and its own feed event.
 """
 
 from __future__ import annotations

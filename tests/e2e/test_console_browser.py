@@ -40,13 +40,39 @@ def _say(page: Page, text: str) -> None:
     page.keyboard.press("Enter")
 
 
+# Desktop notifications go to the operating system, out of a test's sight: the page's own Notification is kept
+# and every one it shows is also noted in window.shownNotifications.
+RECORD_NOTIFICATIONS = """
+(() => {
+  const Real = window.Notification;
+  window.shownNotifications = [];
+  class Recorded extends Real {
+    constructor(title, options) {
+      super(title, options);
+      window.shownNotifications.push({ title, body: options.body });
+    }
+  }
+  window.Notification = Recorded;
+})();
+"""
+
+
 def _agent(
-    browser: Browser, url: str, password: str, username: str = "agent", laptop_clock: timedelta | None = None
+    browser: Browser,
+    url: str,
+    password: str,
+    username: str = "agent",
+    laptop_clock: timedelta | None = None,
+    notifications: bool = False,
 ) -> Page:
-    """A signed-in dashboard; ``laptop_clock``: how far the agent's computer clock is off."""
+    """A signed-in dashboard; ``laptop_clock``: how far the agent's computer clock is off; ``notifications``:
+    the browser allows them and the page's are recorded."""
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     if laptop_clock is not None:
         context.clock.install(time=datetime.now(UTC) + laptop_clock)
+    if notifications:
+        context.grant_permissions(["notifications"], origin=url)
+        context.add_init_script(RECORD_NOTIFICATIONS)
     page = context.new_page()
     page.goto(f"{url}/console/")
     expect(page).to_have_url(f"{url}/admin/login/?next=/console/")
@@ -86,6 +112,10 @@ def test_agent_approves_a_return_live_and_the_customer_sees_it(stack: LiveStack,
     expect(proposal.locator(".amounts .total")).to_contain_text("98.99")
     agent.screenshot(path=str(shots / "console-1-proposal.png"))
 
+    agent.keyboard.press("a")  # one key alone sends no money: it asks for a second press
+    expect(proposal.locator(".decision-status")).to_have_text(re.compile(r"^Press a again to approve proposal #\d+\.$"))
+    agent.wait_for_timeout(300)
+    expect(agent.locator(".proposal .chip").first).to_have_text("Waiting for review")
     agent.keyboard.press("a")  # approve
     expect(agent.locator(".proposal .chip").first).to_have_text("Committed", timeout=30000)
     return_line = agent.locator(".proposal").first.locator("p", has_text="Return RET-")
@@ -233,7 +263,9 @@ def test_the_copilot_drafts_a_reply_the_agent_edits_and_a_new_message_makes_it_s
 def test_a_customer_who_asks_for_a_person_reaches_the_waiting_list_and_is_resolved_then_reopened(
     stack: LiveStack, browser: Browser, shots: Path
 ):
-    agent = _agent(browser, stack.url, stack.env["DEMO_PASSWORD"])
+    agent = _agent(browser, stack.url, stack.env["DEMO_PASSWORD"], notifications=True)
+    agent.get_by_role("button", name="Notify me").click()
+    expect(agent.get_by_role("button", name="Notifications on")).to_be_visible()
     customer = _customer(browser, stack.url, "ahmed.hassan@example.com", "ORD-79006")
     _say(customer, "hello")
     agent.locator("[data-filter=waiting]").click()
@@ -243,7 +275,13 @@ def test_a_customer_who_asks_for_a_person_reaches_the_waiting_list_and_is_resolv
     _say(customer, "can I talk to someone please")
     expect(customer.locator(".bubble.assistant").filter(has_text="in their queue now")).to_be_visible(timeout=10000)
     expect(row.locator(".attention")).to_have_text("asked for a person", timeout=10000)  # live, no reload
+    shown = agent.evaluate("window.shownNotifications")
+    assert {"title": "Waiting for you", "body": "Ahmed Hassan: asked for a person"} in shown, shown
+    expect(row.locator(".unread")).to_have_text("2")  # both of the customer's messages, unread by me
+    expect(agent).to_have_title(re.compile(r"^\(\d+\) Returns Console$"))
+    expect(agent.locator("[data-filter=waiting] .count")).to_have_text(re.compile(r" [1-9]\d*"))
     row.click()
+    expect(row.locator(".unread")).to_have_count(0)  # read now
     agent.get_by_label("Assignee").select_option("agent")
     expect(row.locator(".assignee")).to_have_text("you", timeout=10000)
     agent.get_by_role("button", name="Take over").click()
