@@ -216,3 +216,20 @@ async def test_the_transcript_says_what_the_customer_clicked(seeded):
     assert all(click["created_at"] for click in detail["clicks"])
     found = (await agent.get("/console/api/conversations", {"q": "Store Credit"})).json()["conversations"]
     assert chat.thread_id in [row["thread_id"] for row in found]
+
+
+async def test_unread_counts_are_each_agents_own(seeded):
+    agent, supervisor = await staff_client("agent"), await staff_client("supervisor")
+    chat = await Chat.sign_in()
+    await chat.say("hello")
+    await chat.say("is anyone there?")
+    assert (await _row(agent, chat.thread_id))["unread"] == 2
+
+    status, body = await _post(agent, f"/console/api/conversations/{chat.thread_id}/read", {})
+    assert status == 200 and body["unread"] == 0 and body["read_messages"] == 2
+    assert (await _row(agent, chat.thread_id))["unread"] == 0
+    await chat.click("returns.start_over", {})  # a click is not a message to read
+    await chat.say("hello again")
+    assert (await _row(agent, chat.thread_id))["unread"] == 1
+    assert (await _row(supervisor, chat.thread_id))["unread"] == 3  # the supervisor has read nothing
+    assert (await _post(agent, "/console/api/conversations/thr_nope/read", {}))[0] == 404
