@@ -29,10 +29,25 @@
     return node;
   }
 
+  // The same label on several buttons ("Return This" on every line) says to a screen reader which one it is,
+  // from the first words of the line it sits on.
+  function nameRepeatedButtons(root) {
+    const buttons = [...root.querySelectorAll("button")];
+    const seen = new Map();
+    for (const button of buttons) seen.set(button.textContent, (seen.get(button.textContent) || 0) + 1);
+    for (const button of buttons) {
+      if (seen.get(button.textContent) < 2) continue;
+      const line = button.closest(".list-item, .row");
+      const what = line && line.querySelector(".text, .title");
+      if (what) button.setAttribute("aria-label", `${button.textContent}: ${what.textContent}`);
+    }
+    return root;
+  }
+
   function renderComponent(component, ctx) {
     switch (component.type) {
       case "Card":
-        return renderChildren(el("div", "card"), component.children, ctx);
+        return nameRepeatedButtons(renderChildren(el("div", "card"), component.children, ctx));
       case "ListView":
         return renderChildren(el("ul", "list-view"), component.children, ctx);
       case "ListViewItem":
