@@ -129,6 +129,11 @@ class ProposalEdit:
     max_amount_cents: int
 
 
+def edited_quote(edit: ProposalEdit, user: Any) -> dict[str, Any]:
+    """The quote an edit comes to: the rules' own, or with the agent's amount (``_overridden_quote``)."""
+    return _overridden_quote(edit, user) if edit.override_cents is not None else edit.quote.to_dict()
+
+
 def _overridden_quote(edit: ProposalEdit, user: Any) -> dict[str, Any]:
     """The quote with the agent's amount: bounded by what was paid, a written reason, and a supervisor for
     anything above the rules' own figure."""
@@ -159,7 +164,7 @@ def _overridden_quote(edit: ProposalEdit, user: Any) -> dict[str, Any]:
 def edit_and_approve(*, proposal_id: int, user: Any, version: int, edit: ProposalEdit) -> Proposal:
     proposal = load(proposal_id)
     ensure_current(proposal, version)
-    quote = _overridden_quote(edit, user) if edit.override_cents is not None else edit.quote.to_dict()
+    quote = edited_quote(edit, user)
     check_approval_limit(user, int(quote["refund_cents"]) + int(quote["store_credit_cents"]))
     overridden = edit.override_cents is not None
     return _approve(

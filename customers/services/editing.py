@@ -11,6 +11,7 @@ from customers.errors import InvalidRequest
 from customers.models import Proposal
 from customers.policy import ReturnPolicy
 from customers.services.assessment import Selection, assess, customer_overview
+from customers.services.authority import money
 from customers.services.decisions import ProposalEdit
 from customers.services.proposals import proposal_lines
 from customers.services.quote import percent_of
@@ -64,3 +65,20 @@ async def reassess_edit(
     paid = assessment.quote.merchandise_cents
     bonus = percent_of(paid, policy.store_credit_bonus_percent) if resolution is Resolution.STORE_CREDIT else 0
     return ProposalEdit(lines, resolution, shipping, assessment.quote, override, reason_for_change, paid + bonus)
+
+
+def customer_amount_cents(quote: dict[str, Any]) -> int:
+    """What the customer gets back: the refund and the store credit together."""
+    return int(quote.get("refund_cents", 0)) + int(quote.get("store_credit_cents", 0))
+
+
+def needs_customer_agreement(proposal: Proposal, edit: ProposalEdit, quote: dict[str, Any]) -> str | None:
+    """Why an edit changes what the customer asked for in a way they must agree to (None when it does not): a
+    different resolution, or less back than the proposal they confirmed. More back, or the same, needs no one."""
+    if str(edit.resolution) != proposal.resolution:
+        return f"The customer asked for {proposal.resolution}, not {edit.resolution}."
+    before = customer_amount_cents(proposal.quote)
+    after = customer_amount_cents(quote)
+    if after < before:
+        return f"The customer would get {money(after)} instead of the {money(before)} they confirmed."
+    return None

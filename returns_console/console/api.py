@@ -29,9 +29,10 @@ from customers.models import Proposal, ProposalState
 from customers.selectors.policy import aactive_policy
 from customers.services import decisions
 from customers.services.authority import OverApprovalLimit, SupervisorsOnly
-from customers.services.editing import reassess_edit
+from customers.services.editing import customer_amount_cents, needs_customer_agreement, reassess_edit
 from customers.services.lifecycle import advance_return, allowed_next
 from customers.services.overlaps import ensure_still_returnable
+from customers.services.quote import MONEY_FIELDS
 from returns_console.console import copilot as copilot_drafts
 from returns_console.console import events, presence
 from returns_console.console.selectors import FILTERS, MAX_QUERY, conversation_rows, row_for
@@ -178,6 +179,29 @@ async def edit(request: HttpRequest, proposal_id: int) -> JsonResponse:
         edit=edited,
     )
     return await _fresh(proposal)
+
+
+@require_POST
+@staff_only
+async def preview_edit(request: HttpRequest, proposal_id: int) -> JsonResponse:
+    """What an edit would come to, as the agent types it (the edit form's live total): the amounts by the rules
+    (and any override), and whether the change needs the customer's agreement. Changes nothing."""
+    try:
+        body = _body(request)
+        proposal = await _proposal_or_404(proposal_id)
+        edited = await reassess_edit(await loop_repository(), proposal, body, await aactive_policy())
+        quote = await sync_to_async(decisions.edited_quote)(edited, request.staff)  # type: ignore[attr-defined]
+    except ReturnsError as refused:
+        return _refusal(refused)
+    amounts = {key.removesuffix("_cents"): int(quote.get(key, 0)) for key in MONEY_FIELDS}
+    return JsonResponse(
+        {
+            "amounts_cents": amounts,
+            "customer_gets_cents": customer_amount_cents(quote),
+            "confirmed_cents": customer_amount_cents(proposal.quote),
+            "needs_customer": needs_customer_agreement(proposal, edited, quote),
+        }
+    )
 
 
 @decision

@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/proposals/<int:proposal_id>", api.get_proposal, name="console-proposal"),
     path("api/proposals/<int:proposal_id>/approve", api.approve, name="console-approve"),
     path("api/proposals/<int:proposal_id>/edit", api.edit, name="console-edit"),
+    path("api/proposals/<int:proposal_id>/preview", api.preview_edit, name="console-preview"),
     path("api/proposals/<int:proposal_id>/reject", api.reject, name="console-reject"),
     path("api/proposals/<int:proposal_id>/escalate", api.escalate, name="console-escalate"),
     path("api/proposals/<int:proposal_id>/retry", api.retry, name="console-retry"),

@@ -502,15 +502,51 @@
       label.appendChild(node);
       form.appendChild(label);
     }
+    // The new total as the fields change, by the server's rules (never computed here), and whether the customer
+    // must agree to it.
+    const preview = el("p", "edit-preview caption");
+    preview.setAttribute("role", "status");
     const save = Object.assign(el("button", "primary", "Save and approve"), { type: "submit" });
-    form.appendChild(save);
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
+    const cancel = Object.assign(el("button", "", "Cancel"), { type: "button" });
+    cancel.addEventListener("click", () => form.remove());
+    const buttons = el("div", "row");
+    buttons.append(save, cancel);
+    form.append(preview, buttons);
+    const payload = () => {
       const quantities = {};
       form.querySelectorAll("input[data-sku]").forEach((input) => (quantities[input.dataset.sku] = Number(input.value)));
-      const payload = { quantities, resolution: resolution.value, shipping: shipping.value, reason_for_change: reason.value };
-      if (override.value !== "") payload.amount_override_cents = Math.round(Number(override.value) * 100);
-      decide(p, "edit", payload, panel);
+      const body = { quantities, resolution: resolution.value, shipping: shipping.value, reason_for_change: reason.value };
+      if (override.value !== "") body.amount_override_cents = Math.round(Number(override.value) * 100);
+      return body;
+    };
+    let pending = null;
+    let asked = 0;
+    const refresh = () => {
+      clearTimeout(pending);
+      pending = setTimeout(async () => {
+        const mine = ++asked;
+        try {
+          const quote = await api("POST", `/console/api/proposals/${p.id}/preview`, payload());
+          if (mine !== asked) return; // a newer change is on its way
+          const change = quote.customer_gets_cents - quote.confirmed_cents;
+          preview.textContent = `New total ${money(quote.customer_gets_cents)} (confirmed ${money(quote.confirmed_cents)}${change ? `, ${change > 0 ? "+" : "−"}${money(Math.abs(change))}` : ""}).`;
+          preview.className = "edit-preview caption";
+          if (quote.needs_customer) {
+            preview.append(el("span", "c-warning needs-customer", ` Needs the customer's agreement: ${quote.needs_customer}`));
+          }
+        } catch (error) {
+          if (mine !== asked) return;
+          preview.textContent = error.message;
+          preview.className = "edit-preview caption c-danger";
+        }
+      }, 250);
+    };
+    form.addEventListener("input", refresh);
+    form.addEventListener("change", refresh);
+    refresh();
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      decide(p, "edit", payload(), panel);
     });
     return form;
   }
