@@ -47,9 +47,41 @@ def _amount_row(proposal: Proposal) -> tuple[str, str]:
     return (proposal.resolution, widgets.money(proposal.total_cents))
 
 
+def _offer_message(proposal: Proposal) -> tuple[str, Any, str]:
+    offer = proposal.offer or {}
+    quote = offer.get("quote", {})
+    credit, refund = int(quote.get("store_credit_cents", 0)), int(quote.get("refund_cents", 0))
+    rows = [
+        ("Items", ", ".join(f"{line['quantity']} × {line['name']}" for line in offer.get("lines", []))),
+        ("Resolution", offer.get("resolution", "")),
+    ]
+    if credit or refund:
+        rows.append(("Store credit" if credit else "Refund", widgets.money(credit or refund)))
+    if offer.get("shipping"):
+        rows.append(("Shipping", offer["shipping"]))
+    changes = []
+    if offer.get("resolution") != proposal.resolution:
+        changes.append(f"{offer.get('resolution')} instead of {proposal.resolution}")
+    before = int(proposal.quote.get("store_credit_cents", 0)) + int(proposal.quote.get("refund_cents", 0))
+    if credit + refund != before:
+        changes.append(f"{widgets.money(credit + refund)} back instead of {widgets.money(before)}")
+    note = f" ({offer['reason_for_change']})" if offer.get("reason_for_change") else ""
+    text = (
+        f"Our team reviewed your return request and suggests a change: {' and '.join(changes) or 'see below'}{note}. "
+        "You can accept it, or keep your own request and our team will review it as it is."
+    )
+    return (
+        " ".join(text.split()),
+        widgets.offer_card(proposal.pk, rows),
+        f"Return request #{proposal.pk}: change suggested",
+    )
+
+
 def decision_message(proposal: Proposal, record: ReturnRecord | None) -> tuple[str, Any, str]:
     """(text, status card, card copy text) for the proposal's current state."""
     title = f"Return request #{proposal.pk}"
+    if proposal.state == ProposalState.PROPOSED and proposal.offer:
+        return _offer_message(proposal)
     if proposal.state == ProposalState.REJECTED:
         text = f"Our team reviewed your return request and couldn't approve it: {proposal.customer_message}"
         card = widgets.status_card(title, "Not approved", "danger", [("Order", proposal.order_id)])
@@ -110,7 +142,7 @@ def _items(thread_id: str, text: str, card: Any, copy_text: str) -> list[ThreadI
 
 async def tell_customer(repo: CosmosRepository, proposal: Proposal) -> None:
     """Post the decision into the proposal's conversation and push it to the customer's open page."""
-    if proposal.state not in TOLD:
+    if proposal.state not in TOLD and not (proposal.state == ProposalState.PROPOSED and proposal.offer):
         return
     record = None
     if proposal.state == ProposalState.COMMITTED and proposal.return_id:

@@ -9,7 +9,7 @@ from customers.signals import proposal_changed
 
 # Decisions and their outcome are told as they happen; lifecycle steps are shown when the customer asks.
 # A retried commit is not told again (the customer heard "approved" once), nor is a second failure.
-TOLD_ACTIONS = {"approved", "rejected", "committed", "failed", "closed", "cancelled"}
+TOLD_ACTIONS = {"approved", "rejected", "committed", "failed", "closed", "cancelled", "offered"}
 
 
 def _tell_customer(sender: Any, proposal: Proposal, action: str, **_: Any) -> None:

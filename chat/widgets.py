@@ -30,6 +30,8 @@ class Actions:
     CHANGE = "returns.change"
     CANCEL = "returns.cancel"
     START_OVER = "returns.start_over"
+    ACCEPT_OFFER = "returns.accept_offer"
+    DECLINE_OFFER = "returns.decline_offer"
     CHANGE_STEP = "returns.change_step"
     STATUS = "returns.status"
 
@@ -46,6 +48,8 @@ CLICK_WORDS = {
     Actions.START_OVER: "started over",
     Actions.CHANGE_STEP: "asked to change the {step}",
     Actions.STATUS: "asked where their return is",
+    Actions.ACCEPT_OFFER: "accepted the change to return request #{proposal_id}",
+    Actions.DECLINE_OFFER: "kept their own request #{proposal_id}",
 }
 
 
@@ -277,6 +281,31 @@ def status_card(title: str, badge: str, badge_color: str, rows: list[tuple[str, 
     if note:
         children.append(Caption(value=note))
     return Card(key="status", children=children)
+
+
+def offer_card(proposal_id: int, rows: list[tuple[str, str]]) -> Card:
+    """A change our team suggests to a return request: the customer accepts it or keeps their own request."""
+    children: list = [
+        Row(
+            children=[
+                Title(value=f"Return request #{proposal_id}", size="sm"),
+                Badge(label="Change suggested", color="info"),
+            ],
+            justify="between",
+        )
+    ]
+    for label, value in rows:
+        children.append(Row(children=[Caption(value=label), Text(value=value)], justify="between"))
+    payload = {"proposal_id": proposal_id}
+    children.append(
+        Row(
+            children=[
+                _button("Accept the change", Actions.ACCEPT_OFFER, payload, primary=True),
+                _button("Keep my request", Actions.DECLINE_OFFER, payload),
+            ]
+        )
+    )
+    return Card(key="offer", children=children)
 
 
 def choices(question: str, options: list[tuple[str, str, dict[str, object]]]) -> Card:

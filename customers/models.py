@@ -227,6 +227,8 @@ class Proposal(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     escalation_note = models.TextField(blank=True)
+    # A change staff offered the customer (another resolution, or less back): it waits for the customer's answer.
+    offer = models.JSONField(null=True, blank=True)
     created_at = ClockDateTimeField(auto_now_add=True)
     updated_at = ClockDateTimeField(auto_now=True)
 
@@ -300,6 +302,8 @@ class AuditAction(models.TextChoices):
     ASSIGN = "assign", "Conversation assigned"
     NOTE = "note", "Internal note"
     ESCALATE = "escalate", "Asked a supervisor"
+    OFFER = "offer", "Offered a change to the customer"
+    OFFER_DECLINED = "offer_declined", "Customer kept their request"
 
 
 class AuditEntry(models.Model):

@@ -35,6 +35,7 @@ from customers.policy import ReturnPolicy
 from customers.search import policy_search
 from customers.search.catalog import catalog_search
 from customers.selectors.policy import aactive_policy
+from customers.services import decisions
 from customers.services.assessment import Assessment, CustomerOverview, Selection, assess, customer_overview
 from customers.services.proposals import ProposalRequest, file_proposal
 from customers.services.quote import RefundQuote
@@ -166,6 +167,10 @@ class _Turn:
                 async for event in self._status():
                     yield event
                 return
+            elif action_type in (Actions.ACCEPT_OFFER, Actions.DECLINE_OFFER):
+                async for event in self._answer_offer(int(payload.get("proposal_id", 0)), action_type):
+                    yield event
+                return
             else:
                 async for event in self.out.say("Sorry, I didn't recognise that choice."):
                     yield event
@@ -174,6 +179,25 @@ class _Turn:
             async for event in self.out.say("Sorry, that choice isn't valid any more. Here is where we are:"):
                 yield event
         async for event in self._next_step():
+            yield event
+
+    async def _answer_offer(self, proposal_id: int, action_type: str) -> AsyncIterator[ThreadStreamEvent]:
+        """The customer's answer to a change our team suggested; the decision is the customers app's."""
+        accept = action_type == Actions.ACCEPT_OFFER
+        try:
+            await sync_to_async(decisions.answer_offer)(
+                proposal_id=proposal_id, customer_id=self.context.customer_id, accept=accept
+            )
+        except ReturnsError as refused:
+            async for event in self.out.say(refused.message):
+                yield event
+            return
+        answer = (
+            "Thank you: the change is accepted and your return is approved. You'll see it confirmed here shortly."
+            if accept
+            else "Understood: we'll keep your request as you made it, and our team will review it."
+        )
+        async for event in self.out.say(answer):
             yield event
 
     # --- text -----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ def snapshot(proposal: Proposal) -> dict[str, Any]:
         "resolution": proposal.resolution,
         "shipping": proposal.shipping,
         "quote": proposal.quote,
+        "offer": proposal.offer,  # a change waiting for the customer's answer
     }
 
 

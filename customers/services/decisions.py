@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F
 
@@ -178,6 +179,82 @@ def edit_and_approve(*, proposal_id: int, user: Any, version: int, edit: Proposa
             "shipping": str(edit.shipping) if edit.shipping else "",
             "quote": quote,
             "override_reason": edit.reason_for_change.strip() if overridden else "",
+        },
+    )
+
+
+@transaction.atomic
+def offer_edit(*, proposal_id: int, user: Any, version: int, edit: ProposalEdit, why: str) -> Proposal:
+    """Offer the customer an edit they must agree to (``editing.needs_customer_agreement``: another resolution,
+    or less back). Nothing is approved until they accept; the agent must be able to approve what they offer."""
+    proposal = load(proposal_id)
+    ensure_current(proposal, version)
+    if proposal.offer:
+        raise InvalidRequest("A change is already waiting for the customer's answer.")
+    quote = edited_quote(edit, user)
+    check_approval_limit(user, int(quote["refund_cents"]) + int(quote["store_credit_cents"]))
+    offer = {
+        "lines": edit.lines,
+        "resolution": str(edit.resolution),
+        "shipping": str(edit.shipping) if edit.shipping else "",
+        "quote": quote,
+        "reason_for_change": edit.reason_for_change.strip(),
+        "overridden": edit.override_cents is not None,
+        "why": why,
+        "by_id": user.pk,
+        "by": user.get_username(),
+        "at": clock.now().isoformat(),
+    }
+    before = audit.snapshot(proposal)
+    now = clock.now()
+    updated = Proposal.objects.filter(pk=proposal_id, version=version, state=ProposalState.PROPOSED).update(
+        offer=offer, version=F("version") + 1, updated_at=now
+    )
+    offered = load(proposal_id)
+    if not updated:
+        ensure_current(offered, version)
+        raise StaleProposal("This proposal changed while you were editing it; reload it.", offered)
+    audit.record(
+        AuditAction.OFFER, user=user, proposal=offered, before=before, note=edit.reason_for_change.strip() or why
+    )
+    announce(offered, "offered")
+    return offered
+
+
+@transaction.atomic
+def answer_offer(*, proposal_id: int, customer_id: str, accept: bool) -> Proposal:
+    """The customer's answer to an offered change. Accepting approves the change as the agent who offered it
+    (their limit checked again); declining keeps the customer's own request, waiting for review."""
+    proposal = Proposal.objects.select_for_update().filter(pk=proposal_id, customer_id=customer_id).first()
+    if proposal is None:  # another customer's proposal is simply not there
+        raise NotFound(f"Return request {proposal_id} was not found.")
+    offer = proposal.offer
+    if proposal.state != ProposalState.PROPOSED or not offer:
+        raise InvalidRequest("That suggestion is no longer open.")
+    proposal = load(proposal_id)
+    if not accept:
+        before = audit.snapshot(proposal)
+        Proposal.objects.filter(pk=proposal.pk).update(offer=None, version=F("version") + 1, updated_at=clock.now())
+        declined = load(proposal.pk)
+        audit.record(AuditAction.OFFER_DECLINED, label="customer", proposal=declined, before=before)
+        announce(declined, "offer_declined")
+        return declined
+    agent = get_user_model().objects.filter(pk=offer["by_id"], is_active=True, is_staff=True).first()
+    if agent is None:
+        raise InvalidRequest("That suggestion can no longer be accepted; our team will review your request.")
+    check_approval_limit(agent, int(offer["quote"]["refund_cents"]) + int(offer["quote"]["store_credit_cents"]))
+    return _approve(
+        proposal,
+        action=AuditAction.OVERRIDE if offer["overridden"] else AuditAction.EDIT,
+        user=agent,
+        note=f"accepted by the customer: {offer['why']}",
+        changes={
+            "lines": offer["lines"],
+            "resolution": offer["resolution"],
+            "shipping": offer["shipping"],
+            "quote": offer["quote"],
+            "override_reason": offer["reason_for_change"] if offer["overridden"] else "",
+            "offer": None,
         },
     )
 

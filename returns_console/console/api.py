@@ -172,6 +172,16 @@ async def edit(request: HttpRequest, proposal_id: int) -> JsonResponse:
     proposal = await _proposal_or_404(proposal_id)
     await sync_to_async(decisions.ensure_current)(proposal, version)  # before re-reading Cosmos
     edited = await reassess_edit(await loop_repository(), proposal, body, await aactive_policy())
+    quote = await sync_to_async(decisions.edited_quote)(edited, request.staff)  # type: ignore[attr-defined]
+    if why := needs_customer_agreement(proposal, edited, quote):  # offered to the customer, not approved
+        proposal = await sync_to_async(decisions.offer_edit)(
+            proposal_id=proposal_id,
+            user=request.staff,  # type: ignore[attr-defined]
+            version=version,
+            edit=edited,
+            why=why,
+        )
+        return await _fresh(proposal)
     proposal = await sync_to_async(decisions.edit_and_approve)(
         proposal_id=proposal_id,
         user=request.staff,  # type: ignore[attr-defined]

@@ -46,6 +46,7 @@ def proposal_json(proposal: Proposal) -> dict[str, Any]:
         else None,
         "can_retry": can_retry(proposal),
         "overlaps": proposal.overlaps,
+        "offer": proposal.offer,  # a change waiting for the customer's answer
         "escalation": {
             "by": proposal.escalated_by.get_username() if proposal.escalated_by_id else None,
             "at": proposal.escalated_at.isoformat(),

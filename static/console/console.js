@@ -534,6 +534,7 @@
           if (quote.needs_customer) {
             preview.append(el("span", "c-warning needs-customer", ` Needs the customer's agreement: ${quote.needs_customer}`));
           }
+          save.textContent = quote.needs_customer ? "Offer to the customer" : "Save and approve";
         } catch (error) {
           if (mine !== asked) return;
           preview.textContent = error.message;
@@ -596,6 +597,12 @@
       panel.appendChild(el("p", "caption c-warning overlap", `Asks for the same units as proposal ${names}: only one can go ahead.`));
     }
     if (p.customer_message) panel.appendChild(el("p", "caption", `Told the customer: ${p.customer_message}`));
+    if (p.offer) {
+      const back = (p.offer.quote.refund_cents || 0) + (p.offer.quote.store_credit_cents || 0);
+      panel.appendChild(
+        el("p", "caption c-info offer", `${p.offer.by} offered the customer ${p.offer.resolution}, ${money(back)} back: waiting for their answer.`)
+      );
+    }
     if (p.escalation) {
       const asked = `${p.escalation.by || "Someone"} asked a supervisor${p.escalation.note ? `: “${p.escalation.note}”` : "."}`;
       panel.appendChild(el("p", "caption c-warning escalation", asked));

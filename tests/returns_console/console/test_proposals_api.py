@@ -134,14 +134,16 @@ async def test_an_edit_is_re_quoted_by_the_rules_and_audited_with_before_and_aft
     status, body = await _post(
         agent,
         f"/console/api/proposals/{proposal.pk}/edit",
-        {"version": 1, "quantities": {"HUB-SMART-2": 2}, "resolution": "Full Refund", "shipping": "Customer Drop-off"},
+        {"version": 1, "quantities": {"HUB-SMART-2": 2}, "shipping": "Customer Drop-off"},
     )
+    # More back than the customer confirmed, same resolution: approved at once (less back, or another
+    # resolution, is offered to the customer first: test_edit_preview.py).
     assert status == 200, body
-    assert body["lines"][0]["quantity"] == 2 and body["resolution"] == "Full Refund"
-    assert body["amounts"]["refund"] == "179.98" and body["amounts"]["store_credit"] == "0.00"
+    assert body["lines"][0]["quantity"] == 2 and body["resolution"] == "Store Credit" and body["state"] != "proposed"
+    assert body["amounts"]["store_credit"] == "197.98" and body["amounts"]["refund"] == "0.00"
     entry = await AuditEntry.objects.aget(proposal_id=proposal.pk)
     assert entry.action == AuditAction.EDIT
-    assert entry.before["resolution"] == "Store Credit" and entry.after["resolution"] == "Full Refund"
+    assert entry.before["shipping"] != entry.after["shipping"] == "Customer Drop-off"
     assert entry.before["lines"][0]["quantity"] == 1 and entry.after["lines"][0]["quantity"] == 2
 
 
@@ -169,16 +171,18 @@ async def test_an_amount_override_needs_a_written_reason(seeded):
         agent, url, {"version": 1, "amount_override_cents": 5000, "reason_for_change": "Goodwill: box only dented"}
     )
     assert status == 200, body
-    assert body["amounts"]["store_credit"] == "50.00" and body["override"]["rules_total_cents"] == 9899
+    # Less back than the customer confirmed: offered to them first, approved only when they accept.
+    assert body["state"] == "proposed" and body["offer"]["quote"]["store_credit_cents"] == 5000
+    assert body["offer"]["quote"]["override"]["rules_total_cents"] == 9899
     entry = await AuditEntry.objects.aget(proposal_id=proposal.pk)
-    assert entry.action == AuditAction.OVERRIDE and entry.note == "Goodwill: box only dented"
-    assert entry.before["quote"]["store_credit_cents"] == 9899 and entry.after["quote"]["store_credit_cents"] == 5000
+    assert entry.action == AuditAction.OFFER and entry.note == "Goodwill: box only dented"
+    assert entry.after["offer"]["quote"]["store_credit_cents"] == 5000
 
 
 @pytest.mark.parametrize(
     ("who", "cents", "status", "code"),
     [
-        ("agent", 3500, 200, None),  # below the rules' 38.24: the agent may
+        ("agent", 3500, 200, None),  # below the rules' 38.24: the agent may (offered to the customer: less back)
         ("agent", 4000, 403, "supervisors_only"),  # above the rules' figure
         ("supervisor", 4000, 200, None),
         ("supervisor", 4500, 400, "invalid_request"),  # more than the 44.99 paid
@@ -206,7 +210,9 @@ async def test_amount_overrides_are_bounded_by_what_was_paid_and_by_who_may(seed
     assert answer == status, body
     stored = await Proposal.objects.aget(pk=proposal.pk)
     if code:
-        assert body["error"] == code and stored.state == "proposed"
+        assert body["error"] == code and stored.state == "proposed" and stored.offer is None
+    elif cents < 3824:  # less back than confirmed: waits for the customer's agreement
+        assert stored.state == "proposed" and stored.offer["quote"]["refund_cents"] == cents
     else:
         assert stored.state == "approved" and stored.quote["refund_cents"] == cents
 
