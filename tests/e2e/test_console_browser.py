@@ -275,6 +275,12 @@ def test_a_customer_who_asks_for_a_person_reaches_the_waiting_list_and_is_resolv
     _say(customer, "can I talk to someone please")
     expect(customer.locator(".bubble.assistant").filter(has_text="in their queue now")).to_be_visible(timeout=10000)
     expect(row.locator(".attention")).to_have_text("asked for a person", timeout=10000)  # live, no reload
+    agent.keyboard.press("/")  # search, from the keyboard
+    expect(agent.get_by_label("Search conversations")).to_be_focused()
+    agent.keyboard.type("someone please")  # words the customer said
+    expect(agent.locator(".conv-button")).to_have_count(1)
+    expect(agent.locator(".conv-button")).to_contain_text("Ahmed Hassan")
+    agent.keyboard.press("Escape")
     shown = agent.evaluate("window.shownNotifications")
     assert {"title": "Waiting for you", "body": "Ahmed Hassan: asked for a person"} in shown, shown
     expect(row.locator(".unread")).to_have_text("2")  # both of the customer's messages, unread by me
@@ -351,6 +357,18 @@ def test_an_agent_over_the_limit_asks_a_supervisor_who_is_told_live_and_approves
     supervisor.screenshot(path=str(shots / "console-11-edit-preview.png"))
     decision.get_by_role("button", name="Cancel").click()
     expect(decision.locator("form.edit")).to_have_count(0)
-    decision.get_by_role("button", name="Approve (a)").click()
-    expect(customer.locator(".card").filter(has_text="Confirmed").last).to_contain_text("299.99", timeout=20000)
+
+    # Less back than the customer confirmed is theirs to agree to: offered, not approved.
+    decision.get_by_role("button", name="Edit").click()
+    decision.get_by_label("Amount override").fill("250.00")
+    decision.get_by_label("Reason").fill("Stand was missing from the box")
+    expect(decision.get_by_role("button", name="Offer to the customer")).to_be_visible()
+    decision.get_by_role("button", name="Offer to the customer").click()
+    expect(decision.locator(".offer")).to_contain_text("waiting for their answer", timeout=10000)
+    offer = customer.locator(".card").filter(has_text="Change suggested").last
+    expect(offer).to_contain_text("$250.00", timeout=20000)
+    expect(customer.locator(".bubble.assistant").last).to_contain_text("$250.00 back instead of $299.99")
+    customer.screenshot(path=str(shots / "chat-offer.png"))
+    offer.get_by_role("button", name="Accept the change").click()
+    expect(customer.locator(".card").filter(has_text="Confirmed").last).to_contain_text("250.00", timeout=20000)
     expect(supervisor.locator(".conv-button").filter(has_text="Robert Johnson")).to_have_count(0, timeout=10000)
