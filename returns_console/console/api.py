@@ -69,6 +69,16 @@ def _body(request: HttpRequest) -> dict[str, Any]:
     return body
 
 
+def _text(body: dict[str, Any], key: str, *, required: bool = False) -> str:
+    """A text field of a JSON body; an optional one may be absent or null (empty text)."""
+    value = body.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidRequest(f'"{key}" is required.' if required else f'"{key}" must be text.')
+    return value
+
+
 MAX_VERSION = 2**31 - 1  # what the database column holds; anything larger is refused, never a 500
 
 
@@ -231,9 +241,7 @@ async def reject(request: HttpRequest, proposal_id: int) -> JsonResponse:
 async def escalate(request: HttpRequest, proposal_id: int) -> JsonResponse:
     """``{"version", "note"}``: ask a supervisor to decide."""
     body = _body(request)
-    note = body.get("note") or ""
-    if not isinstance(note, str):
-        raise InvalidRequest('"note" must be text.')
+    note = _text(body, "note")
     proposal = await sync_to_async(decisions.escalate)(
         proposal_id=proposal_id,
         user=request.staff,  # type: ignore[attr-defined]
@@ -424,9 +432,7 @@ async def set_mode(request: HttpRequest, thread_id: str) -> JsonResponse:
 @decision
 async def add_note(request: HttpRequest, thread_id: str) -> JsonResponse:
     """``{"text"}``: an internal note, for staff only."""
-    text = _body(request).get("text")
-    if not isinstance(text, str):
-        raise InvalidRequest('"text" is required.')
+    text = _text(_body(request), "text", required=True)
     note = await sync_to_async(conversations.add_note)(thread_id, request.staff, text)  # type: ignore[attr-defined]
     return JsonResponse({"note": note.as_json()})
 
@@ -441,9 +447,7 @@ async def mark_read(request: HttpRequest, thread_id: str) -> JsonResponse:
 @decision
 async def resolve(request: HttpRequest, thread_id: str) -> JsonResponse:
     """``{"note": optional text}``: done for now; the customer's next message reopens it."""
-    note = _body(request).get("note") or ""
-    if not isinstance(note, str):
-        raise InvalidRequest('"note" must be text.')
+    note = _text(_body(request), "note")
     conversation = await sync_to_async(conversations.resolve)(thread_id, request.staff, note)  # type: ignore[attr-defined]
     return JsonResponse(await sync_to_async(_conversation_json)(conversation))
 
@@ -466,9 +470,7 @@ async def assign(request: HttpRequest, thread_id: str) -> JsonResponse:
 
 @decision
 async def send_message(request: HttpRequest, thread_id: str) -> JsonResponse:
-    text = _body(request).get("text")
-    if not isinstance(text, str):
-        raise InvalidRequest('"text" is required.')
+    text = _text(_body(request), "text", required=True)
     item = await conversations.post_staff_message(thread_id, request.staff, text)  # type: ignore[attr-defined]
     return JsonResponse({"item": item.model_dump(mode="json", exclude_none=True)})
 

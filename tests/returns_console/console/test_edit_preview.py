@@ -25,7 +25,7 @@ async def _preview(client, proposal: Proposal, body: dict) -> tuple[int, dict]: 
     return response.status_code, response.json()
 
 
-async def _hub_for_store_credit() -> Proposal:
+async def _hub_for_store_credit() -> tuple[Chat, Proposal]:
     """Robert (Platinum) returns both hubs for store credit: 2 x 89.99 + 10% bonus."""
     chat = await Chat.sign_in()
     for text in (
@@ -36,12 +36,12 @@ async def _hub_for_store_credit() -> Proposal:
         "confirm",
     ):
         await chat.say(text)
-    return await Proposal.objects.aget(thread_id=chat.thread_id)
+    return chat, await Proposal.objects.aget(thread_id=chat.thread_id)
 
 
 async def test_the_preview_says_the_new_total_and_when_the_customer_must_agree(seeded):
     supervisor = await staff_client("supervisor")
-    proposal = await _hub_for_store_credit()
+    _, proposal = await _hub_for_store_credit()
     confirmed = proposal.quote["store_credit_cents"] + proposal.quote["refund_cents"]
 
     status, same = await _preview(supervisor, proposal, {})
@@ -67,7 +67,7 @@ async def test_the_preview_says_the_new_total_and_when_the_customer_must_agree(s
 
 async def test_a_preview_that_breaks_the_rules_says_why(seeded):
     agent = await staff_client("agent")
-    proposal = await _hub_for_store_credit()
+    _, proposal = await _hub_for_store_credit()
     for body, words in (
         ({"quantities": {"HUB-SMART-2": 5}}, ""),
         ({"quantities": {"NOPE": 1}}, "not part of this proposal"),
@@ -95,16 +95,7 @@ async def _offered(supervisor, repo) -> tuple[Chat, Proposal, dict]:  # type: ig
     """Robert's store-credit return, offered back as a full refund; the worker's telling of it done here."""
     from chat.decisions import tell_customer
 
-    chat = await Chat.sign_in()
-    for text in (
-        "I want to return both smart hubs from ORD-79001",
-        "they are damaged",
-        "store credit",
-        "prepaid label",
-        "confirm",
-    ):
-        await chat.say(text)
-    proposal = await Proposal.objects.aget(thread_id=chat.thread_id)
+    chat, proposal = await _hub_for_store_credit()
     status, body = await _edit(
         supervisor, proposal, {"resolution": "Full Refund", "reason_for_change": "card refund is faster"}
     )
