@@ -21,8 +21,21 @@ from tests.returns_console.console.conftest import CSRF, staff_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PROPOSAL_ACTIONS = ["approve", "edit", "reject", "retry", "close"]
-CONVERSATION_ACTIONS = ["take-over", "hand-back", "mode", "messages", "copilot", "saved-replies", "items"]
+PROPOSAL_ACTIONS = ["approve", "edit", "reject", "retry", "close", "escalate", "preview"]
+CONVERSATION_ACTIONS = [
+    "take-over",
+    "hand-back",
+    "mode",
+    "messages",
+    "copilot",
+    "saved-replies",
+    "items",
+    "notes",
+    "resolve",
+    "reopen",
+    "assign",
+    "read",
+]
 TURNS = [
     "I want to return Smart Home Hub from order ORD-79001",
     "it was completely damaged",
@@ -53,7 +66,10 @@ async def _world(seeded: Any) -> dict[str, Any]:
 
 async def _state(repo: Any, thread_id: str) -> tuple[Any, ...]:
     proposals = [(p.pk, p.state, p.version, json.dumps(p.lines)) async for p in Proposal.objects.order_by("pk")]
-    conversations = [(c.thread_id, c.mode, c.assigned_to_id, c.closed_at) async for c in Conversation.objects.all()]
+    conversations = [
+        (c.thread_id, c.mode, c.assigned_to_id, c.closed_at, c.status, c.attention)
+        async for c in Conversation.objects.all()
+    ]
     audit = await sync_to_async(AuditEntry.objects.count)()
     store = CosmosChatStore(repo.database)
     items = await store.load_thread_items(
@@ -80,6 +96,9 @@ def _requests(proposal: int, thread_id: str) -> st.SearchStrategy[tuple[str, str
                 "lines": json_value,
                 "resolution": st.sampled_from(["Store Credit", "Cash", ""]) | json_value,
                 "status": st.sampled_from(["cancelled", "in_transit", "lost"]) | json_value,
+                "user": st.sampled_from(["agent", "supervisor", "nobody", ""]) | json_value,
+                "quantities": json_value,
+                "amount_override_cents": st.integers(-10, 10**6) | json_value,
             },
         ).map(lambda value: json.dumps(value).encode()),
         json_value.map(lambda value: json.dumps(value).encode()),
