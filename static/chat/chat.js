@@ -236,25 +236,15 @@
   // --- live updates -------------------------------------------------------------------------
   // Staff replies and decisions arrive on a websocket; after a drop it reconnects and reloads the thread,
   // so nothing pushed while it was away is lost.
-  let socket = null;
-  let retryMs = 500;
-
-  function connectUpdates(isReconnect) {
-    socket = new WebSocket(liveSocketURL("/ws/chat/"));
-    socket.addEventListener("open", () => {
-      retryMs = 500;
-      document.body.dataset.live = "on";
-      if (isReconnect && state.threadId) showChat();
-    });
-    socket.addEventListener("message", (message) => {
-      const data = JSON.parse(message.data);
-      if (data.type === "thread.item" && data.thread_id === state.threadId) upsertItem(data.item);
-    });
-    socket.addEventListener("close", (event) => {
-      document.body.dataset.live = "off";
-      if (event.code === 4401 || els.chat.hidden) return; // signed out: nothing to listen for
-      setTimeout(() => connectUpdates(true), retryMs);
-      retryMs = Math.min(retryMs * 2, 15000);
+  function connectUpdates() {
+    keepLive("/ws/chat/", {
+      onOpen: (_, isReconnect) => {
+        if (isReconnect && state.threadId) showChat();
+      },
+      onMessage: (data) => {
+        if (data.type === "thread.item" && data.thread_id === state.threadId) upsertItem(data.item);
+      },
+      onClose: (event) => !(event.code === 4401 || els.chat.hidden), // signed out: nothing to listen for
     });
   }
 
@@ -327,7 +317,7 @@
       state.customerId = session.customer_id;
       sessionStorage.setItem("returns.customer", state.customerId);
       await showChat();
-      connectUpdates(false);
+      connectUpdates();
     } catch (error) {
       showSignIn(error.message);
     }
@@ -355,6 +345,6 @@
   });
 
   state.customerId = sessionStorage.getItem("returns.customer");
-  if (state.customerId) showChat().then(() => connectUpdates(false));
+  if (state.customerId) showChat().then(() => connectUpdates());
   else showSignIn("");
 })();

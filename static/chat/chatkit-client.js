@@ -3,10 +3,7 @@
 (function () {
   "use strict";
 
-  function csrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
+  const csrfToken = window.csrfToken; // static/shared/sockets.js
 
   async function postJSON(url, body) {
     return fetch(url, {
