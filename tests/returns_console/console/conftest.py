@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
@@ -29,3 +31,11 @@ async def staff_client(username: str) -> AsyncClient:
     assert page.status_code == 200, page.content
     client.cookies.load({"csrftoken": CSRF})
     return client
+
+
+async def post_json(client: AsyncClient, url: str, body: object) -> tuple[int, dict]:
+    """POST ``body`` as JSON with the CSRF token, as the console page does: (status, JSON answer)."""
+    response = await client.post(
+        url, data=json.dumps(body), content_type="application/json", headers={"X-CSRFToken": CSRF}
+    )
+    return response.status_code, response.json()

@@ -10,16 +10,9 @@ from django.contrib.auth import get_user_model
 from chat.models import Conversation
 from customers.models import AuditAction, AuditEntry
 from tests.chat.conversation import Conversation as Chat
-from tests.returns_console.console.conftest import CSRF, staff_client
+from tests.returns_console.console.conftest import post_json, staff_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def _post(client, url: str, body: object) -> tuple[int, dict]:  # type: ignore[no-untyped-def]
-    response = await client.post(
-        url, data=json.dumps(body), content_type="application/json", headers={"X-CSRFToken": CSRF}
-    )
-    return response.status_code, response.json()
 
 
 async def _row(client, thread_id: str, which: str = "all") -> dict | None:  # type: ignore[no-untyped-def]
@@ -52,15 +45,15 @@ async def test_a_customer_message_after_a_hand_back_needs_a_reply_and_a_staff_re
     chat = await Chat.sign_in()
     await chat.say("hello")
     url = f"/console/api/conversations/{chat.thread_id}"
-    assert (await _post(agent, f"{url}/take-over", {}))[0] == 200
-    assert (await _post(agent, f"{url}/hand-back", {}))[0] == 200
+    assert (await post_json(agent, f"{url}/take-over", {}))[0] == 200
+    assert (await post_json(agent, f"{url}/hand-back", {}))[0] == 200
     assert (await _row(agent, chat.thread_id))["attention"] is None
 
     await chat.say("actually one more thing about the refund")
     row = await _row(agent, chat.thread_id, "waiting")
     assert row is not None and row["attention"] == "needs reply"
 
-    assert (await _post(agent, f"{url}/messages", {"text": "Happy to help, what is it?"}))[0] == 200
+    assert (await post_json(agent, f"{url}/messages", {"text": "Happy to help, what is it?"}))[0] == 200
     assert (await _row(agent, chat.thread_id))["attention"] is None
 
 
@@ -69,7 +62,7 @@ async def test_in_human_mode_every_customer_message_needs_a_reply(seeded):
     chat = await Chat.sign_in()
     await chat.say("hello")
     url = f"/console/api/conversations/{chat.thread_id}"
-    await _post(agent, f"{url}/take-over", {})
+    await post_json(agent, f"{url}/take-over", {})
     await chat.say("are you there?")
     assert (await _row(agent, chat.thread_id, "waiting"))["attention"] == "needs reply"
 
@@ -79,8 +72,8 @@ async def test_clicks_alone_do_not_ask_for_a_reply(seeded):
     chat = await Chat.sign_in()
     await chat.say("I want to return the smart hub from ORD-79001")
     url = f"/console/api/conversations/{chat.thread_id}"
-    await _post(agent, f"{url}/take-over", {})
-    await _post(agent, f"{url}/hand-back", {})
+    await post_json(agent, f"{url}/take-over", {})
+    await post_json(agent, f"{url}/hand-back", {})
     await chat.click("returns.select_reason", {"reason": "Damaged/Defective"})
     assert (await _row(agent, chat.thread_id))["attention"] is None
 
@@ -91,13 +84,13 @@ async def test_resolve_with_a_note_then_the_customers_next_message_reopens_it(se
     await chat.say("can I talk to someone")
     url = f"/console/api/conversations/{chat.thread_id}"
 
-    status, row = await _post(agent, f"{url}/resolve", {"note": "Explained the window"})
+    status, row = await post_json(agent, f"{url}/resolve", {"note": "Explained the window"})
     assert status == 200 and row["status"] == "resolved" and row["state"] == "resolved"
     assert row["resolved"]["note"] == "Explained the window" and row["resolved"]["by"] == "Ben"
     assert row["attention"] is None and row["waiting_since"] is None
     assert await _row(agent, chat.thread_id) is None  # off the open list...
     assert (await _row(agent, chat.thread_id, "resolved"))["status"] == "resolved"  # ...on the resolved one
-    assert (await _post(agent, f"{url}/resolve", {}))[0] == 400  # twice: refused, not silently repeated
+    assert (await post_json(agent, f"{url}/resolve", {}))[0] == 400  # twice: refused, not silently repeated
 
     await chat.say("hi again, the label did not print")
     assert (await _row(agent, chat.thread_id))["status"] == "reopened"
@@ -112,9 +105,9 @@ async def test_an_agent_reopens_a_resolved_conversation(seeded):
     chat = await Chat.sign_in()
     await chat.say("hello")
     url = f"/console/api/conversations/{chat.thread_id}"
-    assert (await _post(agent, f"{url}/reopen", {}))[0] == 400  # it is not resolved
-    await _post(agent, f"{url}/resolve", {})
-    status, row = await _post(agent, f"{url}/reopen", {})
+    assert (await post_json(agent, f"{url}/reopen", {}))[0] == 400  # it is not resolved
+    await post_json(agent, f"{url}/resolve", {})
+    status, row = await post_json(agent, f"{url}/reopen", {})
     assert status == 200 and row["status"] == "reopened"
     assert await AuditEntry.objects.filter(thread_id=chat.thread_id, action=AuditAction.REOPEN).acount() == 1
 
@@ -125,13 +118,13 @@ async def test_assign_to_a_colleague_shows_under_their_mine_and_null_unassigns(s
     await chat.say("hello")
     url = f"/console/api/conversations/{chat.thread_id}"
 
-    status, row = await _post(agent, f"{url}/assign", {"user": "supervisor"})
+    status, row = await post_json(agent, f"{url}/assign", {"user": "supervisor"})
     assert status == 200 and row["assigned_to"] == "supervisor"
     assert (await _row(supervisor, chat.thread_id, "mine")) is not None
     assert (await _row(agent, chat.thread_id, "mine")) is None
     assert (await _row(agent, chat.thread_id))["assigned_to"] == "supervisor"
 
-    status, row = await _post(agent, f"{url}/assign", {"user": None})
+    status, row = await post_json(agent, f"{url}/assign", {"user": None})
     assert status == 200 and row["assigned_to"] is None
     assert await AuditEntry.objects.filter(thread_id=chat.thread_id, action=AuditAction.ASSIGN).acount() == 2
 
@@ -144,9 +137,9 @@ async def test_assign_refuses_what_is_not_an_active_member_of_staff(seeded):
     await get_user_model().objects.acreate_user("gone", password="pw-gone-1", is_staff=True, is_active=False)
     url = f"/console/api/conversations/{chat.thread_id}/assign"
     for body in ({"user": "shopper"}, {"user": "gone"}, {"user": "nobody"}, {}, {"user": 7}, [1]):
-        status, answer = await _post(agent, url, body)
+        status, answer = await post_json(agent, url, body)
         assert status == 400 and answer["error"], body
-    assert (await _post(agent, "/console/api/conversations/thr_nope/assign", {"user": None}))[0] == 404
+    assert (await post_json(agent, "/console/api/conversations/thr_nope/assign", {"user": None}))[0] == 404
     conversation = await Conversation.objects.aget(thread_id=chat.thread_id)
     assert conversation.assigned_to_id is None
 
@@ -170,7 +163,7 @@ async def test_an_internal_note_is_for_staff_and_never_reaches_the_customer(seed
     url = f"/console/api/conversations/{chat.thread_id}"
     secret = "Customer sounds upset; offer the goodwill credit if they push back"
 
-    status, body = await _post(agent, f"{url}/notes", {"text": secret})
+    status, body = await post_json(agent, f"{url}/notes", {"text": secret})
     assert status == 200 and body["note"]["author"] == "Ben" and body["note"]["text"] == secret
     detail = (await supervisor.get(url)).json()
     assert [(note["author"], note["text"]) for note in detail["notes"]] == [("Ben", secret)]
@@ -192,9 +185,9 @@ async def test_notes_refuse_what_is_not_a_note(seeded):
     await chat.say("hello")
     url = f"/console/api/conversations/{chat.thread_id}/notes"
     for body in ({}, {"text": "   "}, {"text": 5}, {"text": "x" * 4001}):
-        status, answer = await _post(agent, url, body)
+        status, answer = await post_json(agent, url, body)
         assert status == 400 and answer["error"], body
-    assert (await _post(agent, "/console/api/conversations/thr_nope/notes", {"text": "hi"}))[0] == 404
+    assert (await post_json(agent, "/console/api/conversations/thr_nope/notes", {"text": "hi"}))[0] == 404
     response = await chat.client.post(url, data='{"text": "I am staff"}', content_type="application/json")
     assert response.status_code in (401, 403)  # a customer cannot write one
 
@@ -225,11 +218,11 @@ async def test_unread_counts_are_each_agents_own(seeded):
     await chat.say("is anyone there?")
     assert (await _row(agent, chat.thread_id))["unread"] == 2
 
-    status, body = await _post(agent, f"/console/api/conversations/{chat.thread_id}/read", {})
+    status, body = await post_json(agent, f"/console/api/conversations/{chat.thread_id}/read", {})
     assert status == 200 and body["unread"] == 0 and body["read_messages"] == 2
     assert (await _row(agent, chat.thread_id))["unread"] == 0
     await chat.click("returns.start_over", {})  # a click is not a message to read
     await chat.say("hello again")
     assert (await _row(agent, chat.thread_id))["unread"] == 1
     assert (await _row(supervisor, chat.thread_id))["unread"] == 3  # the supervisor has read nothing
-    assert (await _post(agent, "/console/api/conversations/thr_nope/read", {}))[0] == 404
+    assert (await post_json(agent, "/console/api/conversations/thr_nope/read", {}))[0] == 404

@@ -15,16 +15,9 @@ from customers.models import AuditAction, AuditEntry
 from returns_console.asgi import application
 from returns_console.console import events
 from tests.chat.conversation import Conversation as Chat
-from tests.returns_console.console.conftest import CSRF, staff_client
+from tests.returns_console.console.conftest import post_json, staff_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def _post(client, url: str, body: object) -> tuple[int, dict]:  # type: ignore[no-untyped-def]
-    response = await client.post(
-        url, data=json.dumps(body), content_type="application/json", headers={"X-CSRFToken": CSRF}
-    )
-    return response.status_code, response.json()
 
 
 async def _console_socket(client) -> WebsocketCommunicator:  # type: ignore[no-untyped-def]
@@ -130,7 +123,7 @@ async def test_take_over_silences_the_assistant_and_the_agents_words_reach_the_c
     )
     assert (await customer_socket.connect())[0]
 
-    status, row = await _post(agent, f"/console/api/conversations/{chat.thread_id}/take-over", {})
+    status, row = await post_json(agent, f"/console/api/conversations/{chat.thread_id}/take-over", {})
     assert status == 200 and row["mode"] == "human" and row["assigned_to"] == "agent" and row["state"] == "human"
     joined = await customer_socket.receive_json_from(timeout=10)
     assert "now chatting with Ben" in joined["item"]["content"][0]["text"]
@@ -140,7 +133,7 @@ async def test_take_over_silences_the_assistant_and_the_agents_words_reach_the_c
     mine = (await agent.get("/console/api/conversations?filter=mine")).json()["conversations"]
     assert [r["thread_id"] for r in mine] == [chat.thread_id] and mine[0]["waiting_since"]
 
-    status, _ = await _post(
+    status, _ = await post_json(
         agent, f"/console/api/conversations/{chat.thread_id}/messages", {"text": "Hi Robert, I'm here."}
     )
     assert status == 200
@@ -150,7 +143,7 @@ async def test_take_over_silences_the_assistant_and_the_agents_words_reach_the_c
     transcript = (await agent.get(f"/console/api/conversations/{chat.thread_id}")).json()
     assert transcript["waiting_since"] is None  # answered
 
-    status, row = await _post(agent, f"/console/api/conversations/{chat.thread_id}/hand-back", {})
+    status, row = await post_json(agent, f"/console/api/conversations/{chat.thread_id}/hand-back", {})
     assert status == 200 and row["mode"] == "copilot" and row["assigned_to"] is None
     await customer_socket.receive_json_from(timeout=10)  # "Our assistant is back"
     answered = await chat.say("I want to return some items")
@@ -167,16 +160,16 @@ async def test_staff_message_and_mode_refusals(seeded):
     await chat.say("hi")
     agent = await staff_client("agent")
     url = f"/console/api/conversations/{chat.thread_id}"
-    assert (await _post(agent, f"{url}/messages", {"text": "   "}))[0] == 400
-    assert (await _post(agent, f"{url}/messages", {"text": "x" * 5000}))[0] == 400
-    assert (await _post(agent, f"{url}/messages", {}))[0] == 400
-    assert (await _post(agent, f"{url}/mode", {"mode": "autopilot"}))[0] == 400
-    assert (await _post(agent, "/console/api/conversations/thr_nope/take-over", {}))[0] == 404
+    assert (await post_json(agent, f"{url}/messages", {"text": "   "}))[0] == 400
+    assert (await post_json(agent, f"{url}/messages", {"text": "x" * 5000}))[0] == 400
+    assert (await post_json(agent, f"{url}/messages", {}))[0] == 400
+    assert (await post_json(agent, f"{url}/mode", {"mode": "autopilot"}))[0] == 400
+    assert (await post_json(agent, "/console/api/conversations/thr_nope/take-over", {}))[0] == 404
     # Assistant mode lets the assistant approve alone: a supervisor's call, not an agent's.
-    status, body = await _post(agent, f"{url}/mode", {"mode": "assistant"})
+    status, body = await post_json(agent, f"{url}/mode", {"mode": "assistant"})
     assert status == 403 and body["error"] == "supervisors_only"
     assert (await Conversation.objects.aget(thread_id=chat.thread_id)).mode == "copilot"
-    status, row = await _post(await staff_client("supervisor"), f"{url}/mode", {"mode": "assistant"})
+    status, row = await post_json(await staff_client("supervisor"), f"{url}/mode", {"mode": "assistant"})
     assert status == 200 and row["mode"] == "assistant"
     assert (await Conversation.objects.aget(thread_id=chat.thread_id)).mode == "assistant"
 
@@ -185,7 +178,7 @@ async def test_in_assistant_mode_a_confirmed_return_is_approved_without_a_person
     chat = await Chat.sign_in()
     await chat.say("I want to return Smart Home Hub from order ORD-79001")
     supervisor = await staff_client("supervisor")
-    await _post(supervisor, f"/console/api/conversations/{chat.thread_id}/mode", {"mode": "assistant"})
+    await post_json(supervisor, f"/console/api/conversations/{chat.thread_id}/mode", {"mode": "assistant"})
     for text in ("it was completely damaged", "I would like a STORE_CREDIT", "prepaid label", "confirm"):
         await chat.say(text)
     [proposal] = (await supervisor.get(f"/console/api/proposals?thread_id={chat.thread_id}")).json()["proposals"]
@@ -198,7 +191,7 @@ async def test_in_assistant_mode_a_return_above_the_ceiling_waits_for_a_person(s
     chat = await Chat.sign_in()
     await chat.say("I want to return the Ultra HD Smart Display from order ORD-79001")
     supervisor = await staff_client("supervisor")
-    await _post(supervisor, f"/console/api/conversations/{chat.thread_id}/mode", {"mode": "assistant"})
+    await post_json(supervisor, f"/console/api/conversations/{chat.thread_id}/mode", {"mode": "assistant"})
     for text in ("it was completely damaged", "full refund", "prepaid label", "confirm"):
         await chat.say(text)
     assert "with our team for a quick review" in chat.text()
@@ -248,10 +241,10 @@ async def test_a_conversation_the_customer_deleted_is_closed_for_staff_and_refus
     deleted = await chat.post(protocol.delete_thread(chat.thread_id))
     assert deleted.status_code == 200, deleted.content
 
-    status, body = await _post(agent, f"{url}/take-over", {})
+    status, body = await post_json(agent, f"{url}/take-over", {})
     assert status == 409 and body["error"] == "conversation_deleted" and "deleted this conversation" in body["message"]
-    assert (await _post(agent, f"{url}/messages", {"text": "Hello?"}))[0] == 409
-    assert (await _post(await staff_client("supervisor"), f"{url}/mode", {"mode": "assistant"}))[0] == 409
+    assert (await post_json(agent, f"{url}/messages", {"text": "Hello?"}))[0] == 409
+    assert (await post_json(await staff_client("supervisor"), f"{url}/mode", {"mode": "assistant"}))[0] == 409
     conversation = await Conversation.objects.aget(thread_id=chat.thread_id)
     assert conversation.mode == "copilot" and conversation.closed_at and conversation.deleted_by_customer_at
     row = (await agent.get(url)).json()

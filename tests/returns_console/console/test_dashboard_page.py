@@ -26,7 +26,11 @@ def test_staff_get_the_dashboard_with_their_limit_and_the_options(client):
     client.force_login(get_user_model().objects.get(username="agent"))
     page = client.get("/console/").content.decode()
     assert 'data-user="agent"' in page and 'data-limit="20000"' in page and 'data-can-retry=""' in page
-    assert "Store Credit" in page and "Prepaid Shipping Label" in page and 'type="module" src="/static/console/main.js"' in page
+    assert (
+        "Store Credit" in page
+        and "Prepaid Shipping Label" in page
+        and 'type="module" src="/static/console/main.js"' in page
+    )
     assert 'data-presence-refresh-ms="25000"' in page  # inside presence's 60 s time to live
 
 

@@ -10,19 +10,13 @@ import pytest
 
 from customers.models import AuditAction, AuditEntry, Proposal
 from tests.chat.conversation import Conversation as Chat
-from tests.returns_console.console.conftest import CSRF, staff_client
+from tests.returns_console.console.conftest import post_json, staff_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def _preview(client, proposal: Proposal, body: dict) -> tuple[int, dict]:  # type: ignore[no-untyped-def]
-    response = await client.post(
-        f"/console/api/proposals/{proposal.pk}/preview",
-        data=json.dumps(body),
-        content_type="application/json",
-        headers={"X-CSRFToken": CSRF},
-    )
-    return response.status_code, response.json()
+    return await post_json(client, f"/console/api/proposals/{proposal.pk}/preview", body)
 
 
 async def _hub_for_store_credit() -> tuple[Chat, Proposal]:
@@ -82,13 +76,7 @@ async def test_a_preview_that_breaks_the_rules_says_why(seeded):
 
 
 async def _edit(client, proposal: Proposal, body: dict) -> tuple[int, dict]:  # type: ignore[no-untyped-def]
-    response = await client.post(
-        f"/console/api/proposals/{proposal.pk}/edit",
-        data=json.dumps({"version": proposal.version, **body}),
-        content_type="application/json",
-        headers={"X-CSRFToken": CSRF},
-    )
-    return response.status_code, response.json()
+    return await post_json(client, f"/console/api/proposals/{proposal.pk}/edit", {"version": proposal.version, **body})
 
 
 async def _offered(supervisor, repo) -> tuple[Chat, Proposal, dict]:  # type: ignore[no-untyped-def]

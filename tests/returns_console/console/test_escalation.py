@@ -3,23 +3,14 @@ see it in their own filter and live, and the supervisor decides."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from customers.models import AuditAction, AuditEntry, Proposal
 from tests.chat.conversation import Conversation as Chat
-from tests.returns_console.console.conftest import CSRF, staff_client
+from tests.returns_console.console.conftest import post_json, staff_client
 from tests.returns_console.console.test_console_socket import _events
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def _post(client, url: str, body: object) -> tuple[int, dict]:  # type: ignore[no-untyped-def]
-    response = await client.post(
-        url, data=json.dumps(body), content_type="application/json", headers={"X-CSRFToken": CSRF}
-    )
-    return response.status_code, response.json()
 
 
 async def _display_refund() -> tuple[Chat, Proposal]:
@@ -42,13 +33,13 @@ async def test_an_agent_over_the_limit_asks_a_supervisor_who_sees_it_and_decides
     agent, supervisor = await staff_client("agent"), await staff_client("supervisor")
     chat, proposal = await _display_refund()
     assert proposal.total_cents > 200_00
-    assert (await _post(agent, f"/console/api/proposals/{proposal.pk}/approve", {"version": proposal.version}))[
+    assert (await post_json(agent, f"/console/api/proposals/{proposal.pk}/approve", {"version": proposal.version}))[
         0
     ] == 403
 
     dashboard = _socket(supervisor.cookies["sessionid"].value)
     assert (await dashboard.connect())[0]
-    status, body = await _post(
+    status, body = await post_json(
         agent,
         f"/console/api/proposals/{proposal.pk}/escalate",
         {"version": proposal.version, "note": "Cracked on arrival, photos in chat"},
@@ -64,7 +55,7 @@ async def test_an_agent_over_the_limit_asks_a_supervisor_who_sees_it_and_decides
 
     rows = (await supervisor.get("/console/api/conversations?filter=escalated")).json()["conversations"]
     assert [row["thread_id"] for row in rows] == [chat.thread_id]
-    status, body = await _post(
+    status, body = await post_json(
         supervisor, f"/console/api/proposals/{proposal.pk}/approve", {"version": body["version"]}
     )
     assert status == 200 and body["state"] in ("approved", "committing", "committed")
@@ -78,10 +69,10 @@ async def test_escalating_twice_or_on_a_stale_version_is_refused(seeded):
     agent = await staff_client("agent")
     _, proposal = await _display_refund()
     url = f"/console/api/proposals/{proposal.pk}/escalate"
-    assert (await _post(agent, url, {"version": proposal.version}))[0] == 200
-    status, body = await _post(agent, url, {"version": proposal.version + 1})
+    assert (await post_json(agent, url, {"version": proposal.version}))[0] == 200
+    status, body = await post_json(agent, url, {"version": proposal.version + 1})
     assert status == 400 and "already asked a supervisor" in body["message"]
-    assert (await _post(agent, url, {"version": proposal.version}))[0] == 409  # stale
+    assert (await post_json(agent, url, {"version": proposal.version}))[0] == 409  # stale
     for bad in ({}, {"version": "x"}, {"version": proposal.version + 1, "note": 3}, {"version": 1, "note": "x" * 2001}):
-        assert (await _post(agent, url, bad))[0] in (400, 409), bad
-    assert (await _post(agent, "/console/api/proposals/999999/escalate", {"version": 1}))[0] == 404
+        assert (await post_json(agent, url, bad))[0] in (400, 409), bad
+    assert (await post_json(agent, "/console/api/proposals/999999/escalate", {"version": 1}))[0] == 404

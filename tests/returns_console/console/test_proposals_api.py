@@ -16,7 +16,7 @@ from django.test import AsyncClient
 from customers.domain import Reason, Resolution, Shipping
 from customers.models import AuditAction, AuditEntry, AutoApprovalRule, Proposal
 from tests.customers.seeded import file_seed_proposal
-from tests.returns_console.console.conftest import CSRF, staff_client
+from tests.returns_console.console.conftest import CSRF, post_json, staff_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,13 +27,6 @@ def _queued(redis_url: str, queue: str) -> list[tuple[str, list]]:
     return [
         (message["headers"]["task"], json.loads(base64.b64decode(message["body"]))[0]) for message in reversed(messages)
     ]
-
-
-async def _post(client: AsyncClient, url: str, body: object) -> tuple[int, dict]:
-    response = await client.post(
-        url, data=json.dumps(body), content_type="application/json", headers={"X-CSRFToken": CSRF}
-    )
-    return response.status_code, response.json()
 
 
 async def test_only_signed_in_staff_may_use_the_api(seeded, client):
@@ -72,7 +65,7 @@ async def test_approving_enqueues_one_commit_after_the_decision_is_stored(seeded
     proposal = await file_seed_proposal(seeded)
     agent = await staff_client("agent")
     before = _queued(redis_url, inprocess_celery_queue)
-    status, body = await _post(agent, f"/console/api/proposals/{proposal.pk}/approve", {"version": 1})
+    status, body = await post_json(agent, f"/console/api/proposals/{proposal.pk}/approve", {"version": 1})
     assert status == 200, body
     assert body["state"] == "approved" and body["version"] == 2 and body["decided_by"] == "agent"
     assert body["approval_id"] == f"proposal-{proposal.pk}"
@@ -96,8 +89,8 @@ async def test_two_agents_approving_at_once_one_wins_the_other_learns_who(seeded
     proposal = await file_seed_proposal(seeded)
     agent, supervisor = await staff_client("agent"), await staff_client("supervisor")
     results = await asyncio.gather(
-        _post(agent, f"/console/api/proposals/{proposal.pk}/approve", {"version": 1}),
-        _post(supervisor, f"/console/api/proposals/{proposal.pk}/approve", {"version": 1}),
+        post_json(agent, f"/console/api/proposals/{proposal.pk}/approve", {"version": 1}),
+        post_json(supervisor, f"/console/api/proposals/{proposal.pk}/approve", {"version": 1}),
     )
     statuses = sorted(status for status, _ in results)
     assert statuses == [200, 409]
@@ -111,27 +104,29 @@ async def test_two_agents_approving_at_once_one_wins_the_other_learns_who(seeded
 async def test_a_stale_version_is_refused_with_409(seeded):
     proposal = await file_seed_proposal(seeded)
     agent = await staff_client("agent")
-    status, body = await _post(agent, f"/console/api/proposals/{proposal.pk}/reject", {"version": 1, "message": "No"})
+    status, body = await post_json(
+        agent, f"/console/api/proposals/{proposal.pk}/reject", {"version": 1, "message": "No"}
+    )
     assert status == 200
-    status, body = await _post(agent, f"/console/api/proposals/{proposal.pk}/approve", {"version": 1})
+    status, body = await post_json(agent, f"/console/api/proposals/{proposal.pk}/approve", {"version": 1})
     assert status == 409 and "rejected" in body["message"] and "agent already acted" in body["message"]
 
 
 async def test_above_the_agents_limit_a_supervisor_must_approve(seeded):
     proposal = await file_seed_proposal(seeded, sku="DSP-UHD-55", reason=Reason.DAMAGED)
     agent, supervisor = await staff_client("agent"), await staff_client("supervisor")
-    status, body = await _post(agent, f"/console/api/proposals/{proposal.pk}/approve", {"version": 1})
+    status, body = await post_json(agent, f"/console/api/proposals/{proposal.pk}/approve", {"version": 1})
     assert status == 403 and body["error"] == "over_approval_limit"
     assert "above your approval limit of 200.00" in body["message"] and "supervisor" in body["message"]
     assert (await Proposal.objects.aget(pk=proposal.pk)).state == "proposed"
-    status, body = await _post(supervisor, f"/console/api/proposals/{proposal.pk}/approve", {"version": 1})
+    status, body = await post_json(supervisor, f"/console/api/proposals/{proposal.pk}/approve", {"version": 1})
     assert status == 200 and body["decided_by"] == "supervisor"
 
 
 async def test_an_edit_is_re_quoted_by_the_rules_and_audited_with_before_and_after(seeded):
     proposal = await file_seed_proposal(seeded, sku="HUB-SMART-2")
     agent = await staff_client("agent")
-    status, body = await _post(
+    status, body = await post_json(
         agent,
         f"/console/api/proposals/{proposal.pk}/edit",
         {"version": 1, "quantities": {"HUB-SMART-2": 2}, "shipping": "Customer Drop-off"},
@@ -150,11 +145,11 @@ async def test_an_edit_is_re_quoted_by_the_rules_and_audited_with_before_and_aft
 async def test_an_edit_the_rules_refuse_is_refused_with_the_reason(seeded):
     proposal = await file_seed_proposal(seeded, sku="HUB-SMART-2")
     agent = await staff_client("agent")
-    status, body = await _post(
+    status, body = await post_json(
         agent, f"/console/api/proposals/{proposal.pk}/edit", {"version": 1, "quantities": {"HUB-SMART-2": 3}}
     )
     assert status == 422 and "2" in body["message"]  # the rules refuse: only 2 were ordered
-    status, body = await _post(
+    status, body = await post_json(
         agent, f"/console/api/proposals/{proposal.pk}/edit", {"version": 1, "quantities": {"TV-OLED-65": 1}}
     )
     assert status == 400 and "not part of this proposal" in body["message"]
@@ -165,9 +160,9 @@ async def test_an_amount_override_needs_a_written_reason(seeded):
     proposal = await file_seed_proposal(seeded)
     agent = await staff_client("agent")
     url = f"/console/api/proposals/{proposal.pk}/edit"
-    status, body = await _post(agent, url, {"version": 1, "amount_override_cents": 5000})
+    status, body = await post_json(agent, url, {"version": 1, "amount_override_cents": 5000})
     assert status == 400 and "written reason" in body["message"]
-    status, body = await _post(
+    status, body = await post_json(
         agent, url, {"version": 1, "amount_override_cents": 5000, "reason_for_change": "Goodwill: box only dented"}
     )
     assert status == 200, body
@@ -202,7 +197,7 @@ async def test_amount_overrides_are_bounded_by_what_was_paid_and_by_who_may(seed
         shipping=Shipping.DROP_OFF,
     )
     assert proposal.quote["refund_cents"] == 3824
-    answer, body = await _post(
+    answer, body = await post_json(
         await staff_client(who),
         f"/console/api/proposals/{proposal.pk}/edit",
         {"version": 1, "amount_override_cents": cents, "reason_for_change": "Goodwill for a late delivery"},
@@ -221,9 +216,9 @@ async def test_rejecting_needs_a_message_for_the_customer(seeded):
     proposal = await file_seed_proposal(seeded)
     agent = await staff_client("agent")
     url = f"/console/api/proposals/{proposal.pk}/reject"
-    status, body = await _post(agent, url, {"version": 1, "message": "   "})
+    status, body = await post_json(agent, url, {"version": 1, "message": "   "})
     assert status == 400 and "message" in body["message"]
-    status, body = await _post(agent, url, {"version": 1, "message": "Photos show water damage: not covered."})
+    status, body = await post_json(agent, url, {"version": 1, "message": "Photos show water damage: not covered."})
     assert status == 200 and body["state"] == "rejected"
     assert body["customer_message"] == "Photos show water damage: not covered."
 
@@ -246,7 +241,7 @@ async def test_malformed_decisions_get_400_with_a_reason(seeded, body):
 
 async def test_unknown_proposals_wrong_methods_and_missing_csrf(seeded):
     agent = await staff_client("agent")
-    status, body = await _post(agent, "/console/api/proposals/999999/approve", {"version": 1})
+    status, body = await post_json(agent, "/console/api/proposals/999999/approve", {"version": 1})
     assert status == 404 and body["error"] == "not_found"
     assert (await agent.get("/console/api/proposals/999999/approve")).status_code == 405
     assert (await agent.get("/console/api/proposals/999999")).status_code == 404
@@ -291,7 +286,7 @@ async def test_a_commit_that_cannot_be_queued_lands_in_the_supervisors_queue(see
     monkeypatch.setattr(app, "send_task", broker_down)
     proposal = await file_seed_proposal(seeded)
     agent = await staff_client("agent")
-    status, _ = await _post(agent, f"/console/api/proposals/{proposal.pk}/approve", {"version": 1})
+    status, _ = await post_json(agent, f"/console/api/proposals/{proposal.pk}/approve", {"version": 1})
     assert status == 200  # the decision stands
     stored = await Proposal.objects.aget(pk=proposal.pk)
     assert stored.state == "failed" and stored.failure_code == "enqueue_failed"
@@ -307,14 +302,14 @@ async def test_approving_units_another_proposal_already_returned_is_refused_with
 
     first, second = await file_seed_proposal(seeded, quantity=2), await file_seed_proposal(seeded, quantity=1)
     supervisor = await staff_client("supervisor")
-    status, body = await _post(supervisor, f"/console/api/proposals/{first.pk}/approve", {"version": 1})
+    status, body = await post_json(supervisor, f"/console/api/proposals/{first.pk}/approve", {"version": 1})
     assert status == 200 and body["overlaps"] == [second.pk]
     approved = await Proposal.objects.select_related("decided_by").aget(pk=first.pk)
     result = await commit_return(seeded, commit_progress.approved_return(approved))
     await sync_to_async(commit_progress.mark_committed)(approved.approval_id, result.record.return_id)
     queued = redis.Redis.from_url(redis_url).llen(inprocess_celery_queue)
 
-    status, body = await _post(supervisor, f"/console/api/proposals/{second.pk}/approve", {"version": 1})
+    status, body = await post_json(supervisor, f"/console/api/proposals/{second.pk}/approve", {"version": 1})
     assert status == 422 and body["error"] == "not_returnable"
     assert f"(proposal #{first.pk} already returned them)" in body["message"]
     assert (await Proposal.objects.aget(pk=second.pk)).state == "proposed"
