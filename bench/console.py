@@ -118,8 +118,9 @@ class Dashboard:
                 if item:
                     self.seen.setdefault(item["id"], now)
 
-    async def watch(self, base: str, sockets: str, ready: asyncio.Event, stop: asyncio.Event) -> None:
-        session, _ = await staff_session(base)
+    async def watch(
+        self, session: aiohttp.ClientSession, base: str, sockets: str, ready: asyncio.Event, stop: asyncio.Event
+    ) -> None:
         url = sockets.replace("http", "ws") + "/ws/console/"
         async with session, session.ws_connect(url, headers={"Origin": base}, max_msg_size=0) as ws:
             ready.set()
@@ -225,8 +226,11 @@ def dashboards_process(base: str, sockets: str, count: int, ready: Any, stop: An
         dashboards = [Dashboard(index, count) for index in range(count)]
         stopping = asyncio.Event()
         readies = [asyncio.Event() for _ in dashboards]
+        # Signed in one after another: the staff sign-in throttle counts attempts in flight.
+        sessions = [(await staff_session(base))[0] for _ in dashboards]
         watchers = [
-            asyncio.create_task(d.watch(base, sockets, r, stopping)) for d, r in zip(dashboards, readies, strict=True)
+            asyncio.create_task(d.watch(s, base, sockets, r, stopping))
+            for d, s, r in zip(dashboards, sessions, readies, strict=True)
         ]
         await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), timeout=30)
         ready.set()

@@ -4,8 +4,8 @@ A guided turn makes five or six events within a few milliseconds (the customer's
 a widget, the engine's report). Announced one by one, each was numbered, logged and sent to every dashboard on
 its own: at 50 dashboards that is ~300 frames a turn, and the sockets process fell minutes behind at 200
 customers. Announced together they cost one numbering call and one frame per dashboard. A burst is announced
-when the turn ends, or MIRROR_WINDOW_SECONDS after its first event when the turn goes on longer (a model
-streaming for seconds), so dashboards still watch long turns live.
+when the turn ends, or MIRROR_WINDOW_SECONDS (5 ms by default) after its first event when the turn goes on
+longer, so dashboards watch turns live.
 """
 
 from __future__ import annotations
