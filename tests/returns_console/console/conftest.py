@@ -39,3 +39,14 @@ async def post_json(client: AsyncClient, url: str, body: object) -> tuple[int, d
         url, data=json.dumps(body), content_type="application/json", headers={"X-CSRFToken": CSRF}
     )
     return response.status_code, response.json()
+
+
+async def filed_by_chat(*said: str):  # type: ignore[no-untyped-def]
+    """Robert says each line in a new conversation; (the conversation, the proposal it filed)."""
+    from customers.models import Proposal
+    from tests.chat.conversation import Conversation as Chat
+
+    chat = await Chat.sign_in()
+    for text in said:
+        await chat.say(text)
+    return chat, await Proposal.objects.aget(thread_id=chat.thread_id)

@@ -10,7 +10,7 @@ import pytest
 
 from customers.models import AuditAction, AuditEntry, Proposal
 from tests.chat.conversation import Conversation as Chat
-from tests.returns_console.console.conftest import post_json, staff_client
+from tests.returns_console.console.conftest import filed_by_chat, post_json, staff_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,16 +21,13 @@ async def _preview(client, proposal: Proposal, body: dict) -> tuple[int, dict]: 
 
 async def _hub_for_store_credit() -> tuple[Chat, Proposal]:
     """Robert (Platinum) returns both hubs for store credit: 2 x 89.99 + 10% bonus."""
-    chat = await Chat.sign_in()
-    for text in (
+    return await filed_by_chat(
         "I want to return both smart hubs from ORD-79001",
         "they are damaged",
         "store credit",
         "prepaid label",
         "confirm",
-    ):
-        await chat.say(text)
-    return chat, await Proposal.objects.aget(thread_id=chat.thread_id)
+    )
 
 
 async def test_the_preview_says_the_new_total_and_when_the_customer_must_agree(seeded):

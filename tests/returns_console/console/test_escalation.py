@@ -7,7 +7,7 @@ import pytest
 
 from customers.models import AuditAction, AuditEntry, Proposal
 from tests.chat.conversation import Conversation as Chat
-from tests.returns_console.console.conftest import post_json, staff_client
+from tests.returns_console.console.conftest import filed_by_chat, post_json, staff_client
 from tests.returns_console.console.test_console_socket import _events
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -15,16 +15,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 async def _display_refund() -> tuple[Chat, Proposal]:
     """$299.99 to refund: above the demo agent's $200 limit."""
-    chat = await Chat.sign_in()
-    for text in (
+    return await filed_by_chat(
         "I want to return the smart display from ORD-79001",
         "it arrived cracked",
         "full refund",
         "prepaid label",
         "confirm",
-    ):
-        await chat.say(text)
-    return chat, await Proposal.objects.aget(thread_id=chat.thread_id)
+    )
 
 
 async def test_an_agent_over_the_limit_asks_a_supervisor_who_sees_it_and_decides(seeded):
