@@ -42,6 +42,18 @@ from customers.services.authority import require_supervisor
 
 ACTIVITY_RESOLUTION = timedelta(seconds=30)
 PREVIEW_CHARS = 200
+TITLE_CHARS = 60
+
+
+def thread_title(text: str) -> str:
+    """A conversation's name in the customer's "Your conversations" list: what they first said, cut at a word
+    so the list stays one line a conversation (as chat apps name a thread after its opening message)."""
+    words = " ".join(text.split())
+    words = words[:1].upper() + words[1:]
+    if len(words) <= TITLE_CHARS:
+        return words
+    cut = words[: TITLE_CHARS - 1].rsplit(" ", 1)[0] or words[: TITLE_CHARS - 1]
+    return f"{cut}…"
 
 
 async def note_customer_turn(thread_id: str, customer_id: str, *, said: str | None = None) -> Conversation:

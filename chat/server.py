@@ -26,7 +26,7 @@ from django.conf import settings
 from pydantic import TypeAdapter
 
 from chat.context import ChatContext
-from chat.conversations import close_deleted_by_customer, note_click
+from chat.conversations import close_deleted_by_customer, note_click, thread_title
 from chat.engine.guided import GuidedEngine
 from chat.engine.llm.engine import LLMEngine
 from chat.mirror import TurnMirror
@@ -117,6 +117,10 @@ class ReturnsChatServer(ChatKitServer[ChatContext]):
     async def respond(
         self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: ChatContext
     ) -> AsyncIterator[ThreadStreamEvent]:
+        if thread.title is None and input_user_message is not None:
+            # Saved with the turn's other thread changes (the library saves a thread that changed).
+            said = " ".join(getattr(part, "text", "") for part in input_user_message.content)
+            thread.title = thread_title(said) or None
         async for event in _reported(
             self.engine.respond(thread, input_user_message, context), self.engine, thread, context, self.mirror
         ):

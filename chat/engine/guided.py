@@ -24,11 +24,12 @@ from chat.engine.flow import Flow
 from chat.engine.tools import ReturnsTools
 from chat.engine.understanding import CatalogItem, Intent, ItemMention, Understanding, understand
 from chat.models import Conversation, ConversationMode
+from chat.statuses import items_text, money_back_row, request_status, return_status
 from chat.turns import TurnReport
 from chat.widgets import Actions
 from customers.clock import store_today
 from customers.cosmos.runner import loop_repository
-from customers.domain import Reason, Resolution, ReturnRecord, Shipping
+from customers.domain import Reason, Resolution, ReturnRecord, ReturnStatus, Shipping
 from customers.errors import ReturnsError
 from customers.models import Proposal, ProposalState
 from customers.policy import ReturnPolicy
@@ -526,20 +527,36 @@ class _Turn:
 
 
 def status_cards(returns: list[ReturnRecord], pending: list[Proposal]) -> list[tuple[Any, str]]:
-    """(card, copy text) for requests waiting for review and the latest returns: what "where is my return" shows."""
+    """(card, copy text) for "Your returns": every request waiting for review and every return in the system of
+    record, newest first, each with its items, the money coming back and tracking."""
     cards: list[tuple[Any, str]] = []
-    for proposal in pending[:5]:
-        rows = [("Order", proposal.order_id), (proposal.resolution, widgets.money(proposal.total_cents))]
-        card = widgets.status_card(f"Return request #{proposal.pk}", "Waiting for review", "warning", rows)
-        cards.append((card, f"Return request #{proposal.pk}: waiting for review"))
-    for record in sorted(returns, key=lambda r: r.created_at, reverse=True)[:5]:
-        amount = record.store_credit_cents or record.refund_cents
-        rows = [("Order", record.order_id), (str(record.resolution), widgets.money(amount))]
+    for proposal in pending:
+        name, colour = request_status(proposal.state)
+        rows = [
+            ("Order", proposal.order_id),
+            ("Items", items_text([(line["quantity"], line["name"]) for line in proposal.lines])),
+            money_back_row(
+                int(proposal.quote.get("store_credit_cents", 0)),
+                int(proposal.quote.get("refund_cents", 0)),
+                (proposal.resolution, widgets.money(proposal.total_cents)),
+            ),
+        ]
+        card = widgets.status_card(f"Return request #{proposal.pk}", name, colour, rows)
+        cards.append((card, f"Return request #{proposal.pk}: {name.lower()}"))
+    for record in sorted(returns, key=lambda r: r.created_at, reverse=True):
+        name, colour = return_status(record.status)
+        rows = [
+            ("Order", record.order_id),
+            ("Items", items_text([(line.quantity, line.name) for line in record.lines])),
+            money_back_row(record.store_credit_cents, record.refund_cents, ("Resolution", str(record.resolution))),
+        ]
         if record.tracking_number:
             rows.append(("Tracking", record.tracking_number))
-        status = str(record.status).replace("_", " ").title()
-        card = widgets.status_card(f"Return {record.return_id}", status, "success", rows, note=record.instructions)
-        cards.append((card, f"Return {record.return_id}: {record.status}"))
+        note = "" if record.status == ReturnStatus.CANCELLED else record.instructions
+        card = widgets.status_card(
+            f"Return {record.return_id}", name, colour, rows, note=note, link=widgets.label_link(record)
+        )
+        cards.append((card, f"Return {record.return_id}: {name.lower()}"))
     return cards
 
 

@@ -479,6 +479,11 @@ STATUS_PATTERNS = (
     r"(has|have|is|are|was|were) (it|they|this|that|my \w+) (been )?(processed|received|approved|refunded|sorted|"
     r"dealt with|looked at|checked|accepted|credited)",
     r"(has|have) (my|the) (\w+ )?(return|refund|credit|exchange|replacement|money) (been|gone|come) ",
+    # "Your returns": the list of what they have sent back, not a new return
+    r"(show|list|see|view) (me )?(all )?(of )?my (\w+ )?returns\b",
+    r"^(all )?(of )?my (\w+ )?returns\W*$",
+    r"what returns (do|have|did) (i|we)",
+    r"returns (i|we) (have )?(made|sent|started|done|did|opened)",
 )
 STATUS_OBJECT = r"(my|the) (\w+ )?(return|returns|refund|money|credit|parcel|package|replacement|exchange|box)"
 STATUS_CUES = (

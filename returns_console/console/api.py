@@ -35,7 +35,7 @@ from customers.services.overlaps import ensure_still_returnable
 from customers.services.quote import MONEY_FIELDS
 from returns_console.console import copilot as copilot_drafts
 from returns_console.console import events, presence
-from returns_console.console.selectors import FILTERS, MAX_QUERY, conversation_rows, row_for
+from returns_console.console.selectors import FILTERS, MAX_QUERY, conversation_rows, customer_conversations, row_for
 from returns_console.console.serializers import proposal_json
 
 View = Callable[..., Awaitable[JsonResponse]]
@@ -385,6 +385,7 @@ async def get_conversation(request: HttpRequest, thread_id: str) -> JsonResponse
             async for click in ConversationMessage.objects.filter(thread_id=thread_id, author=ConversationMessage.CLICK)
         ],
         "customer_context": customer,
+        "customer_conversations": await sync_to_async(customer_conversations)(customer_id),
     }
     return JsonResponse(body)
 

@@ -162,6 +162,23 @@ def conversation_rows(user: Any, which: str = "all", limit: int = 200, query: st
     return sorted(rows, key=lambda row: (row["waiting_since"] is None, row["waiting_since"] or ""))
 
 
+def customer_conversations(customer_id: str, limit: int = 50) -> list[dict[str, Any]]:
+    """Every conversation of one customer, newest first: staff see a person with their history, as Intercom's
+    and Zendesk's customer profiles do, not unrelated rows."""
+    conversations = Conversation.objects.filter(customer_id=customer_id).order_by("-created_at")[:limit]
+    return [
+        {
+            "thread_id": c.thread_id,
+            "started_at": c.created_at.isoformat(),
+            "last_customer_at": c.last_customer_at.isoformat() if c.last_customer_at else None,
+            "last_message": c.last_message,
+            "status": c.status,
+            "closed": c.closed_at is not None,
+        }
+        for c in conversations
+    ]
+
+
 def row_for(thread_id: str) -> dict[str, Any] | None:
     conversation = Conversation.objects.select_related("assigned_to", "resolved_by").filter(thread_id=thread_id).first()
     if conversation is None:

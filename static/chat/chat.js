@@ -16,8 +16,10 @@
     input: $("message"),
     send: $("send"),
     signOut: $("sign-out"),
+    threads: $("threads"),
+    threadList: $("thread-list"),
   };
-  const state = { threadId: null, customerId: null, busy: false, items: new Map(), pendingEcho: null };
+  const state = { threadId: null, customerId: null, busy: false, items: new Map(), pendingEcho: null, threads: [] };
   const storageKey = () => `returns.thread.${state.customerId}`;
 
   const { el, renderComponent, textOf, isStaff, staffBubble } = window.ChatKitWidgets;
@@ -112,6 +114,10 @@
         case "thread.created":
           state.threadId = event.thread.id;
           sessionStorage.setItem(storageKey(), state.threadId);
+          rememberThread(event.thread);
+          break;
+        case "thread.updated":
+          rememberThread(event.thread);
           break;
         case "thread.item.added":
         case "thread.item.done":
@@ -208,12 +214,12 @@
     });
   }
 
-  async function restoreThread() {
-    const threadId = sessionStorage.getItem(storageKey());
-    if (!threadId) return false;
+  // Opens one of the customer's conversations with its whole history.
+  async function openThread(threadId) {
     try {
       const thread = await client.request("threads.get_by_id", { thread_id: threadId });
       state.threadId = thread.id;
+      sessionStorage.setItem(storageKey(), thread.id);
       const items = (thread.items && thread.items.data) || [];
       // get_by_id carries the first page only; long conversations continue through items.list.
       let page = thread.items || {};
@@ -228,9 +234,103 @@
       });
       return true;
     } catch (error) {
-      sessionStorage.removeItem(storageKey());
+      if (sessionStorage.getItem(storageKey()) === threadId) sessionStorage.removeItem(storageKey());
       return false;
     }
+  }
+
+  // --- the customer's conversations ---------------------------------------------------------------
+  // Dates as the customer's browser writes them ("26 Nov" in Britain, "Nov 26" in the US).
+  function shortDate(iso) {
+    const date = new Date(iso);
+    const options = { day: "numeric", month: "short" };
+    if (date.getFullYear() !== new Date().getFullYear()) options.year = "numeric";
+    return date.toLocaleDateString(navigator.language || undefined, options);
+  }
+
+  function rememberThread(thread) {
+    const known = state.threads.find((each) => each.id === thread.id);
+    if (known) Object.assign(known, thread);
+    else state.threads.unshift(thread);
+    renderThreads();
+  }
+
+  async function loadThreads() {
+    const page = await client.request("threads.list", { limit: 50, order: "desc" });
+    state.threads = page.data || [];
+    renderThreads();
+  }
+
+  function renderThreads() {
+    els.threadList.textContent = "";
+    $("threads-empty").hidden = state.threads.length > 0;
+    for (const thread of state.threads) {
+      const li = el("li");
+      const button = el("button", "thread-row");
+      button.type = "button";
+      button.dataset.thread = thread.id;
+      if (thread.id === state.threadId) button.setAttribute("aria-current", "true");
+      const title = thread.title || `Conversation of ${shortDate(thread.created_at)}`;
+      button.append(el("span", "thread-title", title), el("span", "caption", shortDate(thread.created_at)));
+      button.addEventListener("click", () => switchTo(thread.id));
+      li.appendChild(button);
+      els.threadList.appendChild(li);
+    }
+  }
+
+  function clearTranscript() {
+    els.messages.textContent = "";
+    state.items.clear();
+    state.threadId = null;
+  }
+
+  function welcome() {
+    const li = el("li", "item welcome");
+    li.appendChild(el("div", "bubble assistant", "Hi! I can help you return an item, check on a return, or answer policy questions."));
+    const row = el("div", "row quick");
+    for (const [label, text] of [["Start a return", "I want to return some items"], ["Where is my return?", "Where is my return?"]]) {
+      const button = el("button", "secondary", label);
+      button.type = "button";
+      button.addEventListener("click", () => sendText(text));
+      row.appendChild(button);
+    }
+    li.appendChild(row);
+    els.messages.appendChild(li);
+  }
+
+  function showThreads(open) {
+    els.threads.hidden = !open;
+    els.chat.hidden = open;
+    if (open) {
+      renderThreads();
+      loadThreads().catch(() => {}); // the list as it is now, in case another tab started one
+      $("new-conversation").focus();
+    } else {
+      els.input.focus();
+    }
+  }
+
+  // Waits for a turn in progress, so its events never land in the conversation opened next.
+  function switchTo(threadId) {
+    showThreads(false);
+    queue = queue.then(async () => {
+      clearTranscript();
+      if (!(await openThread(threadId))) {
+        welcome();
+        notice("That conversation could not be opened.", "error");
+      }
+    });
+    return queue;
+  }
+
+  function newConversation() {
+    showThreads(false);
+    queue = queue.then(() => {
+      clearTranscript();
+      sessionStorage.removeItem(storageKey());
+      welcome();
+    });
+    return queue;
   }
 
   // --- live updates -------------------------------------------------------------------------
@@ -287,23 +387,21 @@
       return;
     }
     els.signin.hidden = true;
+    els.threads.hidden = true;
     els.chat.hidden = false;
     els.signOut.hidden = false;
-    els.messages.textContent = "";
-    state.items.clear();
-    if (!(await restoreThread())) {
-      const welcome = el("li", "item welcome");
-      welcome.appendChild(el("div", "bubble assistant", "Hi! I can help you return an item, check on a return, or answer policy questions."));
-      const row = el("div", "row quick");
-      for (const [label, text] of [["Start a return", "I want to return some items"], ["Where is my return?", "Where is my return?"]]) {
-        const button = el("button", "secondary", label);
-        button.type = "button";
-        button.addEventListener("click", () => sendText(text));
-        row.appendChild(button);
-      }
-      welcome.appendChild(row);
-      els.messages.appendChild(welcome);
+    clearTranscript();
+    // Signing in again, in another tab or on another device, continues the latest conversation: the one this
+    // tab had open if it still exists, else the newest.
+    await loadThreads().catch(() => {});
+    const remembered = sessionStorage.getItem(storageKey());
+    const candidates = [remembered, ...state.threads.map((thread) => thread.id)].filter(Boolean);
+    let opened = false;
+    for (const threadId of [...new Set(candidates)].slice(0, 2)) {
+      if ((opened = await openThread(threadId))) break;
     }
+    if (!opened) welcome();
+    renderThreads();
     els.input.focus();
   }
 
@@ -337,6 +435,12 @@
       els.composer.requestSubmit();
     }
   });
+
+  $("threads-open").addEventListener("click", () => showThreads(true));
+  $("threads-close").addEventListener("click", () => showThreads(false));
+  $("new-conversation").addEventListener("click", newConversation);
+  $("start-new").addEventListener("click", newConversation);
+  $("your-returns").addEventListener("click", () => sendText("Show my returns"));
 
   els.signOut.addEventListener("click", async () => {
     sessionStorage.clear();

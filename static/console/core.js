@@ -20,6 +20,7 @@ const state = {
   turns: new Map(), // item id -> {engine, fallback, tool_calls} of the turn that produced it
   proposals: new Map(),
   context: null,
+  customerConversations: [],
   viewers: new Map(), // thread id -> staff who have it open (presence)
 };
 const PRESENCE_REFRESH_MS = Number(body.presenceRefreshMs); // the server's, well inside its time to live

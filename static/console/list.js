@@ -60,7 +60,8 @@ function renderCounts() {
       count = el("span", "count");
       button.appendChild(count);
     }
-    const n = filter === "resolved" && state.filter !== "resolved" ? null : rows.filter((row) => matches(row, filter)).length;
+    const people = new Set(rows.filter((row) => matches(row, filter)).map((row) => row.customer.id));
+    const n = filter === "resolved" && state.filter !== "resolved" ? null : people.size;
     count.textContent = n === null ? "" : ` ${n}`;
   }
   const total = rows.filter((row) => matches(row, "all")).reduce((sum, row) => sum + unread(row), 0);
@@ -80,13 +81,29 @@ function sortedRows() {
   });
 }
 
+// One row a person: the customer's most pressing conversation stands for them (the one I have open, if it is
+// theirs), with how many more they have; the others are listed in their profile.
+function customerRows() {
+  const byCustomer = new Map();
+  for (const row of sortedRows()) {
+    const id = row.customer.id;
+    const shown = byCustomer.get(id);
+    if (!shown) byCustomer.set(id, { row, others: 0 });
+    else {
+      shown.others += 1;
+      if (row.thread_id === state.selected) shown.row = row;
+    }
+  }
+  return [...byCustomer.values()];
+}
+
 function renderList() {
   const list = $("conversations");
   list.textContent = "";
-  const rows = sortedRows();
+  const rows = customerRows();
   $("empty").hidden = rows.length > 0;
   $("empty").textContent = state.query ? `Nothing matches “${state.query}”.` : "No conversations.";
-  for (const row of rows) {
+  for (const { row, others: more } of rows) {
     const li = el("li", "conv");
     const button = el("button", `conv-button${row.thread_id === state.selected ? " selected" : ""}`);
     button.type = "button";
@@ -120,6 +137,7 @@ function renderList() {
       ago.title = new Date(row.last_customer_at).toLocaleString();
       bottom.appendChild(ago);
     }
+    if (more) bottom.appendChild(el("span", "badge more-conversations", `+${more} more`));
     button.append(top, ...(row.last_message ? [el("div", "preview caption", row.last_message)] : []), bottom);
     button.addEventListener("click", () => select(row.thread_id));
     li.appendChild(button);
@@ -156,4 +174,4 @@ function reloadListSoon() {
   listReload = setTimeout(() => loadList().catch(() => {}), 150);
 }
 
-export { waitedSeconds, waitLabel, agoLabel, unread, reading, markRead, matches, renderCounts, visible, sortedRows, renderList, tickWaits, loadList, listReload, reloadListSoon };
+export { waitedSeconds, waitLabel, agoLabel, unread, reading, markRead, matches, renderCounts, visible, sortedRows, customerRows, renderList, tickWaits, loadList, listReload, reloadListSoon };

@@ -251,6 +251,7 @@ function renderCustomer() {
   const card = el("section", "customer");
   card.appendChild(el("h3", "title", c.name));
   card.appendChild(el("p", "caption", `${c.email} · ${c.tier} · store credit ${money(c.store_credit_cents)}`));
+  card.appendChild(customerConversations());
   card.appendChild(el("h4", "", "Returns"));
   if (!c.returns.length) card.appendChild(el("p", "caption", "None yet."));
   for (const r of c.returns) {
@@ -282,6 +283,30 @@ function renderCustomer() {
     card.appendChild(el("p", "caption", `${order.order_id}: ${lines}`));
   }
   box.appendChild(card);
+}
+
+// One customer is one person: their other conversations, a click away.
+function customerConversations() {
+  const section = el("div", "customer-conversations");
+  const all = state.customerConversations || [];
+  section.appendChild(el("h4", "", `Conversations (${all.length})`));
+  const list = el("ul", "plain");
+  for (const conversation of all) {
+    const li = el("li");
+    const current = conversation.thread_id === state.selected;
+    const status = conversation.closed ? "closed" : conversation.status;
+    const started = new Date(conversation.started_at).toLocaleDateString(undefined, { day: "numeric", month: "short" });
+    const label = `${started} · ${status}${conversation.last_message ? " · " + conversation.last_message : ""}`;
+    const button = el("button", `link conversation-link${current ? " current" : ""}`, label);
+    button.type = "button";
+    button.dataset.thread = conversation.thread_id;
+    if (current) button.setAttribute("aria-current", "true");
+    else button.addEventListener("click", () => select(conversation.thread_id));
+    li.appendChild(button);
+    list.appendChild(li);
+  }
+  section.appendChild(list);
+  return section;
 }
 
 export { amountsTable, evidence, decide, editForm, messageForm, escalateForm, renderProposal, renderProposals, renderCustomer };

@@ -208,6 +208,7 @@ async function select(threadId) {
   renderEarlier();
   for (const proposal of detail.proposals) state.proposals.set(proposal.id, proposal);
   state.context = detail.customer_context;
+  state.customerConversations = detail.customer_conversations || [];
   loadSavedReplies(threadId).catch(() => {});
   renderHead();
   renderProposals();

@@ -183,6 +183,30 @@ async def test_where_is_my_return_shows_committed_returns_with_tracking(chat, re
     assert any("Approved" in card for card in cards)
 
 
+async def test_your_returns_lists_every_return_with_items_amount_and_tracking(chat, repo):
+    """Asked in the customer's words or with the page's "Your returns" button: all of them, not the latest few."""
+    from customers.services.commit import commit_return
+    from tests.customers.seeded import approval
+
+    lines = [("ORD-79001", "HUB-SMART-2"), ("ORD-79001", "CBL-USBC-6FT-3PK"), ("ORD-79101", "MOUSE-ERGO")]
+    lines += [("ORD-79102", "ROUTER-MESH-3"), ("ORD-79103", "PWR-BANK-20K"), ("ORD-79001", "DSP-UHD-55")]
+    committed = []
+    for index, (order_id, sku) in enumerate(lines):
+        committed.append(await commit_return(repo, approval(f"p-all-{index}", order_id=order_id, sku=sku)))
+    await chat.say("return the hub, damaged, store credit, prepaid label")
+    await chat.say("confirm")
+    for words in ("Show my returns", "what returns do I have?"):
+        await chat.say(words)
+        cards = [str(item.widget) for item in chat.done_items()[-(len(lines) + 2) :] if item.type == "widget"]
+        assert len(cards) == len(lines) + 1  # six returns and the request waiting for review
+        assert "Waiting for review" in cards[0] and "1 × Smart Home Hub" in cards[0]
+        for result in committed:
+            card = next(card for card in cards if result.record.return_id in card)
+            line = result.record.lines[0]
+            assert f"1 × {line.name}" in card and result.record.tracking_number in card
+            assert "Store credit" in card and "Approved" in card
+
+
 async def test_with_azure_catalog_search_a_return_in_unknown_words_finds_the_customers_item(chat, monkeypatch):
     """A nickname ("my zorblax 3000") is in no phrase table: the catalog search names the item, only among the
     customer's own returnable products."""

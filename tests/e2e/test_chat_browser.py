@@ -37,6 +37,11 @@ def _wait_for_card(page: Page, text: str) -> None:
     expect(page.locator(".card").filter(has_text=text).last).to_be_visible(timeout=15000)
 
 
+def _new_conversation(page: Page) -> None:
+    page.get_by_role("button", name="New conversation").click()
+    expect(page.locator(".item.welcome")).to_be_visible()
+
+
 def test_seed_scenario_typed_at_phone_width(stack: LiveStack, browser: Browser, shots: Path):
     context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)
     page = context.new_page()
@@ -72,6 +77,7 @@ def test_seed_scenario_clicked_with_keyboard_and_feedback(stack: LiveStack, brow
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     page = context.new_page()
     _sign_in(page, stack.url)
+    _new_conversation(page)  # signing in continues the previous test's conversation
     page.get_by_role("button", name="Start a return").click()
     _wait_for_card(page, "Which item would you like to return?")
     row = page.locator(".card .row").filter(has_text="Smart Home Hub").last
@@ -99,6 +105,61 @@ def test_seed_scenario_clicked_with_keyboard_and_feedback(stack: LiveStack, brow
     # Answered widgets are a record, not buttons that still act.
     expect(page.locator(".card").filter(has_text="Which item").get_by_role("button").first).to_be_disabled()
     context.close()
+
+
+def test_signing_in_again_on_another_device_continues_the_latest_conversation(
+    stack: LiveStack, browser: Browser, shots: Path
+):
+    kenji = {"email": "kenji.tanaka@example.com", "order": "ORD-79119"}
+    laptop = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = laptop.new_page()
+    _sign_in(page, stack.url, **kenji)
+    _say(page, "Where is my return?")
+    expect(page.locator(".bubble.assistant", has_text="don't have any returns")).to_be_visible(timeout=15000)
+    _say(page, "I want to return some items")
+    _wait_for_card(page, "Which item would you like to return?")
+
+    # Another device: the same conversation, its whole history, and it carries on from where it was.
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    other = phone.new_page()
+    _sign_in(other, stack.url, **kenji)
+    expect(other.locator(".bubble.user", has_text="Where is my return?")).to_be_visible()
+    _wait_for_card(other, "Which item would you like to return?")
+    expect(other.locator(".item.welcome")).to_have_count(0)  # no fresh welcome
+    other.screenshot(path=shots / "chat-08-continued-on-a-phone.png")
+
+    # A new conversation, then both in "Your conversations", newest first, named by what was said first.
+    _new_conversation(other)
+    _say(other, "can opened items be returned?")
+    expect(other.locator(".bubble.assistant").last).to_contain_text("policy", timeout=15000)
+    other.get_by_role("button", name="Conversations").click()
+    rows = other.locator("#thread-list .thread-row")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("can opened items be returned?")
+    expect(rows.nth(0)).to_have_attribute("aria-current", "true")
+    expect(rows.nth(1)).to_contain_text("Where is my return?")
+    other.screenshot(path=shots / "chat-09-your-conversations.png")
+    rows.nth(1).click()
+    _wait_for_card(other, "Which item would you like to return?")
+    expect(other.locator(".bubble.user", has_text="can opened items")).to_have_count(0)
+
+    # The laptop, reloaded, stays on the conversation it had open; signing in afresh opens the newest.
+    page.reload()
+    expect(page.locator(".bubble.user", has_text="Where is my return?")).to_be_visible()
+    fresh = browser.new_context().new_page()
+    _sign_in(fresh, stack.url, **kenji)
+    expect(fresh.locator(".bubble.user", has_text="can opened items be returned?")).to_be_visible()
+    for context in (laptop, phone, fresh.context):
+        context.close()
+
+
+def test_your_returns_button_lists_the_customers_returns(stack: LiveStack, browser: Browser):
+    page = browser.new_page(viewport={"width": 900, "height": 800})
+    _sign_in(page, stack.url, "emily.davis@example.com", "ORD-79124")
+    page.get_by_role("button", name="Your returns").click()
+    expect(page.locator(".bubble.user", has_text="Show my returns")).to_be_visible()
+    expect(page.locator(".bubble.assistant", has_text="don't have any returns")).to_be_visible(timeout=15000)
+    page.close()
 
 
 def test_wrong_pair_shows_a_neutral_error(stack: LiveStack, browser: Browser):
@@ -142,6 +203,7 @@ def _push_from_outside(stack: LiveStack, thread_id: str, text: str) -> None:
 def test_messages_pushed_by_the_server_appear_without_reload(stack: LiveStack, browser: Browser, shots: Path):
     page = browser.new_page(viewport={"width": 900, "height": 800})
     _sign_in(page, stack.url)
+    _new_conversation(page)
     _say(page, "I want to return some items")
     _wait_for_card(page, "Which item would you like to return?")
     thread_id = page.evaluate("sessionStorage.getItem('returns.thread.CUST-1001')")

@@ -134,7 +134,7 @@ def test_agent_approves_a_return_live_and_the_customer_sees_it(stack: LiveStack,
     agent.locator("#customer .return").filter(has_text=return_id).get_by_role("button", name="label issued").click()
     expect(agent.locator("#customer .return").filter(has_text=return_id)).to_contain_text("label issued", timeout=10000)
     _say(customer, "where is my return?")
-    expect(customer.locator(".card").filter(has_text=return_id).last).to_contain_text("Label Issued", timeout=15000)
+    expect(customer.locator(".card").filter(has_text=return_id).last).to_contain_text("Label issued", timeout=15000)
 
     # Cancelling gives the money back, so the console asks first; saying no changes nothing.
     the_return = agent.locator("#customer .return").filter(has_text=return_id)
@@ -372,3 +372,32 @@ def test_an_agent_over_the_limit_asks_a_supervisor_who_is_told_live_and_approves
     offer.get_by_role("button", name="Accept the change").click()
     expect(customer.locator(".card").filter(has_text="Confirmed").last).to_contain_text("250.00", timeout=20000)
     expect(supervisor.locator(".conv-button").filter(has_text="Robert Johnson")).to_have_count(0, timeout=10000)
+
+
+def test_a_customer_with_two_conversations_is_one_person_in_the_list(stack: LiveStack, browser: Browser, shots: Path):
+    agent = _agent(browser, stack.url, stack.env["DEMO_PASSWORD"])
+    priya = _customer(browser, stack.url, "priya.patel@example.com", "ORD-79128")
+    _say(priya, "can I talk to a person please")
+    expect(priya.locator(".bubble.assistant").filter(has_text="in their queue now")).to_be_visible(timeout=10000)
+    priya.get_by_role("button", name="New conversation").click()
+    _say(priya, "the power bank from ORD-79128 stopped charging")
+    expect(priya.locator(".card").last).to_be_visible(timeout=15000)
+
+    rows = agent.locator(".conv-button").filter(has_text="Priya Patel")
+    expect(rows).to_have_count(1)  # one person, not two rows
+    expect(rows).to_contain_text("+1 more")
+    rows.click()
+    profile = agent.locator("#customer .customer-conversations")
+    expect(profile).to_contain_text("Conversations (2)")
+    links = profile.locator(".conversation-link")
+    expect(links).to_have_count(2)
+    expect(links.nth(0)).to_contain_text("stopped charging")
+    expect(links.nth(1)).to_contain_text("talk to a person")
+    shown = agent.locator("#messages .bubble.user").first.inner_text()
+    other = links.nth(1) if "stopped charging" in shown else links.nth(0)
+    other.click()
+    expect(agent.locator("#messages .bubble.user").first).not_to_have_text(shown)
+    expect(rows).to_have_count(1)
+    agent.screenshot(path=str(shots / "console-7-one-customer.png"))
+    agent.context.close()
+    priya.context.close()
