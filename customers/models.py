@@ -94,6 +94,11 @@ class ReturnPolicySettings(models.Model):
         validators=[MinValueValidator(Decimal("0"))],
         help_text="Largest refund plus store credit approved with no person: assistant mode and approval rules.",
     )
+    refund_business_days = models.PositiveSmallIntegerField(
+        default=DEFAULT_POLICY.refund_business_days,
+        validators=[MaxValueValidator(60)],
+        help_text="Business days, once a return reaches us, within which the refund is sent (the assistant says it).",
+    )
     updated_at = ClockDateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -145,6 +150,7 @@ class ReturnPolicySettings(models.Model):
             free_shipping_reasons=frozenset(Reason(value) for value in self.free_shipping_reasons),
             free_shipping_tiers=frozenset(Tier(value) for value in self.free_shipping_tiers),
             auto_approval_ceiling_cents=_cents(self.auto_approval_ceiling),
+            refund_business_days=self.refund_business_days,
         )
 
 

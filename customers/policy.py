@@ -43,6 +43,8 @@ class ReturnPolicy:
     free_shipping_tiers: frozenset[Tier] = frozenset({Tier.PLATINUM})
     # No approval without a person above this: assistant mode and auto-approval rules alike.
     auto_approval_ceiling_cents: int = 10000
+    # What customers ask most after "can I return it": when the money comes back.
+    refund_business_days: int = 5
 
     def as_evidence(self) -> dict[str, Any]:
         """A JSON-safe snapshot, stored beside a quote so an auditor sees the figures that were used."""

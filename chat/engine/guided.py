@@ -33,11 +33,11 @@ from customers.domain import Reason, Resolution, ReturnRecord, ReturnStatus, Shi
 from customers.errors import ReturnsError
 from customers.models import Proposal, ProposalState
 from customers.policy import ReturnPolicy
-from customers.search import policy_search
 from customers.search.catalog import catalog_search
 from customers.selectors.policy import aactive_policy
 from customers.services import decisions
 from customers.services.assessment import Assessment, CustomerOverview, Selection, assess, customer_overview
+from customers.services.policy_answers import policy_hits
 from customers.services.proposals import ProposalRequest, file_proposal
 from customers.services.quote import RefundQuote
 
@@ -495,7 +495,7 @@ class _Turn:
     async def _answer_policy(self, question: str) -> AsyncIterator[ThreadStreamEvent]:
         """Answer from the policy search and name the policy, so the customer knows where it comes from."""
         yield self.out.progress("Checking our return policy…")
-        hits = policy_search().search(question, top=3)
+        hits = policy_hits(question, self.policy)
         if not hits:
             async for event in self.out.say(
                 "I couldn't find a policy about that. I can tell you about return windows, fees, refunds, "

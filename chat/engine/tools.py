@@ -20,8 +20,8 @@ from customers.domain import ORDER_ID_PATTERN, Reason, Resolution, ReturnRecord,
 from customers.errors import ReturnsError
 from customers.models import Proposal, ProposalState
 from customers.policy import ReturnPolicy
-from customers.search import policy_search
 from customers.services.assessment import Assessment, CustomerOverview, LineView, Selection, assess, customer_overview
+from customers.services.policy_answers import policy_hits
 from customers.services.quote import RefundQuote
 
 MAX_ITEMS = 20
@@ -188,7 +188,7 @@ class ReturnsTools:
         return quote_json((await self.check_return(order_id, items, reason, resolution, shipping)).quote)
 
     async def search_policy(self, question: str) -> dict[str, Any]:
-        hits = policy_search().search(str(question)[:500], top=3)
+        hits = policy_hits(str(question), self.policy)
         return {"policies": [{"title": hit.title, "text": hit.body} for hit in hits]}
 
     async def status_records(self) -> tuple[list[ReturnRecord], list[Proposal]]:

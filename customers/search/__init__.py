@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from customers.policy import DEFAULT_POLICY, ReturnPolicy
 from customers.search.base import PolicySearch, SearchHit
 from customers.search.documents import all_documents
 
@@ -11,15 +12,19 @@ __all__ = ["PolicySearch", "SearchHit", "policy_search"]
 
 _lock = threading.Lock()
 _instance: PolicySearch | None = None
+_indexed_for: ReturnPolicy | None = None
 
 
-def policy_search() -> PolicySearch:
-    """The process's search, built and indexed once: Azure AI Search when configured, else the embedded one."""
-    global _instance
+def policy_search(policy: ReturnPolicy = DEFAULT_POLICY) -> PolicySearch:
+    """The process's search (Azure AI Search when configured, else the embedded one), indexed with the figures of
+    ``policy``: when an admin changes a fee or a window, the next answer quotes the new value, as the quotes do."""
+    global _instance, _indexed_for
     with _lock:
         if _instance is None:
-            _instance = _configured_search()
-            _instance.index(all_documents())
+            _instance, _indexed_for = _configured_search(), None
+        if _indexed_for != policy:
+            _instance.index(all_documents(policy))
+            _indexed_for = policy
         return _instance
 
 

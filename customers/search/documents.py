@@ -7,15 +7,25 @@ can never disagree with what the rules compute.
 from __future__ import annotations
 
 from collections import defaultdict
+from decimal import Decimal
 
 from customers.demo import PRODUCTS
-from customers.domain import Shipping
+from customers.domain import Reason, Shipping
 from customers.policy import DEFAULT_POLICY, ReturnPolicy
 from customers.search.base import PolicyDocument
 
 
 def _money(cents: int) -> str:
     return f"${cents // 100}.{cents % 100:02d}"
+
+
+def _percent(value: Decimal) -> str:
+    """20.00 -> "20%", 12.50 -> "12.5%": as a person writes a rate."""
+    return f"{value.normalize():f}%"
+
+
+# A reason as the end of "because you ..."
+_WHY = {Reason.CHANGED_MIND: "changed your mind", Reason.BETTER_PRICE: "found a better price"}
 
 
 def _names(values: object) -> str:
@@ -41,6 +51,15 @@ def policy_documents(policy: ReturnPolicy = DEFAULT_POLICY) -> list[PolicyDocume
             "shown beside each item.",
         ),
         PolicyDocument(
+            "opened-items",
+            "Opened or used items",
+            "Eligibility",
+            "Can opened items be returned? Yes: an item you have opened or tried can be returned within its window, "
+            "ideally in its original packaging with all its accessories. Only items sold as final sale, clearance "
+            f"or open-box cannot. A change of mind carries the {_percent(policy.restocking_fee_percent)} restocking "
+            f"fee unless you are a {_names(policy.fee_exempt_tiers)} member.",
+        ),
+        PolicyDocument(
             "final-sale",
             "Final sale and clearance items",
             "Eligibility",
@@ -50,8 +69,8 @@ def policy_documents(policy: ReturnPolicy = DEFAULT_POLICY) -> list[PolicyDocume
             "restocking-fee",
             "Restocking fee",
             "Fees",
-            f"A {policy.restocking_fee_percent}% restocking fee applies when you return an item because you "
-            f"{' or '.join(sorted(str(r).lower() for r in policy.restocking_fee_reasons))}. "
+            f"A {_percent(policy.restocking_fee_percent)} restocking fee applies when you return an item because you "
+            f"{' or '.join(sorted(_WHY.get(r, str(r).lower()) for r in policy.restocking_fee_reasons))}. "
             f"{_names(policy.fee_exempt_tiers)} members never pay the restocking fee. Items that arrived damaged, "
             "defective, wrong or not as described carry no fee.",
         ),
@@ -59,15 +78,16 @@ def policy_documents(policy: ReturnPolicy = DEFAULT_POLICY) -> list[PolicyDocume
             "store-credit",
             "Store credit bonus",
             "Resolutions",
-            f"Choose store credit instead of a refund and get a {policy.store_credit_bonus_percent}% bonus on top. "
-            "Store credit is added to your account as soon as the return is approved and never expires.",
+            f"Choose store credit instead of a refund and get a {_percent(policy.store_credit_bonus_percent)} bonus on "
+            "top. Store credit is added to your account as soon as the return is approved and never expires.",
         ),
         PolicyDocument(
             "refunds",
             "Refunds",
             "Resolutions",
-            "Refunds go back to your original payment method. We send the refund once the return is received; "
-            "your bank may take 5 to 10 business days to show the money back.",
+            "How long does a refund take? Refunds go back to your original payment method: we send the refund within "
+            f"{policy.refund_business_days} business days of your return reaching us, and your bank may take another "
+            "3 to 5 business days to show the money. Store credit is added as soon as the return is approved.",
         ),
         PolicyDocument(
             "exchanges",
@@ -80,7 +100,7 @@ def policy_documents(policy: ReturnPolicy = DEFAULT_POLICY) -> list[PolicyDocume
             "keep-with-discount",
             "Keep it with a discount",
             "Resolutions",
-            f"For some issues you can keep the item and get {policy.keep_discount_percent}% of its price back "
+            f"For some issues you can keep the item and get {_percent(policy.keep_discount_percent)} of its price back "
             "instead of sending it back.",
         ),
         PolicyDocument(
@@ -133,7 +153,7 @@ def policy_documents(policy: ReturnPolicy = DEFAULT_POLICY) -> list[PolicyDocume
 def catalog_documents() -> list[PolicyDocument]:
     return [
         PolicyDocument(
-            f"product-{product.sku.lower()}",
+            f"{CATALOG_PREFIX}{product.sku.lower()}",
             f"{product.name} return window",
             product.category,
             f"{product.name} ({product.category}): "
@@ -147,5 +167,12 @@ def catalog_documents() -> list[PolicyDocument]:
     ]
 
 
-def all_documents() -> list[PolicyDocument]:
-    return policy_documents() + catalog_documents()
+def all_documents(policy: ReturnPolicy = DEFAULT_POLICY) -> list[PolicyDocument]:
+    return policy_documents(policy) + catalog_documents()
+
+
+CATALOG_PREFIX = "product-"
+
+
+def is_catalog_document(doc_id: str) -> bool:
+    return doc_id.startswith(CATALOG_PREFIX)

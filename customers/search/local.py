@@ -56,6 +56,14 @@ STOP_WORDS = {
     "return",
     "returns",
     "returning",
+    # the words of a question about time, which every policy's wording shares or none does
+    "get",
+    "got",
+    "until",
+    "will",
+    "after",
+    "take",
+    "takes",
 }
 # The words customers use for the words our policies use.
 SYNONYMS = {
@@ -65,6 +73,7 @@ SYNONYMS = {
     "fee": ["restocking"],
     "fees": ["restocking"],
     "money": ["refund", "refunds"],
+    "arrive": ["business"],
     "credit": ["store"],
     "label": ["shipping", "prepaid"],
     "postage": ["shipping"],

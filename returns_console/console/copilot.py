@@ -20,8 +20,8 @@ from chat.transcripts import latest_items
 from customers.cosmos.runner import loop_repository
 from customers.errors import NotFound
 from customers.models import Proposal, ProposalState
-from customers.search import policy_search
 from customers.selectors.policy import aactive_policy
+from customers.services.policy_answers import policy_hits
 from returns_console.console import events
 
 logger = logging.getLogger(__name__)
@@ -81,7 +81,8 @@ async def grounding(conversation: Conversation) -> Grounding:
     repo = await loop_repository()
     transcript = await _transcript(conversation.customer_id, conversation.thread_id)
     proposals = [p async for p in Proposal.objects.filter(thread_id=conversation.thread_id).order_by("created_at")]
-    tools = ReturnsTools(repo, conversation.customer_id, await aactive_policy())
+    policy = await aactive_policy()
+    tools = ReturnsTools(repo, conversation.customer_id, policy)
     try:
         orders = await tools.list_orders()
     except NotFound:
@@ -89,7 +90,7 @@ async def grounding(conversation: Conversation) -> Grounding:
     question = next((text for who, text in reversed(transcript) if who == "customer"), "")
     if proposals and not question:
         question = proposals[-1].reason
-    hits = policy_search().search((question or "return policy")[:500], top=1)
+    hits = policy_hits(question or "return policy", policy, top=1)
     return Grounding(
         customer_name=orders["customer"]["name"] or conversation.customer_name,
         tier=orders["customer"]["tier"] or conversation.customer_tier,
