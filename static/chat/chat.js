@@ -19,7 +19,7 @@
     threads: $("threads"),
     threadList: $("thread-list"),
   };
-  const state = { threadId: null, customerId: null, busy: false, items: new Map(), pendingEcho: null, threads: [] };
+  const state = { threadId: null, customerId: null, busy: false, items: new Map(), pendingEcho: null, threads: [], lastUserItemId: null };
   const storageKey = () => `returns.thread.${state.customerId}`;
 
   const { el, renderComponent, textOf, isStaff, staffBubble } = window.ChatKitWidgets;
@@ -76,6 +76,7 @@
   }
 
   function upsertItem(item) {
+    if (item.type === "user_message" && !item.id.startsWith("local-")) state.lastUserItemId = item.id;
     if (item.type === "user_message" && state.pendingEcho && item.id !== state.pendingEcho) {
       // The server's copy of what the customer typed replaces the instant local echo.
       const echo = els.messages.querySelector(`[data-item-id="${CSS.escape(state.pendingEcho)}"]`);
@@ -105,6 +106,39 @@
     const li = el("li", `item notice ${kind || ""}`);
     li.appendChild(el("div", "caption", message));
     els.messages.appendChild(li);
+    li.scrollIntoView({ block: "end" });
+    return li;
+  }
+
+  // A failure in words a customer understands ("Failed to fetch" is the browser's, not ours), with Retry where
+  // trying again can help.
+  function plainFailure(error) {
+    if (error.status) return error.message; // the server's own reason: too long, too fast, signed out...
+    if (!navigator.onLine) return "You're offline. Your message is kept: send it again once you're connected.";
+    return "We couldn't reach our server. Please check your connection and try again.";
+  }
+
+  function retryable(error) {
+    return !error.status || error.status >= 500 || error.status === 429;
+  }
+
+  function failureNotice(message, retry) {
+    const li = notice(message, "error");
+    if (!retry) return;
+    const button = el("button", "secondary retry", "Retry");
+    button.type = "button";
+    button.addEventListener("click", () => {
+      li.remove();
+      retry();
+    });
+    li.appendChild(button);
+  }
+
+  // Answers the customer's last stored message again (the message itself is not sent twice).
+  function retryLastTurn() {
+    const itemId = state.lastUserItemId;
+    if (!state.threadId || !itemId) return;
+    run(() => client.stream("threads.retry_after_item", { thread_id: state.threadId, item_id: itemId }), null);
   }
 
   // --- talking to the server ------------------------------------------------------------------
@@ -137,7 +171,7 @@
           showProgress(event.text);
           break;
         case "error":
-          notice(event.message || "Something went wrong. Please try again.", "error");
+          failureNotice(event.message || "Something went wrong on our side. Please try again.", event.allow_retry ? retryLastTurn : null);
           break;
         case "notice":
           notice(event.message, event.level);
@@ -152,12 +186,13 @@
   // turn instead of being dropped (buttons appear before the reply's stream has quite finished).
   let queue = Promise.resolve();
 
-  function run(makeEvents) {
-    queue = queue.then(() => runNow(makeEvents));
+  // ``retry``: what the Retry button does if this fails in a way trying again can mend.
+  function run(makeEvents, retry) {
+    queue = queue.then(() => runNow(makeEvents, retry));
     return queue;
   }
 
-  async function runNow(makeEvents) {
+  async function runNow(makeEvents, retry) {
     state.busy = true;
     els.send.disabled = true;
     try {
@@ -172,7 +207,7 @@
         sessionStorage.removeItem(storageKey());
         state.threadId = null;
       }
-      notice(error.message || "We couldn't reach the server. Please try again.", "error");
+      failureNotice(plainFailure(error), retry && retryable(error) ? retry : null);
       return false;
     } finally {
       showProgress("");
@@ -186,12 +221,21 @@
     upsertItem({ id: echoId, type: "user_message", content: [{ text }] });
     state.pendingEcho = echoId;
     const input = client.userInput(text);
-    return run(() =>
-      state.threadId
-        ? client.stream("threads.add_user_message", { thread_id: state.threadId, input })
-        : client.stream("threads.create", { input }),
+    const retry = () => {
+      // Stored before the line dropped: answer it again. Not stored: send the words (still in the box) again.
+      if (state.pendingEcho !== echoId && state.lastUserItemId) return retryLastTurn();
+      const words = els.input.value.trim() || text;
+      els.input.value = "";
+      sendText(words);
+    };
+    return run(
+      () =>
+        state.threadId
+          ? client.stream("threads.add_user_message", { thread_id: state.threadId, input })
+          : client.stream("threads.create", { input }),
+      retry,
     ).then((sent) => {
-      // Refused before it was stored (too fast, too long): the words go back in the box, not lost.
+      // Not stored (offline, refused as too fast or too long): the words go back in the box, not lost.
       if (sent || state.pendingEcho !== echoId) return;
       const echo = els.messages.querySelector(`[data-item-id="${CSS.escape(echoId)}"]`);
       if (echo) echo.remove();
@@ -205,8 +249,9 @@
     const card = button.closest(".card");
     if (card) card.querySelectorAll("button").forEach((b) => (b.disabled = true));
     button.classList.add("chosen");
-    return run(() =>
-      client.stream("threads.custom_action", { thread_id: state.threadId, item_id: item.id, action }),
+    return run(
+      () => client.stream("threads.custom_action", { thread_id: state.threadId, item_id: item.id, action }),
+      () => runAction(item, action, button),
     ).then((sent) => {
       if (sent || !card) return; // refused: the card's buttons work again
       card.querySelectorAll("button").forEach((b) => (b.disabled = false));
@@ -282,6 +327,7 @@
     els.messages.textContent = "";
     state.items.clear();
     state.threadId = null;
+    state.lastUserItemId = null;
   }
 
   function welcome() {
@@ -390,19 +436,26 @@
     els.threads.hidden = true;
     els.chat.hidden = false;
     els.signOut.hidden = false;
-    clearTranscript();
     // Signing in again, in another tab or on another device, continues the latest conversation: the one this
-    // tab had open if it still exists, else the newest.
-    await loadThreads().catch(() => {});
-    const remembered = sessionStorage.getItem(storageKey());
-    const candidates = [remembered, ...state.threads.map((thread) => thread.id)].filter(Boolean);
-    let opened = false;
-    for (const threadId of [...new Set(candidates)].slice(0, 2)) {
-      if ((opened = await openThread(threadId))) break;
-    }
-    if (!opened) welcome();
-    renderThreads();
+    // tab had open if it still exists, else the newest. In the queue, so what the customer does meanwhile
+    // (send, New conversation) happens after it, not under it.
+    queue = queue.then(async () => {
+      clearTranscript();
+      showProgress("Loading your conversation…");
+      await loadThreads().catch(() => {});
+      const remembered = sessionStorage.getItem(storageKey());
+      const candidates = [remembered, ...state.threads.map((thread) => thread.id)].filter(Boolean);
+      let opened = false;
+      for (const threadId of [...new Set(candidates)].slice(0, 2)) {
+        if ((opened = await openThread(threadId))) break;
+      }
+      showProgress("");
+      if (!opened) welcome();
+      renderThreads();
+      els.chat.dataset.loaded = "true";
+    });
     els.input.focus();
+    return queue;
   }
 
   els.signinForm.addEventListener("submit", async (event) => {

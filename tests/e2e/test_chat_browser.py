@@ -25,7 +25,7 @@ def _sign_in(page: Page, url: str, email: str = "rjohnson@company.com", order: s
     page.get_by_label("Email").fill(email)
     page.get_by_label("Order number").fill(order)
     page.get_by_role("button", name="Continue").click()
-    expect(page.locator("#chat")).to_be_visible()
+    expect(page.locator("#chat[data-loaded=true]")).to_be_visible()  # and its latest conversation loaded
 
 
 def _say(page: Page, text: str) -> None:
@@ -135,7 +135,7 @@ def test_signing_in_again_on_another_device_continues_the_latest_conversation(
     other.get_by_role("button", name="Conversations").click()
     rows = other.locator("#thread-list .thread-row")
     expect(rows).to_have_count(2)
-    expect(rows.nth(0)).to_contain_text("can opened items be returned?")
+    expect(rows.nth(0)).to_contain_text("Can opened items be returned?")
     expect(rows.nth(0)).to_have_attribute("aria-current", "true")
     expect(rows.nth(1)).to_contain_text("Where is my return?")
     other.screenshot(path=shots / "chat-09-your-conversations.png")
@@ -160,6 +160,44 @@ def test_your_returns_button_lists_the_customers_returns(stack: LiveStack, brows
     expect(page.locator(".bubble.user", has_text="Show my returns")).to_be_visible()
     expect(page.locator(".bubble.assistant", has_text="don't have any returns")).to_be_visible(timeout=15000)
     page.close()
+
+
+def test_offline_the_message_is_kept_and_retry_sends_it_once(stack: LiveStack, browser: Browser, shots: Path):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    _sign_in(page, stack.url, "olusegun.adeyemi@example.com", "ORD-79125")
+    _new_conversation(page)
+    context.set_offline(True)
+    _say(page, "the charger from ORD-79125 stopped working")
+    failure = page.locator(".notice.error")
+    expect(failure).to_contain_text("You're offline. Your message is kept")
+    expect(page.get_by_label("Message")).to_have_value("the charger from ORD-79125 stopped working")
+    assert "Failed to fetch" not in page.locator("#messages").inner_text()
+    page.screenshot(path=shots / "chat-10-offline.png")
+    context.set_offline(False)
+    failure.get_by_role("button", name="Retry").click()
+    _wait_for_card(page, "How would you like this resolved?")
+    expect(page.locator(".bubble.user", has_text="stopped working")).to_have_count(1)
+    expect(page.get_by_label("Message")).to_have_value("")
+
+    # The line drops once while a click is on its way: the card's buttons work again, and Retry sends it.
+    dropped: list[str] = []
+
+    def drop_once(route) -> None:  # type: ignore[no-untyped-def]
+        if not dropped:
+            dropped.append(route.request.url)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/chatkit", drop_once)
+    page.locator(".card").last.get_by_role("button").first.click()
+    failure = page.locator(".notice.error").last
+    expect(failure).to_contain_text("We couldn't reach our server")
+    failure.get_by_role("button", name="Retry").click()
+    _wait_for_card(page, "How will you send it back?")
+    assert len(dropped) == 1
+    context.close()
 
 
 def test_wrong_pair_shows_a_neutral_error(stack: LiveStack, browser: Browser):

@@ -31,7 +31,7 @@ def _customer(browser: Browser, url: str, email: str, order: str) -> Page:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Order number").fill(order)
     page.get_by_role("button", name="Continue").click()
-    expect(page.locator("#chat")).to_be_visible()
+    expect(page.locator("#chat[data-loaded=true]")).to_be_visible()  # and its latest conversation loaded
     return page
 
 
