@@ -114,7 +114,14 @@ def decision_message(proposal: Proposal, record: ReturnRecord | None) -> tuple[s
         if record.tracking_number:
             rows.append(("Tracking", record.tracking_number))
         text = f"Good news: your return {record.return_id} is confirmed."
-        card = widgets.status_card(f"Return {record.return_id}", "Confirmed", "success", rows, note=record.instructions)
+        card = widgets.status_card(
+            f"Return {record.return_id}",
+            "Confirmed",
+            "success",
+            rows,
+            note=record.instructions,
+            link=widgets.label_link(record),
+        )
         return text, card, f"Return {record.return_id}: confirmed"
     text = "Your return was approved. We're creating it now…"
     card = widgets.status_card(title, "Approved", "success", [("Items", _lines(proposal)), _amount_row(proposal)])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from customers.fields import ClockDateTimeField
@@ -19,6 +20,8 @@ class Feedback(models.Model):
     thread_id = models.CharField(max_length=64, db_index=True)
     item_ids = models.JSONField()
     kind = models.CharField(max_length=10, choices=Kind.choices)
+    message = models.TextField(blank=True, help_text="The rated message, as the customer saw it.")
+    engine = models.CharField(max_length=200, blank=True, help_text="Which assistant engine wrote it.")
     created_at = ClockDateTimeField(auto_now_add=True)
 
     class Meta:
@@ -27,6 +30,33 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on {self.thread_id}"
+
+
+class ConversationRating(models.Model):
+    """The customer's 1-5 rating at the end of a conversation, with an optional comment; one per conversation
+    (rating again replaces it)."""
+
+    thread_id = models.CharField(max_length=64, unique=True)
+    customer_id = models.CharField(max_length=64, db_index=True)
+    rating = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(5)])
+    comment = models.TextField(blank=True)
+    engine = models.CharField(max_length=200, blank=True, help_text="The assistant engine of the conversation.")
+    created_at = ClockDateTimeField(auto_now_add=True)
+    updated_at = ClockDateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-updated_at",)
+
+    def __str__(self) -> str:
+        return f"{self.rating}/5 on {self.thread_id}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "rating": self.rating,
+            "comment": self.comment,
+            "engine": self.engine,
+            "at": self.updated_at.isoformat(),
+        }
 
 
 class ConversationMode(models.TextChoices):

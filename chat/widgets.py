@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from chatkit.actions import ActionConfig
-from chatkit.widgets import Badge, Button, Caption, Card, Col, Divider, Row, Text, Title
+from chatkit.widgets import Badge, Button, Caption, Card, Col, Divider, Markdown, Row, Text, Title
+from django.urls import reverse
 
-from customers.domain import Reason, Resolution, Shipping, Tier
+from customers.domain import Reason, Resolution, ReturnRecord, Shipping, Tier
 from customers.services.assessment import CustomerOverview, LineView
+from customers.services.labels import has_printable_label
 from customers.services.quote import RefundQuote
 
 TIER_COLORS = {Tier.STANDARD: "secondary", Tier.SILVER: "info", Tier.GOLD: "warning", Tier.PLATINUM: "discovery"}
@@ -34,6 +36,8 @@ class Actions:
     DECLINE_OFFER = "returns.decline_offer"
     CHANGE_STEP = "returns.change_step"
     STATUS = "returns.status"
+    RESUME = "returns.resume"
+    RATE = "conversation.rate"
 
 
 CLICK_WORDS = {
@@ -50,6 +54,8 @@ CLICK_WORDS = {
     Actions.STATUS: "asked where their return is",
     Actions.ACCEPT_OFFER: "accepted the change to return request #{proposal_id}",
     Actions.DECLINE_OFFER: "kept their own request #{proposal_id}",
+    Actions.RESUME: "went back to their return",
+    Actions.RATE: "rated the conversation {rating} out of 5",
 }
 
 
@@ -272,7 +278,22 @@ def summary(
     return Card(key="summary", children=lines)
 
 
-def status_card(title: str, badge: str, badge_color: str, rows: list[tuple[str, str]], note: str = "") -> Card:
+def label_link(record: ReturnRecord) -> tuple[str, str] | None:
+    """(text, address) of the return's printable label when it has one: a parcel to send or a store return."""
+    if not has_printable_label(record):
+        return None
+    return "Print your return label", reverse("chat-return-label", args=[record.return_id])
+
+
+def status_card(
+    title: str,
+    badge: str,
+    badge_color: str,
+    rows: list[tuple[str, str]],
+    note: str = "",
+    link: tuple[str, str] | None = None,
+) -> Card:
+    """``link`` (text, address under /chat/returns/) is a Markdown link: the customer's page opens only those."""
     children: list = [
         Row(children=[Title(value=title, size="sm"), Badge(label=badge, color=badge_color)], justify="between")
     ]
@@ -280,6 +301,8 @@ def status_card(title: str, badge: str, badge_color: str, rows: list[tuple[str, 
         children.append(Row(children=[Caption(value=label), Text(value=value)], justify="between"))
     if note:
         children.append(Caption(value=note))
+    if link:
+        children.append(Markdown(value=f"[{link[0]}]({link[1]})"))
     return Card(key="status", children=children)
 
 
@@ -316,4 +339,25 @@ def choices(question: str, options: list[tuple[str, str, dict[str, object]]]) ->
             Text(value=question),
             Row(children=[_button(label, action, payload) for label, action, payload in options], gap=2, wrap="wrap"),
         ],
+    )
+
+
+def rating_card() -> Card:
+    """How did we do? 1 to 5, asked once a conversation comes to an end."""
+    buttons = [_button(str(score), Actions.RATE, {"rating": score}) for score in range(1, 6)]
+    return Card(
+        key="rating",
+        children=[
+            Title(value="How did we do?", size="sm"),
+            Row(children=buttons, gap=2),
+            Caption(value="1 = poor, 5 = excellent. You can add a comment after rating."),
+        ],
+    )
+
+
+def resume_card(item_names: str) -> Card:
+    """After a side question in the middle of a return: the way back to the step the customer was on."""
+    return choices(
+        f"Shall we carry on with your return of {item_names}?",
+        [("Continue my return", Actions.RESUME, {}), ("Cancel the return", Actions.CANCEL, {})],
     )

@@ -270,6 +270,12 @@ except (ValueError, ZoneInfoNotFoundError) as error:
         f"STORE_TIMEZONE must be an IANA time zone such as Europe/Paris, not {STORE_TIMEZONE!r}."
     ) from error
 
+# Where customers' parcels go, printed on their return labels (customers/services/labels.py): lines split by newlines,
+# a written "\n" or "|"; empty means the demo returns centre.
+RETURN_ADDRESS = os.environ.get("RETURN_ADDRESS", "").strip() or (
+    "Returns Centre|Unit 4, Riverside Park|Manchester M17 1AB|United Kingdom"
+)
+
 
 def clock_offset_seconds(raw: str) -> float:
     """The app clock's shift from the system's (customers.clock): a finite number of seconds, default 0."""

@@ -690,6 +690,14 @@ THANKS_PATTERNS = (
     r"grateful",
     r"ta",
 )
+# Done: the end of a conversation, when the customer is asked for a rating (understood as thanks).
+DONE_PATTERNS = (
+    r"(im|i am|were|we are) (all )?(done|finished|sorted|good now)",
+    r"(thats|that is) (all|everything)( for (now|today))?",
+    r"nothing else",
+    r"(good)?bye",
+    r"all (sorted|done)",
+)
 HELP_PATTERNS = (
     r"help",
     r"what can you do",

@@ -116,7 +116,8 @@ QUANTITY_TO_RE = re.compile(
 )
 YES_RE = re.compile(r"^(?:" + "|".join(lx.YES_PHRASES) + r")\b")
 NO_RE = re.compile(r"^(?:" + "|".join(lx.NO_PHRASES) + r")\b")
-THANKS_RE = _alternation(lx.THANKS_PATTERNS)
+THANKS_RE = _alternation(lx.THANKS_PATTERNS + lx.DONE_PATTERNS)
+DONE_RE = _alternation(lx.DONE_PATTERNS)
 HELP_RE = _alternation(lx.HELP_PATTERNS)
 GREETING_RE = re.compile(
     r"^(?:hi|hello|hey|heya|hiya|hallo|howdy|yo|sup|greetings|hola|good (?:morning|afternoon|evening|day))\b"
@@ -163,6 +164,7 @@ KEYWORDS = frozenset(
         lx.CONFIRM_PATTERNS,
         lx.START_PATTERNS,
         lx.THANKS_PATTERNS,
+        lx.DONE_PATTERNS,
         lx.HELP_PATTERNS,
         (lx.STATUS_OBJECT,),
     )
@@ -648,7 +650,7 @@ def _intent(
     if CONFIRM_RE.search(text) or text in lx.CONFIRM_WHOLE:
         return Intent.CONFIRM
     if (first in lx.NO_FIRST and (len(words) == 1 or words[1] == "," or not has_slots)) or NO_RE.search(text):
-        return Intent.NO
+        return Intent.THANKS if DONE_RE.search(text) and not has_slots else Intent.NO  # "no, that's all"
     if has_items or has_order or _starts_return(text, hits, has_shipping):
         return Intent.START_RETURN
     if THANKS_RE.search(text):

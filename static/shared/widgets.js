@@ -12,6 +12,31 @@
     return node;
   }
 
+  // Markdown is drawn as plain text, except a link to one of the customer's own return labels
+  // ("[Print your return label](/chat/returns/RET-…/label)"), which opens in a new tab. Any other link stays text:
+  // a widget never sends anyone to another address.
+  const MARKDOWN_LINK = /\[([^\]\n]{1,200})\]\(([^()\s]{1,300})\)/g;
+  const LINKABLE = /^\/chat\/returns\/[A-Za-z0-9-]{1,64}\/label(\.pdf)?$/;
+
+  function markdown(value) {
+    const node = el("p", "text");
+    const text = String(value || "");
+    let shown = 0;
+    for (const match of text.matchAll(MARKDOWN_LINK)) {
+      if (!LINKABLE.test(match[2])) continue;
+      node.append(text.slice(shown, match.index));
+      const link = el("a", "widget-link", match[1]);
+      link.href = match[2];
+      link.target = "_blank";
+      link.rel = "noopener";
+      link.append(el("span", "visually-hidden", " (opens in a new tab)"));
+      node.append(link);
+      shown = match.index + match[0].length;
+    }
+    node.append(text.slice(shown));
+    return node;
+  }
+
   function renderChildren(parent, children, ctx) {
     for (const child of children || []) {
       const rendered = renderComponent(child, ctx);
@@ -63,7 +88,7 @@
       case "Text":
         return el("p", `text ${component.weight ? "w-" + component.weight : ""}`, component.value);
       case "Markdown":
-        return el("p", "text", component.value);
+        return markdown(component.value);
       case "Caption":
         return el("p", `caption ${component.color ? "c-" + component.color : ""}`, component.value);
       case "Badge":
