@@ -14,6 +14,8 @@ from chatkit.types import AssistantMessageContent, AssistantMessageItem, ThreadI
 
 from chat import ownership, widgets
 from chat.push import post_to_thread
+from chat.ratings import was_rated
+from chat.statuses import items_text, money_back_row, request_status, return_status
 from chat.store import CosmosChatStore
 from customers import clock
 from customers.cosmos.repository import CosmosRepository
@@ -35,16 +37,22 @@ TOLD = {
 
 
 def _lines(proposal: Proposal) -> str:
-    return ", ".join(f"{line['quantity']} × {line['name']}" for line in proposal.lines)
+    return items_text([(line["quantity"], line["name"]) for line in proposal.lines])
 
 
 def _amount_row(proposal: Proposal) -> tuple[str, str]:
     quote = proposal.quote
-    if int(quote.get("store_credit_cents", 0)):
-        return ("Store credit", widgets.money(int(quote["store_credit_cents"])))
-    if int(quote.get("refund_cents", 0)):
-        return ("Refund", widgets.money(int(quote["refund_cents"])))
-    return (proposal.resolution, widgets.money(proposal.total_cents))
+    return money_back_row(
+        int(quote.get("store_credit_cents", 0)),
+        int(quote.get("refund_cents", 0)),
+        (proposal.resolution, widgets.money(proposal.total_cents)),
+    )
+
+
+def _card(title: str, state: str, rows: list[tuple[str, str]], **extra: Any) -> Any:
+    """A status card named as every other card names that state (chat.statuses)."""
+    name, colour = request_status(state)
+    return widgets.status_card(title, name, colour, rows, **extra)
 
 
 def _offer_message(proposal: Proposal) -> tuple[str, Any, str]:
@@ -84,11 +92,11 @@ def decision_message(proposal: Proposal, record: ReturnRecord | None) -> tuple[s
         return _offer_message(proposal)
     if proposal.state == ProposalState.REJECTED:
         text = f"Our team reviewed your return request and couldn't approve it: {proposal.customer_message}"
-        card = widgets.status_card(title, "Not approved", "danger", [("Order", proposal.order_id)])
+        card = _card(title, proposal.state, [("Order", proposal.order_id)])
         return text, card, f"{title}: not approved"
     if proposal.state == ProposalState.CLOSED:
         text = f"We're sorry: we couldn't complete your return request. {proposal.customer_message}"
-        card = widgets.status_card(title, "Closed", "danger", [("Order", proposal.order_id)])
+        card = _card(title, proposal.state, [("Order", proposal.order_id)])
         return text, card, f"{title}: closed"
     if proposal.state == ProposalState.CANCELLED:
         rows = [("Return", proposal.return_id), ("Items", _lines(proposal))]
@@ -100,36 +108,39 @@ def decision_message(proposal: Proposal, record: ReturnRecord | None) -> tuple[s
         else:
             money_back = ""
         text = f"Your return {proposal.return_id} has been cancelled. {money_back} The items can be returned again."
-        card = widgets.status_card(f"Return {proposal.return_id}", "Cancelled", "warning", rows)
+        card = _card(f"Return {proposal.return_id}", proposal.state, rows)
         return " ".join(text.split()), card, f"Return {proposal.return_id}: cancelled"
     if proposal.state == ProposalState.FAILED:
         text = (
             "Your return was approved, but we hit a problem creating it. "
             "Our team is on it; nothing more is needed from you."
         )
-        card = widgets.status_card(title, "Delayed", "warning", [("Order", proposal.order_id)])
+        card = _card(title, proposal.state, [("Order", proposal.order_id)])
         return text, card, f"{title}: delayed"
     if proposal.state == ProposalState.COMMITTED and record is not None:
         rows = [("Return", record.return_id), ("Items", _lines(proposal)), _amount_row(proposal)]
         if record.tracking_number:
             rows.append(("Tracking", record.tracking_number))
-        text = f"Good news: your return {record.return_id} is confirmed."
+        text = f"Good news: your return {record.return_id} is approved and ready."
+        name, colour = return_status(record.status)
         card = widgets.status_card(
-            f"Return {record.return_id}",
-            "Confirmed",
-            "success",
-            rows,
-            note=record.instructions,
-            link=widgets.label_link(record),
+            f"Return {record.return_id}", name, colour, rows, note=record.instructions, link=widgets.label_link(record)
         )
-        return text, card, f"Return {record.return_id}: confirmed"
+        return text, card, f"Return {record.return_id}: {name.lower()}"
     text = "Your return was approved. We're creating it now…"
-    card = widgets.status_card(title, "Approved", "success", [("Items", _lines(proposal)), _amount_row(proposal)])
+    card = _card(title, proposal.state, [("Items", _lines(proposal)), _amount_row(proposal)])
     return text, card, f"{title}: approved"
 
 
-def _items(thread_id: str, text: str, card: Any, copy_text: str) -> list[ThreadItem]:
+def _items(thread_id: str, text: str, card: Any, copy_text: str, ask_rating: bool = False) -> list[ThreadItem]:
     now = clock.now()
+    rating = WidgetItem(
+        id=ownership.new_item_id("msg", thread_id),
+        thread_id=thread_id,
+        created_at=now,
+        widget=widgets.rating_card(),
+        copy_text="How did we do? Rate us 1 to 5",
+    )
     return [
         AssistantMessageItem(
             id=ownership.new_item_id("msg", thread_id),
@@ -144,6 +155,7 @@ def _items(thread_id: str, text: str, card: Any, copy_text: str) -> list[ThreadI
             widget=card,
             copy_text=copy_text,
         ),
+        *([rating] if ask_rating else []),
     ]
 
 
@@ -161,5 +173,7 @@ async def tell_customer(repo: CosmosRepository, proposal: Proposal) -> None:
             )
     text, card, copy_text = decision_message(proposal, record)
     store = CosmosChatStore(repo.database)
-    for item in _items(proposal.thread_id, text, card, copy_text):
+    # A return approved and ready is the end of the conversation: how did we do?
+    ask_rating = record is not None and not await was_rated(proposal.thread_id)
+    for item in _items(proposal.thread_id, text, card, copy_text, ask_rating):
         await post_to_thread(store, proposal.customer_id, proposal.thread_id, item)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
+from chatkit.store import NotFoundError
 from chatkit.types import (
     Action,
     ChatKitReq,
@@ -33,7 +35,7 @@ from chat.mirror import TurnMirror
 from chat.models import Feedback
 from chat.signals import conversation_event
 from chat.store import CosmosChatStore
-from chat.turns import record_turn
+from chat.turns import record_turn, turns_by_item
 from chat.widgets import describe_click
 
 # What staff dashboards mirror. Text deltas are left out: the items they build arrive whole in thread.item.done.
@@ -141,6 +143,22 @@ class ReturnsChatServer(ChatKitServer[ChatContext]):
     async def add_feedback(
         self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: ChatContext
     ) -> None:
+        """Stored with the words of the rated message and the engine that wrote them, so a reviewer sees what was
+        rated without opening the conversation (the ids are the customer's own: read from their partition)."""
+        words: list[str] = []
+        for item_id in item_ids[:10]:
+            try:
+                item = await self.store.load_item(thread_id, item_id, context)
+            except NotFoundError:
+                continue
+            words.extend(part.text for part in getattr(item, "content", []) if getattr(part, "text", None))
+        turns = await sync_to_async(turns_by_item)(thread_id)
+        engines = sorted({turns[item_id]["engine"] for item_id in item_ids if item_id in turns})
         await Feedback.objects.acreate(
-            customer_id=context.customer_id, thread_id=thread_id, item_ids=item_ids, kind=str(feedback)
+            customer_id=context.customer_id,
+            thread_id=thread_id,
+            item_ids=item_ids,
+            kind=str(feedback),
+            message=" ".join(words)[:4000],
+            engine=", ".join(engines)[:200],
         )

@@ -30,6 +30,8 @@ class Flow:
     resolution: Resolution | None = None
     shipping: Shipping | None = None
     proposal_id: int | None = None
+    # Just rated the conversation: the next words, unless they ask for something, are the rating's comment.
+    rating_comment: bool = False
 
     @classmethod
     def load(cls, metadata: dict[str, Any]) -> Flow:
@@ -42,6 +44,7 @@ class Flow:
                 resolution=Resolution(raw["resolution"]) if raw.get("resolution") else None,
                 shipping=Shipping(raw["shipping"]) if raw.get("shipping") else None,
                 proposal_id=raw.get("proposal_id"),
+                rating_comment=bool(raw.get("rating_comment")),
             )
         except (KeyError, TypeError, ValueError):
             return cls()  # unreadable state: start afresh rather than fail the conversation
@@ -65,7 +68,7 @@ class Flow:
 
     def submission_key(self) -> str:
         """Same return, same key: confirming one summary twice files one proposal; any change files anew."""
-        content = {k: v for k, v in asdict(self).items() if k != "proposal_id"}
+        content = {k: v for k, v in asdict(self).items() if k not in ("proposal_id", "rating_comment")}
         return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
     def choose_item(self, order_id: str, sku: str, quantity: int) -> None:

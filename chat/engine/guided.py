@@ -17,7 +17,7 @@ from asgiref.sync import sync_to_async
 from chatkit.store import Store
 from chatkit.types import ThreadMetadata, ThreadStreamEvent, UserMessageItem
 
-from chat import conversations, widgets
+from chat import conversations, ratings, widgets
 from chat.context import ChatContext
 from chat.engine.events import Emitter
 from chat.engine.flow import Flow
@@ -168,6 +168,12 @@ class _Turn:
                 async for event in self._status():
                     yield event
                 return
+            elif action_type == Actions.RATE:
+                async for event in self._rate(payload.get("rating")):
+                    yield event
+                return
+            elif action_type == Actions.RESUME:
+                pass  # back to the step the customer was on, below
             elif action_type in (Actions.ACCEPT_OFFER, Actions.DECLINE_OFFER):
                 async for event in self._answer_offer(int(payload.get("proposal_id", 0)), action_type):
                     yield event
@@ -205,9 +211,15 @@ class _Turn:
     async def on_text(self, text: str) -> AsyncIterator[ThreadStreamEvent]:
         catalog = list({v.line.sku: CatalogItem(v.line.sku, v.line.name) for v in self.overview.lines}.values())
         said = understand(text, catalog)
+        flow = self.flow
+        if flow.rating_comment:
+            flow.rating_comment = False
+            if said.intent in COMMENT_INTENTS and not _has_slots(said):
+                async for event in self._rating_comment(text):
+                    yield event
+                return
         if said.intent is Intent.START_RETURN and not said.items:
             said = await self._semantic_item(said, text)
-        flow = self.flow
         if said.intent is Intent.CANCEL:
             async for event in self.on_action(Actions.CANCEL, {}):
                 yield event
@@ -217,9 +229,13 @@ class _Turn:
         if said.intent is Intent.RETURN_STATUS:
             async for event in self._status():
                 yield event
+            async for event in self._offer_way_back():
+                yield event
             return
         if said.intent is Intent.POLICY_QUESTION:
             async for event in self._answer_policy(said.policy_topic or ""):
+                yield event
+            async for event in self._offer_way_back():
                 yield event
             return
         if said.intent is Intent.HUMAN:
@@ -243,6 +259,8 @@ class _Turn:
         understood = _has_slots(said) or said.intent in (Intent.START_RETURN, Intent.START_OVER, Intent.GREETING)
         if not understood and said.intent in (Intent.THANKS,):
             async for event in self.out.say("You're welcome! Anything else I can help with?"):
+                yield event
+            async for event in self._ask_for_rating():
                 yield event
             return
         if not understood and said.intent is Intent.HELP:
@@ -492,6 +510,34 @@ class _Turn:
             f"Return request #{proposal.pk}: waiting for review",
         )
 
+    async def _offer_way_back(self) -> AsyncIterator[ThreadStreamEvent]:
+        """After a side question in the middle of a return, the way back to the step the customer was on."""
+        if self.flow.items and not self.flow.proposal_id:
+            yield self.out.widget(widgets.resume_card(self._item_names()), "Continue my return?")
+
+    async def _ask_for_rating(self) -> AsyncIterator[ThreadStreamEvent]:
+        """The end of a conversation: how did we do? Asked once; a conversation already rated is not asked again."""
+        if not await ratings.was_rated(self.thread.id):
+            yield self.out.widget(widgets.rating_card(), "How did we do? Rate us 1 to 5")
+
+    async def _rate(self, rating: object) -> AsyncIterator[ThreadStreamEvent]:
+        try:
+            saved = await ratings.rate(self.thread.id, self.context.customer_id, rating)
+        except ReturnsError as refused:
+            async for event in self.out.say(refused.message):
+                yield event
+            return
+        self.flow.rating_comment = True
+        async for event in self.out.say(
+            f"Thank you for rating us {saved.rating} out of 5! If you'd like to tell us more, write it here."
+        ):
+            yield event
+
+    async def _rating_comment(self, text: str) -> AsyncIterator[ThreadStreamEvent]:
+        await ratings.add_comment(self.thread.id, text)
+        async for event in self.out.say("Thank you, I've passed that on to the team."):
+            yield event
+
     async def _answer_policy(self, question: str) -> AsyncIterator[ThreadStreamEvent]:
         """Answer from the policy search and name the policy, so the customer knows where it comes from."""
         yield self.out.progress("Checking our return policy…")
@@ -570,6 +616,10 @@ def summary_card(assessment: Assessment, reason: Reason, shipping: Shipping | No
         for view, qty in assessment.lines
     ]
     return widgets.summary(assessment.order.order_id, items, reason, shipping, assessment.quote)
+
+
+# What a comment after a rating is understood as: words about us, not a request.
+COMMENT_INTENTS = frozenset({Intent.UNKNOWN, Intent.THANKS, Intent.YES, Intent.NO, Intent.GREETING, Intent.HELP})
 
 
 def _has_slots(said: Understanding) -> bool:

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from chat import conversations
 from chat.http import error, require_GET, require_POST
-from chat.models import Conversation, ConversationMessage, ConversationNote
+from chat.models import Conversation, ConversationMessage, ConversationNote, ConversationRating
 from chat.saved_replies import saved_replies_for
 from chat.transcripts import TranscriptPage, latest_items
 from chat.turns import turns_by_item
@@ -343,6 +343,10 @@ async def _customer_context(customer_id: str) -> dict[str, Any]:
     }
 
 
+async def _rating(thread_id: str) -> ConversationRating | None:
+    return await ConversationRating.objects.filter(thread_id=thread_id).afirst()
+
+
 def _page_json(page: TranscriptPage) -> dict[str, Any]:
     return {"items": [item.model_dump(mode="json", exclude_none=True) for item in page.items], "earlier": page.earlier}
 
@@ -386,6 +390,7 @@ async def get_conversation(request: HttpRequest, thread_id: str) -> JsonResponse
         ],
         "customer_context": customer,
         "customer_conversations": await sync_to_async(customer_conversations)(customer_id),
+        "rating": rating.as_json() if (rating := await _rating(thread_id)) else None,
     }
     return JsonResponse(body)
 

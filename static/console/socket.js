@@ -81,6 +81,9 @@ function apply(event) {
       if (node) node.remove();
     } else if (e.type === "customer.click") {
       placeClick(e);
+    } else if (e.type === "customer.rating") {
+      state.rows.set(id, { ...state.rows.get(id), rating: e });
+      renderHead();
     } else if (e.type === "assistant.turn") {
       for (const itemId of e.item_ids) {
         state.turns.set(itemId, e);

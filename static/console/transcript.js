@@ -139,7 +139,8 @@ function renderHead() {
   $("thread-head").hidden = false;
   $("thread-title").textContent = row.customer.name;
   const closedBy = row.closed_by === "customer" ? "closed: the customer deleted this conversation" : row.state;
-  $("thread-sub").textContent = `${row.customer.tier || ""} · ${closedBy}${row.assigned_to ? " · " + row.assigned_to : ""}`;
+  const rated = row.rating ? ` · rated ${row.rating.rating}/5${row.rating.comment ? ` “${row.rating.comment}”` : ""}` : "";
+  $("thread-sub").textContent = `${row.customer.tier || ""} · ${closedBy}${row.assigned_to ? " · " + row.assigned_to : ""}${rated}`;
   $("mode").value = row.mode;
   const gone = Boolean(row.closed_by); // nothing can be said there any more
   $("mode").disabled = gone;

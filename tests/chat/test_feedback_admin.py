@@ -27,8 +27,12 @@ async def test_feedback_is_stored_and_shown_in_admin(repo, services_settings, ad
         [answer.id],
         "negative",
     )
+    # Which message was rated, in its words, and which engine wrote it.
+    assert stored.message == answer.content[0].text and stored.engine == "guided"
     listing = await sync_to_async(admin_client.get)("/admin/chat/feedback/")
-    assert listing.status_code == 200 and chat.thread_id in listing.content.decode()
+    page = listing.content.decode()
+    assert listing.status_code == 200 and chat.thread_id in page
+    assert answer.content[0].text[:60] in page and "Robert Johnson" in page  # the conversation it belongs to
     add = await sync_to_async(admin_client.get)("/admin/chat/feedback/add/")
     assert add.status_code == 403  # feedback comes from customers only
 

@@ -200,6 +200,22 @@ def test_offline_the_message_is_kept_and_retry_sends_it_once(stack: LiveStack, b
     context.close()
 
 
+def test_at_the_end_the_customer_rates_the_conversation(stack: LiveStack, browser: Browser, shots: Path):
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    _sign_in(page, stack.url, "lucas.muller@example.com", "ORD-79131")
+    _say(page, "is there a restocking fee?")
+    expect(page.locator(".bubble.assistant").last).to_contain_text("Anything else?", timeout=15000)
+    _say(page, "thanks, that's all")
+    card = page.locator(".card").filter(has_text="How did we do?").last
+    expect(card).to_be_visible(timeout=15000)
+    page.screenshot(path=shots / "chat-11-rating.png")
+    card.get_by_role("button", name="4").click()
+    expect(page.locator(".bubble.assistant").last).to_contain_text("rating us 4 out of 5", timeout=15000)
+    _say(page, "clear answers, thank you")
+    expect(page.locator(".bubble.assistant").last).to_contain_text("passed that on", timeout=15000)
+    page.close()
+
+
 def test_wrong_pair_shows_a_neutral_error(stack: LiveStack, browser: Browser):
     page = browser.new_page()
     page.goto(f"{stack.url}/chat/")

@@ -124,7 +124,7 @@ def test_agent_approves_a_return_live_and_the_customer_sees_it(stack: LiveStack,
     expect(agent.locator("#customer")).to_contain_text(return_id)
     agent.screenshot(path=str(shots / "console-2-committed.png"))
 
-    confirmed = customer.locator(".card").filter(has_text="Confirmed").last
+    confirmed = customer.locator(".card").filter(has_text="Return RET-").filter(has_text="Approved").last
     expect(confirmed).to_be_visible(timeout=15000)
     expect(confirmed).to_contain_text(return_id)
     expect(confirmed).to_contain_text("98.99")
@@ -370,7 +370,8 @@ def test_an_agent_over_the_limit_asks_a_supervisor_who_is_told_live_and_approves
     expect(customer.locator(".bubble.assistant").last).to_contain_text("$250.00 back instead of $299.99")
     customer.screenshot(path=str(shots / "chat-offer.png"))
     offer.get_by_role("button", name="Accept the change").click()
-    expect(customer.locator(".card").filter(has_text="Confirmed").last).to_contain_text("250.00", timeout=20000)
+    approved = customer.locator(".card").filter(has_text="Return RET-").filter(has_text="Approved").last
+    expect(approved).to_contain_text("250.00", timeout=20000)
     expect(supervisor.locator(".conv-button").filter(has_text="Robert Johnson")).to_have_count(0, timeout=10000)
 
 

@@ -398,6 +398,15 @@ def _only_asks_for_person(message: UserMessageItem | None) -> bool:
     return _asks_for_person(message) and len(_text(message)) <= PLAIN_REQUEST_CHARS
 
 
+def _ends_or_comments(flow: Flow, message: UserMessageItem | None) -> bool:
+    """ "Thanks, that's all" (the rules ask for a rating) and the words right after a rating (its comment)."""
+    if message is None:
+        return False
+    return flow.rating_comment or (
+        len(_text(message)) <= PLAIN_REQUEST_CHARS and understand(_text(message), []).intent is Intent.THANKS
+    )
+
+
 def _confirms_summary(flow: Flow, message: UserMessageItem | None) -> bool:
     """The customer typed a bare confirmation while a complete return waits on its summary card."""
     if message is None or not flow.complete or flow.proposal_id:
@@ -452,7 +461,7 @@ class LLMEngine:
                 yield event
             return
         flow = Flow.load(thread.metadata)
-        if _confirms_summary(flow, message) or _only_asks_for_person(message):
+        if _confirms_summary(flow, message) or _only_asks_for_person(message) or _ends_or_comments(flow, message):
             # "yes, send it" under the summary card files it exactly as the Confirm button does: the model never
             # decides that a return is filed; and asking for a person reaches the team's queue the same way.
             self.report = TurnReport(self.guided.label)

@@ -106,15 +106,19 @@ async def test_seed_scenario_approved_committed_and_shown_to_the_customer(stack:
         assert document["store_credit_cents"] == 9899 and document["approval_id"] == f"proposal-{proposal['id']}"
         assert [(line["sku"], line["quantity"]) for line in document["lines"]] == [("HUB-SMART-2", 1)]
 
-        # The customer's open page hears it: approved first, then the confirmed return with its details.
+        # The customer's open page hears it: approved first, then the return, approved and ready, with its details;
+        # then a rating card, since that is the end of the conversation.
         cards: list[str] = []
-        while not any("Confirmed" in card for card in cards):
+        while not any(return_id in card for card in cards):
             message = await asyncio.wait_for(live.receive_json(), timeout=30)
             if message["type"] == "thread.item" and message["item"]["type"] == "widget":
                 assert message["thread_id"] == thread_id
                 cards.append(json.dumps(message["item"]["widget"]))
         confirmed = cards[-1]
         assert return_id in confirmed and "98.99" in confirmed and document["tracking_number"] in confirmed
+        assert "Approved" in confirmed and f"/chat/returns/{return_id}/label" in confirmed
+        rating = await asyncio.wait_for(live.receive_json(), timeout=30)
+        assert "How did we do?" in json.dumps(rating["item"]["widget"])
         await live.close()
 
         # And it is in the conversation for good: a reload shows the same card.
@@ -122,7 +126,7 @@ async def test_seed_scenario_approved_committed_and_shown_to_the_customer(stack:
             f"{url}/chatkit", data=protocol.body(protocol.list_items(thread_id)), headers=chat_headers
         )
         stored_items = json.dumps(await items.json())
-        assert return_id in stored_items and "Confirmed" in stored_items
+        assert return_id in stored_items and "How did we do?" in stored_items
 
 
 async def test_a_second_agent_approving_the_same_proposal_gets_409_over_http(stack: LiveStack):

@@ -48,3 +48,17 @@ async def test_the_customers_conversations_are_listed_with_titles_newest_first_a
     assert titles[1] == "Where is my return?"
     assert titles[0].startswith("My Smart Home Hub arrived with a cracked") and titles[0].endswith("…")
     assert len(titles[0]) <= 60
+
+
+async def test_the_customers_rating_is_shown_to_staff_on_the_conversation(seeded):
+    from chat.widgets import Actions
+
+    agent = await staff_client("agent")
+    chat = await Chat.sign_in()
+    await chat.say("that's all, thanks")
+    url = f"/console/api/conversations/{chat.thread_id}"
+    assert (await agent.get(url)).json()["rating"] is None
+    await chat.click(Actions.RATE, {"rating": 5})
+    await chat.say("lovely service")
+    rating = (await agent.get(url)).json()["rating"]
+    assert (rating["rating"], rating["comment"], rating["engine"]) == (5, "lovely service", "guided")
