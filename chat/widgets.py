@@ -14,8 +14,10 @@ from chatkit.actions import ActionConfig
 from chatkit.widgets import Badge, Button, Caption, Card, Col, Divider, Markdown, Row, Text, Title
 from django.urls import reverse
 
+from chat.formats import short_date
 from customers.domain import Reason, Resolution, ReturnRecord, Shipping, Tier
 from customers.services.assessment import CustomerOverview, LineView
+from customers.services.eligibility import IneligibleReason
 from customers.services.labels import has_printable_label
 from customers.services.quote import RefundQuote
 
@@ -109,16 +111,29 @@ def _list(rows: list[Row]) -> Col:
     return Col(children=children, gap=2)
 
 
+def eligibility_text(view: LineView) -> str:
+    """Why an item can or cannot be returned, with dates as the customer's language writes them."""
+    eligibility = view.eligibility
+    ends = eligibility.window_ends_on
+    if eligibility.reason is IneligibleReason.WINDOW_EXPIRED and ends:
+        return f"The return window closed on {short_date(ends)}."
+    if eligibility.eligible and ends and eligibility.days_left is not None:
+        days = eligibility.days_left
+        return f"{days} day{'s' if days != 1 else ''} left to return (until {short_date(ends)})."
+    return eligibility.message
+
+
 def _line_row(view: LineView) -> Row:
     line, eligibility = view.line, view.eligibility
-    returnable = f"{line.returnable_quantity} of {line.quantity} returnable"
-    details = f"{view.order.order_id} · {returnable} · {money(line.unit_price_cents)}"
+    # How many can go back, only beside items that can: "1 of 1 returnable" next to "Not returnable" contradicts.
+    count = [f"{line.returnable_quantity} of {line.quantity} returnable"] if eligibility.eligible else []
+    details = " · ".join([view.order.order_id, *count, money(line.unit_price_cents)])
     children: list = [
         Col(
             children=[
                 Text(value=line.name, weight="semibold"),
                 Caption(value=details),
-                Caption(value=eligibility.message, color="secondary" if eligibility.eligible else "danger"),
+                Caption(value=eligibility_text(view), color="secondary" if eligibility.eligible else "danger"),
             ],
             flex=1,
         )
@@ -131,17 +146,32 @@ def _line_row(view: LineView) -> Row:
     return Row(children=children, align="center", gap=3)
 
 
+MAX_ITEM_ROWS = 12
+
+
 def returnable_items(overview: CustomerOverview, order_id: str | None = None) -> Card:
-    """The customer's items, eligible first; ineligible ones stay visible with their reason."""
+    """The customer's items: those they can return first; the others folded under "Not returnable (n)" (the
+    page opens it on wide screens) with their reasons, so a phone shows what can be done without scrolling."""
     views = [v for v in overview.lines if order_id is None or v.order.order_id == order_id]
     views.sort(key=lambda v: (not v.eligibility.eligible, v.order.order_id != order_id))
-    return Card(
-        key="items",
-        children=[
-            Title(value="Which item would you like to return?", size="sm"),
-            _list([_line_row(v) for v in views[:12]]),
-        ],
-    )
+    can = [v for v in views if v.eligibility.eligible][:MAX_ITEM_ROWS]
+    cannot = [v for v in views if not v.eligibility.eligible][:MAX_ITEM_ROWS]
+    children: list = [Title(value="Which item would you like to return?", size="sm")]
+    if can:
+        children.append(_list([_line_row(v) for v in can]))
+    else:
+        children.append(Caption(value="None of your items can be returned right now."))
+    if cannot:
+        children.append(
+            Col(
+                key=NOT_RETURNABLE_KEY,
+                children=[Caption(value=f"Not returnable ({len(cannot)})"), _list([_line_row(v) for v in cannot])],
+            )
+        )
+    return Card(key="items", children=children)
+
+
+NOT_RETURNABLE_KEY = "not-returnable"  # static/shared/widgets.js draws it folded
 
 
 REASON_ORDER = list(Reason)

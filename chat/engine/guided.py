@@ -345,7 +345,9 @@ class _Turn:
                 yield event
             return
         if not view.eligibility.eligible:
-            async for event in self.out.say(f"Sorry, {view.line.name} can't be returned: {view.eligibility.message}"):
+            async for event in self.out.say(
+                f"Sorry, {view.line.name} can't be returned: {widgets.eligibility_text(view)}"
+            ):
                 yield event
             return
         wanted = max(1, min(quantity or 1, view.line.returnable_quantity))

@@ -69,6 +69,17 @@
     return root;
   }
 
+  // Items that cannot be returned, folded under their count ("Not returnable (3)"): closed on a phone, so what
+  // can be done comes first; open where there is room.
+  function folded(component, ctx) {
+    const [heading, ...rest] = component.children || [];
+    const details = el("details", "folded");
+    details.appendChild(el("summary", "caption", (heading && heading.value) || ""));
+    renderChildren(details, rest, ctx);
+    details.open = !window.matchMedia("(max-width: 600px)").matches;
+    return details;
+  }
+
   function renderComponent(component, ctx) {
     switch (component.type) {
       case "Card":
@@ -82,6 +93,7 @@
       case "Col":
       case "Box":
       case "Form":
+        if (component.key === "not-returnable") return folded(component, ctx);
         return renderChildren(layout(el("div", "col"), component), component.children, ctx);
       case "Title":
         return el("h3", "title", component.value);

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from chatkit.types import ProgressUpdateEvent, ThreadItemUpdatedEvent
 
+from chat.formats import short_date
 from chat.widgets import Actions
+from customers.clock import store_today
 from customers.models import Proposal
 from tests.chat.conversation import Conversation
 from tests.customers.seeded import seed
@@ -32,7 +36,10 @@ async def test_seed_scenario_typed(seeded):
     assert any(isinstance(e, ProgressUpdateEvent) for e in events)
     assert chat.widget_keys() == ["customer", "items"]
     windows = [caption for caption in chat.captions() if "left to return" in caption]
-    assert windows[:3] == ["10 days left to return.", "25 days left to return.", "25 days left to return."]
+    today = store_today()
+    assert windows[:3] == [
+        f"{days} days left to return (until {short_date(today + timedelta(days=days))})." for days in (10, 25, 25)
+    ]
     await chat.say("I want to return Smart Home Hub from order ORD-79001")
     assert chat.widget_keys() == ["reasons"]
     assert "Smart Home Hub" in chat.text()

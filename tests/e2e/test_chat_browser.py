@@ -5,6 +5,7 @@ Screenshots of every step go to test-output/screenshots/.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,7 +51,16 @@ def test_seed_scenario_typed_at_phone_width(stack: LiveStack, browser: Browser, 
     _say(page, "I want to return some items")
     _wait_for_card(page, "Which item would you like to return?")
     expect(page.locator(".badge", has_text="Platinum")).to_be_visible()
+    # On a phone what can be returned comes first; the rest is folded under its count, closed.
+    folded = page.locator(".card details.folded").last
+    expect(folded.locator("summary")).to_have_text(re.compile(r"^Not returnable \(\d+\)$"))
+    assert folded.get_attribute("open") is None
+    expect(folded.get_by_text("65in OLED TV")).to_be_hidden()
+    expect(page.locator(".card").last.get_by_role("button", name=re.compile("Return This")).first).to_be_visible()
     page.screenshot(path=shots / "chat-02-items.png", full_page=True)
+    folded.locator("summary").click()
+    expect(folded.get_by_text("65in OLED TV")).to_be_visible()
+    expect(folded).not_to_contain_text("returnable ·")  # no "1 of 1 returnable" beside "Not returnable"
     _say(page, "I want to return Smart Home Hub from order ORD-79001")
     _wait_for_card(page, "Why are you returning")
     _say(page, "it was completely damaged")
