@@ -17,6 +17,7 @@ from chatkit.types import AssistantMessageContent, AssistantMessageItem
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils import translation
 
 from chat import ownership
 from chat.models import (
@@ -72,11 +73,13 @@ async def note_customer_turn(thread_id: str, customer_id: str, *, said: str | No
         await ConversationMessage.objects.acreate(thread_id=thread_id, author="customer", text=said)
     preview = {"last_message": said[:PREVIEW_CHARS], "customer_messages": F("customer_messages") + 1} if said else {}
     conversation = await Conversation.objects.filter(thread_id=thread_id).afirst()
+    language = translation.get_language() or ""
     if conversation is None:
         try:
             conversation = await Conversation.objects.acreate(
                 thread_id=thread_id,
                 customer_id=customer_id,
+                language=language,
                 last_customer_at=now,
                 last_message=preview.get("last_message", ""),
                 customer_messages=1 if said else 0,
@@ -86,6 +89,8 @@ async def note_customer_turn(thread_id: str, customer_id: str, *, said: str | No
         await conversation_changed.asend(sender=Conversation, conversation=conversation, action="created")
         return conversation
     changes: dict[str, Any] = dict(preview)
+    if language and conversation.language != language:
+        changes["language"] = language
     action = "customer"
     if conversation.status == ConversationStatus.RESOLVED:
         changes["status"], action = ConversationStatus.REOPENED, "reopened"

@@ -11,8 +11,11 @@ import logging
 from typing import Any
 
 from chatkit.types import AssistantMessageContent, AssistantMessageItem, ThreadItem, WidgetItem
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from chat import ownership, widgets
+from chat.models import Conversation
 from chat.push import post_to_thread
 from chat.ratings import was_rated
 from chat.statuses import items_text, money_back_row, request_status, return_status
@@ -45,7 +48,7 @@ def _amount_row(proposal: Proposal) -> tuple[str, str]:
     return money_back_row(
         int(quote.get("store_credit_cents", 0)),
         int(quote.get("refund_cents", 0)),
-        (proposal.resolution, widgets.money(proposal.total_cents)),
+        (widgets.choice_name(proposal.resolution), widgets.money(proposal.total_cents)),
     )
 
 
@@ -60,24 +63,29 @@ def _offer_message(proposal: Proposal) -> tuple[str, Any, str]:
     quote = offer.get("quote", {})
     credit, refund = int(quote.get("store_credit_cents", 0)), int(quote.get("refund_cents", 0))
     rows = [
-        ("Items", ", ".join(f"{line['quantity']} × {line['name']}" for line in offer.get("lines", []))),
-        ("Resolution", offer.get("resolution", "")),
+        (_("Items"), items_text([(line["quantity"], line["name"]) for line in offer.get("lines", [])])),
+        (_("Resolution"), widgets.choice_name(offer.get("resolution", ""))),
     ]
     if credit or refund:
-        rows.append(("Store credit" if credit else "Refund", widgets.money(credit or refund)))
+        rows.append(money_back_row(credit, refund, ("", "")))
     if offer.get("shipping"):
-        rows.append(("Shipping", offer["shipping"]))
+        rows.append((_("Shipping"), widgets.choice_name(offer["shipping"])))
     changes = []
     if offer.get("resolution") != proposal.resolution:
-        changes.append(f"{offer.get('resolution')} instead of {proposal.resolution}")
+        changes.append(
+            _("%(new)s instead of %(old)s")
+            % {"new": widgets.choice_name(offer.get("resolution")), "old": widgets.choice_name(proposal.resolution)}
+        )
     before = int(proposal.quote.get("store_credit_cents", 0)) + int(proposal.quote.get("refund_cents", 0))
     if credit + refund != before:
-        changes.append(f"{widgets.money(credit + refund)} back instead of {widgets.money(before)}")
+        changes.append(
+            _("%(new)s back instead of %(old)s") % {"new": widgets.money(credit + refund), "old": widgets.money(before)}
+        )
     note = f" ({offer['reason_for_change']})" if offer.get("reason_for_change") else ""
-    text = (
-        f"Our team reviewed your return request and suggests a change: {' and '.join(changes) or 'see below'}{note}. "
+    text = _(
+        "Our team reviewed your return request and suggests a change: %(changes)s%(note)s. "
         "You can accept it, or keep your own request and our team will review it as it is."
-    )
+    ) % {"changes": _(" and ").join(changes) or _("see below"), "note": note}
     return (
         " ".join(text.split()),
         widgets.offer_card(proposal.pk, rows),
@@ -87,48 +95,59 @@ def _offer_message(proposal: Proposal) -> tuple[str, Any, str]:
 
 def decision_message(proposal: Proposal, record: ReturnRecord | None) -> tuple[str, Any, str]:
     """(text, status card, card copy text) for the proposal's current state."""
-    title = f"Return request #{proposal.pk}"
+    title = _("Return request #%(id)s") % {"id": proposal.pk}
+    order_row = (_("Order"), proposal.order_id)
     if proposal.state == ProposalState.PROPOSED and proposal.offer:
         return _offer_message(proposal)
     if proposal.state == ProposalState.REJECTED:
-        text = f"Our team reviewed your return request and couldn't approve it: {proposal.customer_message}"
-        card = _card(title, proposal.state, [("Order", proposal.order_id)])
+        text = _("Our team reviewed your return request and couldn't approve it: %(why)s") % {
+            "why": proposal.customer_message
+        }
+        card = _card(title, proposal.state, [order_row])
         return text, card, f"{title}: not approved"
     if proposal.state == ProposalState.CLOSED:
-        text = f"We're sorry: we couldn't complete your return request. {proposal.customer_message}"
-        card = _card(title, proposal.state, [("Order", proposal.order_id)])
+        text = _("We're sorry: we couldn't complete your return request. %(why)s") % {"why": proposal.customer_message}
+        card = _card(title, proposal.state, [order_row])
         return text, card, f"{title}: closed"
     if proposal.state == ProposalState.CANCELLED:
-        rows = [("Return", proposal.return_id), ("Items", _lines(proposal))]
+        rows = [(_("Return"), proposal.return_id), (_("Items"), _lines(proposal))]
         credit, refund = int(proposal.quote.get("store_credit_cents", 0)), int(proposal.quote.get("refund_cents", 0))
         if credit:
-            money_back = f"The {widgets.money(credit)} store credit has been taken back."
+            money_back = _("The %(amount)s store credit has been taken back.") % {"amount": widgets.money(credit)}
         elif refund:
-            money_back = f"The {widgets.money(refund)} refund will not be paid."
+            money_back = _("The %(amount)s refund will not be paid.") % {"amount": widgets.money(refund)}
         else:
             money_back = ""
-        text = f"Your return {proposal.return_id} has been cancelled. {money_back} The items can be returned again."
-        card = _card(f"Return {proposal.return_id}", proposal.state, rows)
+        text = _("Your return %(id)s has been cancelled. %(money)s The items can be returned again.") % {
+            "id": proposal.return_id,
+            "money": money_back,
+        }
+        card = _card(_("Return %(id)s") % {"id": proposal.return_id}, proposal.state, rows)
         return " ".join(text.split()), card, f"Return {proposal.return_id}: cancelled"
     if proposal.state == ProposalState.FAILED:
-        text = (
+        text = _(
             "Your return was approved, but we hit a problem creating it. "
             "Our team is on it; nothing more is needed from you."
         )
-        card = _card(title, proposal.state, [("Order", proposal.order_id)])
+        card = _card(title, proposal.state, [order_row])
         return text, card, f"{title}: delayed"
     if proposal.state == ProposalState.COMMITTED and record is not None:
-        rows = [("Return", record.return_id), ("Items", _lines(proposal)), _amount_row(proposal)]
+        rows = [(_("Return"), record.return_id), (_("Items"), _lines(proposal)), _amount_row(proposal)]
         if record.tracking_number:
-            rows.append(("Tracking", record.tracking_number))
-        text = f"Good news: your return {record.return_id} is approved and ready."
+            rows.append((_("Tracking"), record.tracking_number))
+        text = _("Good news: your return %(id)s is approved and ready.") % {"id": record.return_id}
         name, colour = return_status(record.status)
         card = widgets.status_card(
-            f"Return {record.return_id}", name, colour, rows, note=record.instructions, link=widgets.label_link(record)
+            _("Return %(id)s") % {"id": record.return_id},
+            name,
+            colour,
+            rows,
+            note=record.instructions,
+            link=widgets.label_link(record),
         )
         return text, card, f"Return {record.return_id}: {name.lower()}"
-    text = "Your return was approved. We're creating it now…"
-    card = _card(title, proposal.state, [("Items", _lines(proposal)), _amount_row(proposal)])
+    text = _("Your return was approved. We're creating it now…")
+    card = _card(title, proposal.state, [(_("Items"), _lines(proposal)), _amount_row(proposal)])
     return text, card, f"{title}: approved"
 
 
@@ -171,9 +190,15 @@ async def tell_customer(repo: CosmosRepository, proposal: Proposal) -> None:
             logger.warning(
                 "proposal %s committed as %s, but the return is not readable", proposal.pk, proposal.return_id
             )
-    text, card, copy_text = decision_message(proposal, record)
-    store = CosmosChatStore(repo.database)
+    # In the customer's language: this runs in a worker, outside their request.
+    language = (
+        await Conversation.objects.filter(thread_id=proposal.thread_id).values_list("language", flat=True).afirst()
+    )
     # A return approved and ready is the end of the conversation: how did we do?
     ask_rating = record is not None and not await was_rated(proposal.thread_id)
-    for item in _items(proposal.thread_id, text, card, copy_text, ask_rating):
+    with translation.override(language or None):
+        text, card, copy_text = decision_message(proposal, record)
+        items = _items(proposal.thread_id, text, card, copy_text, ask_rating)
+    store = CosmosChatStore(repo.database)
+    for item in items:
         await post_to_thread(store, proposal.customer_id, proposal.thread_id, item)

@@ -108,6 +108,8 @@ class Conversation(models.Model):
     handed_back_at = models.DateTimeField(null=True, blank=True)
     # For finding it (chat.conversations.describe_customer): the customer's email and their order ids.
     customer_email = models.CharField(max_length=254, blank=True)
+    # The customer's language (their browser's), for what reaches them outside a request: decisions, commits.
+    language = models.CharField(max_length=16, blank=True)
     order_ids = models.TextField(blank=True)
     last_message = models.CharField(max_length=200, blank=True)  # the list's preview of what was said last
     customer_messages = models.PositiveIntegerField(default=0)  # typed by the customer, ever: unread counts from it

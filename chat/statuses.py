@@ -6,40 +6,45 @@ and in "Your returns" alike (they were "Confirmed" in one place and "Approved" i
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
 from chat.widgets import money
 from customers.domain import ReturnStatus
 from customers.models import ProposalState
 
 # (name, badge colour) for a return that exists in the system of record.
 RETURN_STATUS: dict[ReturnStatus, tuple[str, str]] = {
-    ReturnStatus.APPROVED: ("Approved", "success"),
-    ReturnStatus.LABEL_ISSUED: ("Label issued", "info"),
-    ReturnStatus.IN_TRANSIT: ("In transit", "info"),
-    ReturnStatus.RECEIVED: ("Received", "info"),
-    ReturnStatus.REFUNDED: ("Refunded", "success"),
-    ReturnStatus.CREDITED: ("Credited", "success"),
-    ReturnStatus.CANCELLED: ("Cancelled", "warning"),
+    ReturnStatus.APPROVED: (gettext_noop("Approved"), "success"),
+    ReturnStatus.LABEL_ISSUED: (gettext_noop("Label issued"), "info"),
+    ReturnStatus.IN_TRANSIT: (gettext_noop("In transit"), "info"),
+    ReturnStatus.RECEIVED: (gettext_noop("Received"), "info"),
+    ReturnStatus.REFUNDED: (gettext_noop("Refunded"), "success"),
+    ReturnStatus.CREDITED: (gettext_noop("Credited"), "success"),
+    ReturnStatus.CANCELLED: (gettext_noop("Cancelled"), "warning"),
 }
 
 # ... and for a request before (or instead of) becoming a return.
 REQUEST_STATUS: dict[str, tuple[str, str]] = {
-    ProposalState.PROPOSED: ("Waiting for review", "warning"),
-    ProposalState.APPROVED: ("Approved", "success"),
-    ProposalState.COMMITTING: ("Approved", "success"),
-    ProposalState.COMMITTED: ("Approved", "success"),
-    ProposalState.REJECTED: ("Not approved", "danger"),
-    ProposalState.FAILED: ("Delayed", "warning"),
-    ProposalState.CLOSED: ("Closed", "danger"),
-    ProposalState.CANCELLED: ("Cancelled", "warning"),
+    ProposalState.PROPOSED: (gettext_noop("Waiting for review"), "warning"),
+    ProposalState.APPROVED: (gettext_noop("Approved"), "success"),
+    ProposalState.COMMITTING: (gettext_noop("Approved"), "success"),
+    ProposalState.COMMITTED: (gettext_noop("Approved"), "success"),
+    ProposalState.REJECTED: (gettext_noop("Not approved"), "danger"),
+    ProposalState.FAILED: (gettext_noop("Delayed"), "warning"),
+    ProposalState.CLOSED: (gettext_noop("Closed"), "danger"),
+    ProposalState.CANCELLED: (gettext_noop("Cancelled"), "warning"),
 }
 
 
 def return_status(status: ReturnStatus | str) -> tuple[str, str]:
-    return RETURN_STATUS.get(ReturnStatus(status), (str(status).replace("_", " ").capitalize(), "info"))
+    name, colour = RETURN_STATUS.get(ReturnStatus(status), (str(status).replace("_", " ").capitalize(), "info"))
+    return _(name), colour
 
 
 def request_status(state: str) -> tuple[str, str]:
-    return REQUEST_STATUS.get(state, (str(state).capitalize(), "info"))
+    name, colour = REQUEST_STATUS.get(state, (str(state).capitalize(), "info"))
+    return _(name), colour
 
 
 def items_text(lines: list[tuple[int, str]]) -> str:
@@ -50,7 +55,7 @@ def items_text(lines: list[tuple[int, str]]) -> str:
 def money_back_row(store_credit_cents: int, refund_cents: int, fallback: tuple[str, str]) -> tuple[str, str]:
     """The one amount a customer cares about: the store credit or the refund, else what the request said."""
     if store_credit_cents:
-        return ("Store credit", money(store_credit_cents))
+        return (_("Store credit"), money(store_credit_cents))
     if refund_cents:
-        return ("Refund", money(refund_cents))
+        return (_("Refund"), money(refund_cents))
     return fallback

@@ -13,6 +13,8 @@ from typing import Any
 from chatkit.actions import ActionConfig
 from chatkit.widgets import Badge, Button, Caption, Card, Col, Divider, Markdown, Row, Text, Title
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, ngettext
 
 from chat.formats import short_date
 from customers.domain import Reason, Resolution, ReturnRecord, Shipping, Tier
@@ -71,6 +73,30 @@ def describe_click(action_type: str, payload: dict[str, Any]) -> str:
     return template.format_map(values)[:200]
 
 
+# The options' names as the widgets show them (the values stay English: they are the tools' contract).
+CHOICE_NAMES = (
+    gettext_noop("Damaged/Defective"),
+    gettext_noop("Wrong Item"),
+    gettext_noop("Not as Described"),
+    gettext_noop("Changed My Mind"),
+    gettext_noop("Found Better Price"),
+    gettext_noop("Arrived Too Late"),
+    gettext_noop("Full Refund"),
+    gettext_noop("Exchange"),
+    gettext_noop("Store Credit"),
+    gettext_noop("Keep with Discount"),
+    gettext_noop("Prepaid Shipping Label"),
+    gettext_noop("Schedule Pickup"),
+    gettext_noop("Customer Drop-off"),
+    gettext_noop("Return to Store"),
+)
+
+
+def choice_name(value: object) -> str:
+    """A reason, resolution or shipping option in the customer's language."""
+    return _(str(value))
+
+
 def money(cents: int) -> str:
     sign = "-" if cents < 0 else ""
     return f"{sign}${abs(cents) // 100:,}.{abs(cents) % 100:02d}"
@@ -115,18 +141,29 @@ def eligibility_text(view: LineView) -> str:
     """Why an item can or cannot be returned, with dates as the customer's language writes them."""
     eligibility = view.eligibility
     ends = eligibility.window_ends_on
+    line = view.line
     if eligibility.reason is IneligibleReason.WINDOW_EXPIRED and ends:
-        return f"The return window closed on {short_date(ends)}."
+        return _("The return window closed on %(date)s.") % {"date": short_date(ends)}
     if eligibility.eligible and ends and eligibility.days_left is not None:
         days = eligibility.days_left
-        return f"{days} day{'s' if days != 1 else ''} left to return (until {short_date(ends)})."
-    return eligibility.message
+        left = ngettext("%(days)s day left to return", "%(days)s days left to return", days) % {"days": days}
+        return _("%(left)s (until %(date)s).") % {"left": left, "date": short_date(ends)}
+    words = {
+        IneligibleReason.FINAL_SALE: _("%(name)s was a final-sale item and cannot be returned."),
+        IneligibleReason.NOT_DELIVERED: _("Order %(order)s has not been delivered yet."),
+        IneligibleReason.FULLY_RETURNED: _("All %(count)s of %(name)s have already been returned."),
+        IneligibleReason.UNKNOWN_PRODUCT: _("We could not find this product in our catalog."),
+    }.get(eligibility.reason)  # type: ignore[arg-type]
+    if words is None:
+        return eligibility.message
+    return words % {"name": line.name, "order": view.order.order_id, "count": line.quantity}
 
 
 def _line_row(view: LineView) -> Row:
     line, eligibility = view.line, view.eligibility
     # How many can go back, only beside items that can: "1 of 1 returnable" next to "Not returnable" contradicts.
-    count = [f"{line.returnable_quantity} of {line.quantity} returnable"] if eligibility.eligible else []
+    returnable = _("%(left)s of %(all)s returnable") % {"left": line.returnable_quantity, "all": line.quantity}
+    count = [returnable] if eligibility.eligible else []
     details = " · ".join([view.order.order_id, *count, money(line.unit_price_cents)])
     children: list = [
         Col(
@@ -140,9 +177,9 @@ def _line_row(view: LineView) -> Row:
     ]
     if eligibility.eligible:
         payload = {"order_id": view.order.order_id, "sku": line.sku}
-        children.append(_button("Return This", Actions.SELECT_ITEM, payload, primary=True))
+        children.append(_button(_("Return This"), Actions.SELECT_ITEM, payload, primary=True))
     else:
-        children.append(Badge(label="Not returnable", color="danger"))
+        children.append(Badge(label=_("Not returnable"), color="danger"))
     return Row(children=children, align="center", gap=3)
 
 
@@ -156,16 +193,19 @@ def returnable_items(overview: CustomerOverview, order_id: str | None = None) ->
     views.sort(key=lambda v: (not v.eligibility.eligible, v.order.order_id != order_id))
     can = [v for v in views if v.eligibility.eligible][:MAX_ITEM_ROWS]
     cannot = [v for v in views if not v.eligibility.eligible][:MAX_ITEM_ROWS]
-    children: list = [Title(value="Which item would you like to return?", size="sm")]
+    children: list = [Title(value=_("Which item would you like to return?"), size="sm")]
     if can:
         children.append(_list([_line_row(v) for v in can]))
     else:
-        children.append(Caption(value="None of your items can be returned right now."))
+        children.append(Caption(value=_("None of your items can be returned right now.")))
     if cannot:
         children.append(
             Col(
                 key=NOT_RETURNABLE_KEY,
-                children=[Caption(value=f"Not returnable ({len(cannot)})"), _list([_line_row(v) for v in cannot])],
+                children=[
+                    Caption(value=_("Not returnable (%(count)s)") % {"count": len(cannot)}),
+                    _list([_line_row(v) for v in cannot]),
+                ],
             )
         )
     return Card(key="items", children=children)
@@ -181,10 +221,11 @@ def reason_options(item_names: str) -> Card:
     return Card(
         key="reasons",
         children=[
-            Title(value=f"Why are you returning {item_names}?", size="sm"),
+            Title(value=_("Why are you returning %(items)s?") % {"items": item_names}, size="sm"),
             Col(
                 children=[
-                    _button(str(reason), Actions.SELECT_REASON, {"reason": str(reason)}) for reason in REASON_ORDER
+                    _button(choice_name(reason), Actions.SELECT_REASON, {"reason": str(reason)})
+                    for reason in REASON_ORDER
                 ],
                 gap=2,
             ),
@@ -194,26 +235,26 @@ def reason_options(item_names: str) -> Card:
 
 def _quote_summary(quote: RefundQuote) -> str:
     if quote.resolution is Resolution.EXCHANGE:
-        return "Replacement sent, nothing charged"
+        return _("Replacement sent, nothing charged")
     parts = []
     if quote.restocking_fee_cents:
-        parts.append(f"{money(quote.restocking_fee_cents)} restocking fee")
+        parts.append(_("%(amount)s restocking fee") % {"amount": money(quote.restocking_fee_cents)})
     if quote.shipping_cost_cents:
-        parts.append(f"{money(quote.shipping_cost_cents)} return shipping")
+        parts.append(_("%(amount)s return shipping") % {"amount": money(quote.shipping_cost_cents)})
     if quote.bonus_cents:
-        parts.append(f"+{money(quote.bonus_cents)} bonus")
+        parts.append(_("+%(amount)s bonus") % {"amount": money(quote.bonus_cents)})
     if quote.fee_waived_reason:
         parts.append(quote.fee_waived_reason)
     amount = money(quote.total_cents)
-    what = "store credit" if quote.store_credit_cents else "back"
-    return f"{amount} {what}" + (f" ({'; '.join(parts)})" if parts else "")
+    told = _("%(amount)s store credit") if quote.store_credit_cents else _("%(amount)s back")
+    return told % {"amount": amount} + (f" ({'; '.join(parts)})" if parts else "")
 
 
 def _option_row(title: str, caption: str, action: str, payload: dict[str, object]) -> Row:
     return Row(
         children=[
             Col(children=[Text(value=title, weight="semibold"), Caption(value=caption)], flex=1),
-            _button("Choose", action, payload),
+            _button(_("Choose"), action, payload),
         ],
         align="center",
         gap=3,
@@ -222,23 +263,26 @@ def _option_row(title: str, caption: str, action: str, payload: dict[str, object
 
 def resolution_options(quotes: list[RefundQuote]) -> Card:
     rows = [
-        _option_row(str(q.resolution), _quote_summary(q), Actions.SELECT_RESOLUTION, {"resolution": str(q.resolution)})
+        _option_row(
+            choice_name(q.resolution), _quote_summary(q), Actions.SELECT_RESOLUTION, {"resolution": str(q.resolution)}
+        )
         for q in quotes
     ]
-    return Card(key="resolutions", children=[Title(value="How would you like this resolved?", size="sm"), _list(rows)])
+    title = Title(value=_("How would you like this resolved?"), size="sm")
+    return Card(key="resolutions", children=[title, _list(rows)])
 
 
 def shipping_options(costs: dict[Shipping, int]) -> Card:
     rows = [
         _option_row(
-            str(option),
-            "Free" if cost == 0 else f"{money(cost)} deducted",
+            choice_name(option),
+            _("Free") if cost == 0 else _("%(amount)s deducted") % {"amount": money(cost)},
             Actions.SELECT_SHIPPING,
             {"shipping": str(option)},
         )
         for option, cost in costs.items()
     ]
-    return Card(key="shipping", children=[Title(value="How will you send it back?", size="sm"), _list(rows)])
+    return Card(key="shipping", children=[Title(value=_("How will you send it back?"), size="sm"), _list(rows)])
 
 
 @dataclass(frozen=True)
@@ -263,7 +307,7 @@ def _quantity_stepper(line: SummaryLine) -> Row:
 def summary(
     order_id: str, items: list[SummaryLine], reason: Reason, shipping: Shipping | None, quote: RefundQuote
 ) -> Card:
-    lines: list = [Title(value="Your return", size="sm"), Caption(value=f"Order {order_id}")]
+    lines: list = [Title(value=_("Your return"), size="sm"), Caption(value=_("Order %(order)s") % {"order": order_id})]
     for line in items:
         children: list = [Text(value=f"{line.quantity} × {line.name}")]
         if line.returnable > 1:
@@ -272,21 +316,24 @@ def summary(
         lines.append(Row(children=children, justify="between", align="center"))
     lines += [
         Divider(),
-        Row(children=[Caption(value="Reason"), Text(value=str(reason))], justify="between"),
-        Row(children=[Caption(value="Resolution"), Text(value=str(quote.resolution))], justify="between"),
+        Row(children=[Caption(value=_("Reason")), Text(value=choice_name(reason))], justify="between"),
+        Row(children=[Caption(value=_("Resolution")), Text(value=choice_name(quote.resolution))], justify="between"),
         Row(
-            children=[Caption(value="Shipping"), Text(value=str(shipping) if shipping else "Keep the item")],
+            children=[
+                Caption(value=_("Shipping")),
+                Text(value=choice_name(shipping) if shipping else _("Keep the item")),
+            ],
             justify="between",
         ),
     ]
     for label, cents, sign in (
-        ("Restocking fee", quote.restocking_fee_cents, -1),
-        ("Return shipping", quote.shipping_cost_cents, -1),
-        ("Store credit bonus", quote.bonus_cents, 1),
+        (_("Restocking fee"), quote.restocking_fee_cents, -1),
+        (_("Return shipping"), quote.shipping_cost_cents, -1),
+        (_("Store credit bonus"), quote.bonus_cents, 1),
     ):
         if cents:
             lines.append(Row(children=[Caption(value=label), Text(value=money(sign * cents))], justify="between"))
-    total_label = "Store credit" if quote.store_credit_cents else "Refund"
+    total_label = _("Store credit") if quote.store_credit_cents else _("Refund")
     lines += [
         Divider(),
         Row(
@@ -298,9 +345,9 @@ def summary(
         ),
         Row(
             children=[
-                _button("Confirm", Actions.CONFIRM, primary=True),
-                _button("Change", Actions.CHANGE),
-                _button("Cancel", Actions.CANCEL),
+                _button(_("Confirm"), Actions.CONFIRM, primary=True),
+                _button(_("Change"), Actions.CHANGE),
+                _button(_("Cancel"), Actions.CANCEL),
             ],
             gap=2,
         ),
@@ -312,7 +359,7 @@ def label_link(record: ReturnRecord) -> tuple[str, str] | None:
     """(text, address) of the return's printable label when it has one: a parcel to send or a store return."""
     if not has_printable_label(record):
         return None
-    return "Print your return label", reverse("chat-return-label", args=[record.return_id])
+    return _("Print your return label"), reverse("chat-return-label", args=[record.return_id])
 
 
 def status_card(
@@ -341,8 +388,8 @@ def offer_card(proposal_id: int, rows: list[tuple[str, str]]) -> Card:
     children: list = [
         Row(
             children=[
-                Title(value=f"Return request #{proposal_id}", size="sm"),
-                Badge(label="Change suggested", color="info"),
+                Title(value=_("Return request #%(id)s") % {"id": proposal_id}, size="sm"),
+                Badge(label=_("Change suggested"), color="info"),
             ],
             justify="between",
         )
@@ -353,8 +400,8 @@ def offer_card(proposal_id: int, rows: list[tuple[str, str]]) -> Card:
     children.append(
         Row(
             children=[
-                _button("Accept the change", Actions.ACCEPT_OFFER, payload, primary=True),
-                _button("Keep my request", Actions.DECLINE_OFFER, payload),
+                _button(_("Accept the change"), Actions.ACCEPT_OFFER, payload, primary=True),
+                _button(_("Keep my request"), Actions.DECLINE_OFFER, payload),
             ]
         )
     )
@@ -378,9 +425,9 @@ def rating_card() -> Card:
     return Card(
         key="rating",
         children=[
-            Title(value="How did we do?", size="sm"),
+            Title(value=_("How did we do?"), size="sm"),
             Row(children=buttons, gap=2),
-            Caption(value="1 = poor, 5 = excellent. You can add a comment after rating."),
+            Caption(value=_("1 = poor, 5 = excellent. You can add a comment after rating.")),
         ],
     )
 
@@ -388,6 +435,6 @@ def rating_card() -> Card:
 def resume_card(item_names: str) -> Card:
     """After a side question in the middle of a return: the way back to the step the customer was on."""
     return choices(
-        f"Shall we carry on with your return of {item_names}?",
-        [("Continue my return", Actions.RESUME, {}), ("Cancel the return", Actions.CANCEL, {})],
+        _("Shall we carry on with your return of %(items)s?") % {"items": item_names},
+        [(_("Continue my return"), Actions.RESUME, {}), (_("Cancel the return"), Actions.CANCEL, {})],
     )

@@ -17,7 +17,7 @@ from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
 from django.http import HttpRequest, HttpResponseBase
-from django.middleware import clickjacking, common, csrf, security
+from django.middleware import clickjacking, common, csrf, locale, security
 from django.utils.deprecation import MiddlewareMixin
 
 from returns_console.csp import content_security_policy
@@ -42,6 +42,10 @@ class SecurityMiddleware(InlineHooks, security.SecurityMiddleware):
 
 class CommonMiddleware(InlineHooks, common.CommonMiddleware):
     pass
+
+
+class LocaleMiddleware(InlineHooks, locale.LocaleMiddleware):
+    """The language from the browser's Accept-Language (or the django_language cookie): headers only."""
 
 
 class CsrfViewMiddleware(InlineHooks, csrf.CsrfViewMiddleware):

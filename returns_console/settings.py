@@ -100,6 +100,7 @@ MIDDLEWARE = MiddlewareList(
         "returns_console.middleware.ContentSecurityPolicyMiddleware",
         "servestatic.middleware.ServeStaticMiddleware",  # async-native, unlike WhiteNoise
         "returns_console.middleware.SessionMiddleware",
+        "returns_console.middleware.LocaleMiddleware",
         "returns_console.middleware.CommonMiddleware",
         "returns_console.middleware.CsrfViewMiddleware",
         "returns_console.middleware.AuthenticationMiddleware",
@@ -150,7 +151,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+# Customer-facing text is translated (locale/); the browser's language chooses. British English is listed so its
+# dates read "26 Nov" (its words are the source English).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("en-gb", "English (UK)"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

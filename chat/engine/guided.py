@@ -16,6 +16,8 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from chatkit.store import Store
 from chatkit.types import ThreadMetadata, ThreadStreamEvent, UserMessageItem
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from chat import conversations, ratings, widgets
 from chat.context import ChatContext
@@ -44,16 +46,15 @@ from customers.services.quote import RefundQuote
 logger = logging.getLogger(__name__)
 
 # What happens next, honestly: the conversation is in the team's queue now; nobody is promised at a time we do not know.
-HANDOFF_ANSWER = (
+HANDOFF_ANSWER = gettext_noop(
     "I've passed this conversation to our support team: it is in their queue now, marked as asking for a person. "
     "The next available agent will reply right here; if you close this page, their answer will be waiting when you "
     "come back. Until then I can still help with your return if you like."
 )
 
-MENU = [
-    ("Start a return", Actions.START_OVER, {}),
-    ("Where is my return?", Actions.STATUS, {}),
-]
+
+def menu() -> list[tuple[str, str, dict[str, object]]]:
+    return [(_("Start a return"), Actions.START_OVER, {}), (_("Where is my return?"), Actions.STATUS, {})]
 
 
 class GuidedEngine:
@@ -91,7 +92,7 @@ class GuidedEngine:
             return  # an agent has this conversation: the customer's words reach them, the assistant stays quiet
         out = Emitter(self.store, thread, context)
         flow = Flow.load(thread.metadata)
-        yield out.progress("Looking up your orders…")
+        yield out.progress(_("Looking up your orders…"))
         repo = await loop_repository()
         policy = await aactive_policy()
         overview = await customer_overview(repo, context.customer_id, policy, store_today())
@@ -157,10 +158,10 @@ class _Turn:
             elif action_type == Actions.CANCEL:
                 flow.reset()
                 async for event in self.out.say(
-                    "No problem, I've cancelled that return. Anything else I can help with?"
+                    _("No problem, I've cancelled that return. Anything else I can help with?")
                 ):
                     yield event
-                yield self.out.widget(widgets.choices("What would you like to do?", MENU), "Menu")
+                yield self.out.widget(widgets.choices(_("What would you like to do?"), menu()), "Menu")
                 return
             elif action_type == Actions.START_OVER:
                 flow.reset()
@@ -179,11 +180,11 @@ class _Turn:
                     yield event
                 return
             else:
-                async for event in self.out.say("Sorry, I didn't recognise that choice."):
+                async for event in self.out.say(_("Sorry, I didn't recognise that choice.")):
                     yield event
                 return
         except (ValueError, TypeError):
-            async for event in self.out.say("Sorry, that choice isn't valid any more. Here is where we are:"):
+            async for event in self.out.say(_("Sorry, that choice isn't valid any more. Here is where we are:")):
                 yield event
         async for event in self._next_step():
             yield event
@@ -200,9 +201,9 @@ class _Turn:
                 yield event
             return
         answer = (
-            "Thank you: the change is accepted and your return is approved. You'll see it confirmed here shortly."
+            _("Thank you: the change is accepted and your return is approved. You'll see it confirmed here shortly.")
             if accept
-            else "Understood: we'll keep your request as you made it, and our team will review it."
+            else _("Understood: we'll keep your request as you made it, and our team will review it.")
         )
         async for event in self.out.say(answer):
             yield event
@@ -240,7 +241,7 @@ class _Turn:
             return
         if said.intent is Intent.HUMAN:
             await conversations.ask_for_person(self.conversation)
-            async for event in self.out.say(HANDOFF_ANSWER):
+            async for event in self.out.say(_(HANDOFF_ANSWER)):
                 yield event
             return
         if said.intent is Intent.START_RETURN and flow.proposal_id:
@@ -258,7 +259,7 @@ class _Turn:
             return
         understood = _has_slots(said) or said.intent in (Intent.START_RETURN, Intent.START_OVER, Intent.GREETING)
         if not understood and said.intent in (Intent.THANKS,):
-            async for event in self.out.say("You're welcome! Anything else I can help with?"):
+            async for event in self.out.say(_("You're welcome! Anything else I can help with?")):
                 yield event
             async for event in self._ask_for_rating():
                 yield event
@@ -268,15 +269,15 @@ class _Turn:
                 "I can start a return, tell you where a return is, and answer questions about our return policy."
             ):
                 yield event
-            yield self.out.widget(widgets.choices("What would you like to do?", MENU), "Menu")
+            yield self.out.widget(widgets.choices(_("What would you like to do?"), menu()), "Menu")
             return
         if not understood and not flow.items:
-            async for event in self.out.say("Sorry, I didn't quite get that. What would you like to do?"):
+            async for event in self.out.say(_("Sorry, I didn't quite get that. What would you like to do?")):
                 yield event
-            yield self.out.widget(widgets.choices("Choose one:", MENU), "Menu")
+            yield self.out.widget(widgets.choices(_("Choose one:"), menu()), "Menu")
             return
         if not understood:
-            async for event in self.out.say("Sorry, I didn't quite get that. Let's pick up where we were:"):
+            async for event in self.out.say(_("Sorry, I didn't quite get that. Let's pick up where we were:")):
                 yield event
         async for event in self._next_step(greet=said.intent is Intent.GREETING and not flow.items):
             yield event
@@ -300,7 +301,9 @@ class _Turn:
     async def _apply_slots(self, said: Understanding) -> AsyncIterator[ThreadStreamEvent]:
         flow = self.flow
         if said.order_id and not any(v.order.order_id == said.order_id for v in self.overview.lines):
-            async for event in self.out.say(f"I couldn't find order {said.order_id} on your account."):
+            async for event in self.out.say(
+                _("I couldn't find order %(order)s on your account.") % {"order": said.order_id}
+            ):
                 yield event
         elif said.order_id and said.order_id != flow.order_id:
             flow.reset()
@@ -341,13 +344,13 @@ class _Turn:
     ) -> AsyncIterator[ThreadStreamEvent]:
         view = self.overview.line(order_id, sku)
         if view is None:
-            async for event in self.out.say("I couldn't find that item on your orders."):
+            async for event in self.out.say(_("I couldn't find that item on your orders.")):
                 yield event
             return
         if not view.eligibility.eligible:
-            async for event in self.out.say(
-                f"Sorry, {view.line.name} can't be returned: {widgets.eligibility_text(view)}"
-            ):
+            why = widgets.eligibility_text(view)
+            sorry = _("Sorry, %(name)s can't be returned: %(why)s") % {"name": view.line.name, "why": why}
+            async for event in self.out.say(sorry):
                 yield event
             return
         wanted = max(1, min(quantity or 1, view.line.returnable_quantity))
@@ -380,8 +383,8 @@ class _Turn:
         for item in self.flow.items:
             view = self.overview.line(self.flow.order_id or "", item.sku)
             name = view.line.name if view else item.sku
-            names.append(f"{item.quantity} × {name}" if item.quantity > 1 else f"the {name}")
-        return " and ".join(names)
+            names.append(f"{item.quantity} × {name}" if item.quantity > 1 else _("the %(name)s") % {"name": name})
+        return _(" and ").join(names)
 
     def _selections(self) -> list[Selection]:
         return [Selection(item.sku, item.quantity) for item in self.flow.items]
@@ -400,32 +403,41 @@ class _Turn:
         flow, out = self.flow, self.out
         customer = self.overview.customer
         if not flow.items:
-            yield out.progress("Checking eligibility…")
+            yield out.progress(_("Checking eligibility…"))
             if greet or not self.thread.metadata.get("greeted"):
                 self.thread.metadata["greeted"] = True
-                async for event in out.say(f"Hi {customer.name.split()[0]}! Here are the items on your orders."):
+                async for event in out.say(
+                    _("Hi %(name)s! Here are the items on your orders.") % {"name": customer.name.split()[0]}
+                ):
                     yield event
                 yield out.widget(widgets.customer_card(self.overview), f"{customer.name} ({customer.tier})")
             else:
-                async for event in out.say("Which item would you like to return?"):
+                async for event in out.say(_("Which item would you like to return?")):
                     yield event
             yield out.widget(widgets.returnable_items(self.overview, flow.order_id), "Returnable items")
             return
         if flow.reason is None:
-            async for event in out.say(f"Got it: {self._item_names()}. What's the reason for the return?"):
+            async for event in out.say(
+                _("Got it: %(items)s. What's the reason for the return?") % {"items": self._item_names()}
+            ):
                 yield event
             yield out.widget(widgets.reason_options(self._item_names()), "Reasons")
             return
         if flow.resolution is None:
-            yield out.progress("Working out your options…")
+            yield out.progress(_("Working out your options…"))
             quotes = [self._quote(resolution, flow.shipping) for resolution in Resolution]
-            async for event in out.say(f"Thanks. Here's what you can get for {self._item_names()}:"):
+            async for event in out.say(
+                _("Thanks. Here's what you can get for %(items)s:") % {"items": self._item_names()}
+            ):
                 yield event
             yield out.widget(widgets.resolution_options(quotes), "Resolution options")
             return
         if flow.needs_shipping and flow.shipping is None:
             costs = {option: self._quote(flow.resolution, option).shipping_cost_cents for option in Shipping}
-            async for event in out.say(f"{flow.resolution} it is. How would you like to send it back?"):
+            async for event in out.say(
+                _("%(resolution)s it is. How would you like to send it back?")
+                % {"resolution": widgets.choice_name(flow.resolution)}
+            ):
                 yield event
             yield out.widget(widgets.shipping_options(costs), "Shipping options")
             return
@@ -446,23 +458,23 @@ class _Turn:
             )
         except ReturnsError as error:
             flow.items = []
-            async for event in self.out.say(f"Sorry: {error.message}"):
+            async for event in self.out.say(_("Sorry: %(why)s") % {"why": error.message}):
                 yield event
             return
         assert flow.reason is not None
-        async for event in self.out.say("Here's your return. Please check it and confirm."):
+        async for event in self.out.say(_("Here's your return. Please check it and confirm.")):
             yield event
         yield self.out.widget(summary_card(assessment, flow.reason, flow.shipping), "Return summary")
 
     async def _ask_what_to_change(self) -> AsyncIterator[ThreadStreamEvent]:
         options = [
-            ("Item", Actions.CHANGE_STEP, {"step": "items"}),
-            ("Reason", Actions.CHANGE_STEP, {"step": "reason"}),
-            ("Resolution", Actions.CHANGE_STEP, {"step": "resolution"}),
+            (_("Item"), Actions.CHANGE_STEP, {"step": "items"}),
+            (_("Reason"), Actions.CHANGE_STEP, {"step": "reason"}),
+            (_("Resolution"), Actions.CHANGE_STEP, {"step": "resolution"}),
         ]
         if self.flow.needs_shipping:
-            options.append(("Shipping", Actions.CHANGE_STEP, {"step": "shipping"}))
-        yield self.out.widget(widgets.choices("What would you like to change?", options), "Change")
+            options.append((_("Shipping"), Actions.CHANGE_STEP, {"step": "shipping"}))
+        yield self.out.widget(widgets.choices(_("What would you like to change?"), options), "Change")
 
     async def _confirm(self) -> AsyncIterator[ThreadStreamEvent]:
         flow = self.flow
@@ -470,7 +482,7 @@ class _Turn:
             async for event in self._next_step():
                 yield event
             return
-        yield self.out.progress("Sending your return for review…")
+        yield self.out.progress(_("Sending your return for review…"))
         request = ProposalRequest(
             thread_id=self.thread.id,
             submission_key=flow.submission_key(),
@@ -485,16 +497,16 @@ class _Turn:
                 self.overview, request, self.policy, assistant_mode=self.conversation.mode == ConversationMode.ASSISTANT
             )
         except ReturnsError as error:
-            async for event in self.out.say(f"Sorry, I can't submit this return: {error.message}"):
+            async for event in self.out.say(_("Sorry, I can't submit this return: %(why)s") % {"why": error.message}):
                 yield event
             return
         flow.proposal_id = proposal.pk
         if proposal.state != ProposalState.PROPOSED:
-            async for event in self.out.say("Thanks! Your return is approved; I'm creating it now."):
+            async for event in self.out.say(_("Thanks! Your return is approved; I'm creating it now.")):
                 yield event
             return  # the decision's own message and card follow as soon as it is committed
         async for event in self.out.say(
-            "Thanks! Your return is with our team for a quick review. You'll see the decision right here."
+            _("Thanks! Your return is with our team for a quick review. You'll see the decision right here.")
         ):
             yield event
         amount = widgets.money(proposal.total_cents)
@@ -531,44 +543,49 @@ class _Turn:
             return
         self.flow.rating_comment = True
         async for event in self.out.say(
-            f"Thank you for rating us {saved.rating} out of 5! If you'd like to tell us more, write it here."
+            _("Thank you for rating us %(rating)s out of 5! If you'd like to tell us more, write it here.")
+            % {"rating": saved.rating}
         ):
             yield event
 
     async def _rating_comment(self, text: str) -> AsyncIterator[ThreadStreamEvent]:
         await ratings.add_comment(self.thread.id, text)
-        async for event in self.out.say("Thank you, I've passed that on to the team."):
+        async for event in self.out.say(_("Thank you, I've passed that on to the team.")):
             yield event
 
     async def _answer_policy(self, question: str) -> AsyncIterator[ThreadStreamEvent]:
         """Answer from the policy search and name the policy, so the customer knows where it comes from."""
-        yield self.out.progress("Checking our return policy…")
+        yield self.out.progress(_("Checking our return policy…"))
         hits = policy_hits(question, self.policy)
         if not hits:
             async for event in self.out.say(
-                "I couldn't find a policy about that. I can tell you about return windows, fees, refunds, "
-                "store credit, exchanges and shipping, or start a return for you."
+                _(
+                    "I couldn't find a policy about that. I can tell you about return windows, fees, refunds, "
+                    "store credit, exchanges and shipping, or start a return for you."
+                )
             ):
                 yield event
             return
         best = hits[0]
-        async for event in self.out.say(f"From our “{best.title}” policy: {best.body}"):
+        async for event in self.out.say(
+            _("From our “%(title)s” policy: %(text)s") % {"title": best.title, "text": best.body}
+        ):
             yield event
         if len(hits) > 1:
             related = ", ".join(f"“{hit.title}”" for hit in hits[1:])
-            async for event in self.out.say(f"Related: {related}. Anything else?"):
+            async for event in self.out.say(_("Related: %(titles)s. Anything else?") % {"titles": related}):
                 yield event
 
     async def _status(self) -> AsyncIterator[ThreadStreamEvent]:
-        yield self.out.progress("Looking up your returns…")
+        yield self.out.progress(_("Looking up your returns…"))
         tools = ReturnsTools(await loop_repository(), self.context.customer_id, self.policy)
         returns, pending = await tools.status_records()
         if not returns and not pending:
-            async for event in self.out.say("You don't have any returns yet. Would you like to start one?"):
+            async for event in self.out.say(_("You don't have any returns yet. Would you like to start one?")):
                 yield event
-            yield self.out.widget(widgets.choices("Start a return?", MENU[:1]), "Start a return")
+            yield self.out.widget(widgets.choices(_("Start a return?"), menu()[:1]), "Start a return")
             return
-        async for event in self.out.say("Here's where your returns are:"):
+        async for event in self.out.say(_("Here's where your returns are:")):
             yield event
         for card, copy_text in status_cards(returns, pending):
             yield self.out.widget(card, copy_text)

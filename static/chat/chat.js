@@ -23,6 +23,9 @@
   const storageKey = () => `returns.thread.${state.customerId}`;
 
   const { el, renderComponent, textOf, isStaff, staffBubble } = window.ChatKitWidgets;
+  // The page's words in the browser's language (Django's JavaScript catalog, /chat/i18n.js); English without it.
+  const gettext = window.gettext || ((text) => text);
+  const format = (text, values) => (window.interpolate ? window.interpolate(text, values, true) : text.replace(/%\((\w+)\)s/g, (_, key) => values[key]));
 
   // Drawn, not emoji: many systems (and headless browsers) have no emoji font.
   const THUMB_SVG =
@@ -33,7 +36,7 @@
   // --- rendering of thread items --------------------------------------------------------------
   function feedbackBar(item) {
     const bar = el("div", "feedback");
-    for (const [kind, label] of [["positive", "Helpful"], ["negative", "Not helpful"]]) {
+    for (const [kind, label] of [["positive", gettext("Helpful")], ["negative", gettext("Not helpful")]]) {
       const button = el("button", `icon thumb thumb-${kind}`);
       button.innerHTML = THUMB_SVG;
       button.type = "button";
@@ -44,9 +47,9 @@
         button.setAttribute("aria-pressed", "true");
         try {
           await client.request("items.feedback", { thread_id: state.threadId, item_ids: [item.id], kind });
-          bar.appendChild(el("span", "caption", "Thanks for the feedback"));
+          bar.appendChild(el("span", "caption", gettext("Thanks for the feedback")));
         } catch (error) {
-          bar.appendChild(el("span", "caption c-danger", "Couldn't send feedback"));
+          bar.appendChild(el("span", "caption c-danger", gettext("Couldn't send feedback")));
         }
       });
       bar.appendChild(button);
@@ -68,7 +71,7 @@
       const readOnly = Boolean(item.answered);
       li.appendChild(renderComponent(item.widget, { onAction: (action, button) => runAction(item, action, button), readOnly }));
     } else if (item.type === "task" || item.type === "workflow") {
-      li.appendChild(el("div", "caption", (item.task && item.task.title) || "Working…"));
+      li.appendChild(el("div", "caption", (item.task && item.task.title) || gettext("Working…")));
     } else {
       return null;
     }
@@ -114,8 +117,8 @@
   // trying again can help.
   function plainFailure(error) {
     if (error.status) return error.message; // the server's own reason: too long, too fast, signed out...
-    if (!navigator.onLine) return "You're offline. Your message is kept: send it again once you're connected.";
-    return "We couldn't reach our server. Please check your connection and try again.";
+    if (!navigator.onLine) return gettext("You're offline. Your message is kept: send it again once you're connected.");
+    return gettext("We couldn't reach our server. Please check your connection and try again.");
   }
 
   function retryable(error) {
@@ -125,7 +128,7 @@
   function failureNotice(message, retry) {
     const li = notice(message, "error");
     if (!retry) return;
-    const button = el("button", "secondary retry", "Retry");
+    const button = el("button", "secondary retry", gettext("Retry"));
     button.type = "button";
     button.addEventListener("click", () => {
       li.remove();
@@ -171,7 +174,7 @@
           showProgress(event.text);
           break;
         case "error":
-          failureNotice(event.message || "Something went wrong on our side. Please try again.", event.allow_retry ? retryLastTurn : null);
+          failureNotice(event.message || gettext("Something went wrong on our side. Please try again."), event.allow_retry ? retryLastTurn : null);
           break;
         case "notice":
           notice(event.message, event.level);
@@ -200,7 +203,7 @@
       return true;
     } catch (error) {
       if (error.status === 401) {
-        showSignIn("Your session ended. Please sign in again.");
+        showSignIn(gettext("Your session ended. Please sign in again."));
         return false;
       }
       if (error.status === 404) {
@@ -315,7 +318,7 @@
       button.type = "button";
       button.dataset.thread = thread.id;
       if (thread.id === state.threadId) button.setAttribute("aria-current", "true");
-      const title = thread.title || `Conversation of ${shortDate(thread.created_at)}`;
+      const title = thread.title || format(gettext("Conversation of %(date)s"), { date: shortDate(thread.created_at) });
       button.append(el("span", "thread-title", title), el("span", "caption", shortDate(thread.created_at)));
       button.addEventListener("click", () => switchTo(thread.id));
       li.appendChild(button);
@@ -332,9 +335,10 @@
 
   function welcome() {
     const li = el("li", "item welcome");
-    li.appendChild(el("div", "bubble assistant", "Hi! I can help you return an item, check on a return, or answer policy questions."));
+    li.appendChild(el("div", "bubble assistant", gettext("Hi! I can help you return an item, check on a return, or answer policy questions.")));
     const row = el("div", "row quick");
-    for (const [label, text] of [["Start a return", "I want to return some items"], ["Where is my return?", "Where is my return?"]]) {
+    // What the buttons send stays in the words the assistant reads (English); their labels are the customer's.
+    for (const [label, text] of [[gettext("Start a return"), "I want to return some items"], [gettext("Where is my return?"), "Where is my return?"]]) {
       const button = el("button", "secondary", label);
       button.type = "button";
       button.addEventListener("click", () => sendText(text));
@@ -363,7 +367,7 @@
       clearTranscript();
       if (!(await openThread(threadId))) {
         welcome();
-        notice("That conversation could not be opened.", "error");
+        notice(gettext("That conversation could not be opened."), "error");
       }
     });
     return queue;
@@ -441,7 +445,7 @@
     // (send, New conversation) happens after it, not under it.
     queue = queue.then(async () => {
       clearTranscript();
-      showProgress("Loading your conversation…");
+      showProgress(gettext("Loading your conversation…"));
       await loadThreads().catch(() => {});
       const remembered = sessionStorage.getItem(storageKey());
       const candidates = [remembered, ...state.threads.map((thread) => thread.id)].filter(Boolean);
@@ -462,7 +466,7 @@
     event.preventDefault();
     const email = $("email").value.trim();
     const order = $("order").value.trim();
-    if (!email || !order) return showSignIn("Please enter both your email and your order number.");
+    if (!email || !order) return showSignIn(gettext("Please enter both your email and your order number."));
     try {
       const session = await client.signIn(email, order);
       state.customerId = session.customer_id;

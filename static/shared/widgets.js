@@ -3,6 +3,7 @@
 (function () {
   "use strict";
 
+  const gettext = (text) => (window.gettext ? window.gettext(text) : text); // the chat page loads Django's catalog
   const GAP = (gap) => (gap === undefined || gap === null ? null : typeof gap === "number" ? `${gap * 4}px` : gap);
 
   function el(tag, className, text) {
@@ -29,7 +30,7 @@
       link.href = match[2];
       link.target = "_blank";
       link.rel = "noopener";
-      link.append(el("span", "visually-hidden", " (opens in a new tab)"));
+      link.append(el("span", "visually-hidden", ` ${gettext("(opens in a new tab)")}`));
       node.append(link);
       shown = match.index + match[0].length;
     }
@@ -133,7 +134,7 @@
     const text = textOf(item);
     const cut = text.indexOf(": ");
     const bubble = el("div", "bubble staff");
-    bubble.append(el("div", "staff-name", cut > 0 ? text.slice(0, cut) : "Support team"), el("div", "", cut > 0 ? text.slice(cut + 2) : text));
+    bubble.append(el("div", "staff-name", cut > 0 ? text.slice(0, cut) : gettext("Support team")), el("div", "", cut > 0 ? text.slice(cut + 2) : text));
     return bubble;
   }
 

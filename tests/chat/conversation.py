@@ -11,25 +11,35 @@ from tests.chat import protocol
 
 
 class Conversation:
-    def __init__(self, client: AsyncClient) -> None:
+    def __init__(self, client: AsyncClient, headers: dict[str, str] | None = None) -> None:
         self.client = client
+        self.headers = headers or {}  # sent with every request (the async client does not keep default headers)
         self.thread_id: str | None = None
         self.events: list[Any] = []
         self.newest_widget: WidgetItem | None = None
 
     @classmethod
-    async def sign_in(cls, email: str = "rjohnson@company.com", order_id: str = "ORD-79001") -> Conversation:
+    async def sign_in(
+        cls, email: str = "rjohnson@company.com", order_id: str = "ORD-79001", language: str | None = None
+    ) -> Conversation:
+        """``language``: the browser's Accept-Language."""
         import uuid
 
+        headers = {"accept-language": language} if language else {}
         client = AsyncClient(REMOTE_ADDR=f"10.9.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}")
         response = await client.post(
-            "/chat/session", data={"email": email, "order_id": order_id}, content_type="application/json"
+            "/chat/session",
+            data={"email": email, "order_id": order_id},
+            content_type="application/json",
+            headers=headers,
         )
         assert response.status_code == 200, response.content
-        return cls(client)
+        return cls(client, headers)
 
     async def post(self, request: Any) -> Any:
-        return await self.client.post("/chatkit", data=protocol.body(request), content_type="application/json")
+        return await self.client.post(
+            "/chatkit", data=protocol.body(request), content_type="application/json", headers=self.headers
+        )
 
     async def stream(self, request: Any) -> list[Any]:
         response = await self.post(request)

@@ -226,6 +226,25 @@ def test_at_the_end_the_customer_rates_the_conversation(stack: LiveStack, browse
     page.close()
 
 
+def test_a_spanish_browser_gets_the_chat_in_spanish(stack: LiveStack, browser: Browser, shots: Path):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="es-ES")
+    page = context.new_page()
+    page.goto(f"{stack.url}/chat/")
+    expect(page.get_by_role("heading", name="Iniciar una devolución")).to_be_visible()
+    page.get_by_label("Correo electrónico").fill("sofia.rossi@example.com")
+    page.get_by_label("Número de pedido").fill("ORD-79118")
+    page.get_by_role("button", name="Continuar").click()
+    expect(page.locator("#chat[data-loaded=true]")).to_be_visible()
+    page.get_by_role("button", name="Iniciar una devolución").click()
+    _wait_for_card(page, "¿Qué artículo quieres devolver?")
+    expect(page.locator(".card").last.get_by_role("button", name=re.compile("Devolver este")).first).to_be_visible()
+    expect(page.locator(".card").last).to_contain_text(
+        re.compile(r"Quedan? \d+ días? para devolverlo \(hasta el \d+ \w+\)")
+    )
+    page.screenshot(path=shots / "chat-12-spanish.png")
+    context.close()
+
+
 def test_wrong_pair_shows_a_neutral_error(stack: LiveStack, browser: Browser):
     page = browser.new_page()
     page.goto(f"{stack.url}/chat/")
