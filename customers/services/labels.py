@@ -18,6 +18,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import barcode
 import segno
+from django.utils.translation import gettext_noop
 from reportlab.lib.units import inch
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
@@ -32,9 +33,10 @@ MAX_ADDRESS_LINE_CHARS = 80
 QUIET_ZONE_MODULES = 10  # Code 128 wants at least ten blank modules either side
 BARCODE_HEIGHT_MODULES = 60
 QR_BORDER_MODULES = 4
-STORE_NOTE = "No parcel label needed: bring the item to any of our stores and show this code."
-KEEP_NOTE = "Nothing to send back: keep the item. There is no label to print for this return."
-CANCELLED_NOTE = "This return was cancelled: there is nothing to send back."
+# Marked for translation here, translated where the page shows them (the PDF stays in English for carriers).
+STORE_NOTE = gettext_noop("No parcel label needed: bring the item to any of our stores and show this code.")
+KEEP_NOTE = gettext_noop("Nothing to send back: keep the item. There is no label to print for this return.")
+CANCELLED_NOTE = gettext_noop("This return was cancelled: there is nothing to send back.")
 
 
 class LabelKind(StrEnum):
