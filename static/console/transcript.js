@@ -22,7 +22,7 @@ function renderItem(item) {
   if (item.type === "user_message") li.appendChild(el("div", "bubble user", textOf(item)));
   else if (item.type === "assistant_message" && isStaff(item)) li.appendChild(staffBubble(item));
   else if (item.type === "assistant_message") li.appendChild(el("div", "bubble assistant", textOf(item)));
-  else if (item.type === "widget") li.appendChild(renderComponent(item.widget, { readOnly: true, onAction: () => {} }));
+  else if (item.type === "widget") li.appendChild(renderComponent(item.widget, { readOnly: true, links: false, onAction: () => {} }));
   else return null;
   li.appendChild(timeOf(item.created_at));
   const turn = state.turns.get(item.id);

@@ -19,12 +19,18 @@
   const MARKDOWN_LINK = /\[([^\]\n]{1,200})\]\(([^()\s]{1,300})\)/g;
   const LINKABLE = /^\/chat\/returns\/[A-Za-z0-9-]{1,64}\/label(\.pdf)?$/;
 
-  function markdown(value) {
+  // ``links`` false (the staff console): the link's words only; a label opens for its customer alone.
+  function markdown(value, links) {
     const node = el("p", "text");
     const text = String(value || "");
     let shown = 0;
     for (const match of text.matchAll(MARKDOWN_LINK)) {
       if (!LINKABLE.test(match[2])) continue;
+      if (!links) {
+        node.append(text.slice(shown, match.index), match[1]);
+        shown = match.index + match[0].length;
+        continue;
+      }
       node.append(text.slice(shown, match.index));
       const link = el("a", "widget-link", match[1]);
       link.href = match[2];
@@ -101,7 +107,7 @@
       case "Text":
         return el("p", `text ${component.weight ? "w-" + component.weight : ""}`, component.value);
       case "Markdown":
-        return markdown(component.value);
+        return markdown(component.value, ctx.links !== false);
       case "Caption":
         return el("p", `caption ${component.color ? "c-" + component.color : ""}`, component.value);
       case "Badge":

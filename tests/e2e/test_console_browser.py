@@ -128,7 +128,11 @@ def test_agent_approves_a_return_live_and_the_customer_sees_it(stack: LiveStack,
     expect(confirmed).to_be_visible(timeout=15000)
     expect(confirmed).to_contain_text(return_id)
     expect(confirmed).to_contain_text("98.99")
+    expect(confirmed.get_by_role("link", name="Print your return label")).to_be_visible()
     customer.screenshot(path=str(shots / "console-3-customer-confirmed.png"))
+    # Staff read the same card without the customer's link (the label opens for its customer only).
+    expect(agent.locator("#messages .card").filter(has_text=return_id).last).to_contain_text("Print your return label")
+    expect(agent.locator("#messages a.widget-link")).to_have_count(0)
 
     # A lifecycle step from the dashboard is what the customer hears when they ask.
     agent.locator("#customer .return").filter(has_text=return_id).get_by_role("button", name="label issued").click()
