@@ -404,5 +404,13 @@ def test_a_customer_with_two_conversations_is_one_person_in_the_list(stack: Live
     expect(agent.locator("#messages .bubble.user").first).not_to_have_text(shown)
     expect(rows).to_have_count(1)
     agent.screenshot(path=str(shots / "console-7-one-customer.png"))
+
+    # Her rating at the end reaches the agent live, on the conversation it belongs to.
+    links.filter(has_text="stopped charging").click()
+    _say(priya, "thanks, that's all")
+    priya.locator(".card").filter(has_text="How did we do?").last.get_by_role("button", name="4").click()
+    expect(priya.locator(".bubble.assistant").last).to_contain_text("4 out of 5", timeout=15000)
+    _say(priya, "quick answers")
+    expect(agent.locator("#thread-sub")).to_contain_text("rated 4/5 “quick answers”", timeout=15000)
     agent.context.close()
     priya.context.close()

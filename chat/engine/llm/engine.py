@@ -37,6 +37,7 @@ from chatkit.types import (
     ThreadStreamEvent,
     UserMessageItem,
 )
+from django.utils import translation
 from openai import APIError
 from pydantic import BaseModel
 
@@ -71,6 +72,17 @@ INSTRUCTIONS = """You are the returns assistant of an electronics shop, chatting
   decides returns and continue helping.
 - If the customer no longer wants the return you were putting together, call cancel_return.
 - Be brief and warm; one question at a time."""
+
+
+def instructions_for(language: str | None) -> str:
+    """The instructions, asking for the customer's language (their browser's) where it is not English."""
+    if not language or language.split("-")[0] == "en":
+        return INSTRUCTIONS
+    name = translation.get_language_info(language)["name"]
+    return (
+        f"{INSTRUCTIONS}\n- Write to the customer in {name}. Tool arguments (reason, resolution, shipping) stay the "
+        "English option labels listed above."
+    )
 
 
 class ReturnItem(BaseModel):
@@ -504,7 +516,7 @@ class LLMEngine:
             history = await self._history(page, flow)
             agent = Agent[AgentContext[LLMTurn]](
                 name="Returns assistant",
-                instructions=INSTRUCTIONS,
+                instructions=instructions_for(translation.get_language()),
                 tools=TOOLS,
                 model=self.model(),
                 model_settings=ModelSettings(temperature=0.2),

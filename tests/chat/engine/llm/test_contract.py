@@ -207,3 +207,16 @@ async def test_return_status_shows_the_same_status_cards(llm_chat, fake, repo):
     chat = await Conversation.sign_in()
     await chat.say("where is my return?")
     assert chat.widget_keys() == ["status"]
+
+
+async def test_a_spanish_customer_is_answered_in_spanish_by_the_model(llm_chat, fake):
+    """The model is asked to write in the browser's language; the tools' values stay the English labels."""
+    fake.script(Step(text="¡Hola! ¿Qué quieres devolver?"))
+    chat = await Conversation.sign_in(language="es-ES,es;q=0.9")
+    await chat.say("hola, quiero devolver el hub, llegó roto")
+    system = fake.requests[0].body["messages"][0]["content"]
+    assert "Write to the customer in Spanish" in system and "English option labels" in system
+    english = await Conversation.sign_in("maria.garcia@example.com", "ORD-79007")
+    fake.script(Step(text="Hello!"))
+    await english.say("hi there")
+    assert "Write to the customer in" not in fake.requests[-1].body["messages"][0]["content"]
