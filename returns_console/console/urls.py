@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from returns_console.console import api, page
+from returns_console.console import api, insights_api, page
 
 
 class ThreadId:
@@ -20,6 +20,8 @@ register_converter(ThreadId, "thread")
 
 urlpatterns = [
     path("", page.dashboard, name="console"),
+    path("api/insights", insights_api.insights_json, name="console-insights"),
+    path("api/insights/<slug:table>.csv", insights_api.insights_csv, name="console-insights-csv"),
     path("api/proposals", api.list_proposals, name="console-proposals"),
     path("api/proposals/<int:proposal_id>", api.get_proposal, name="console-proposal"),
     path("api/proposals/<int:proposal_id>/approve", api.approve, name="console-approve"),

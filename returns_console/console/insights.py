@@ -1,0 +1,323 @@
+"""What supervisors read on the insights page: tables over a period, from proposals, the audit log, conversations,
+ratings and feedback. Selectors only: nothing here writes.
+
+Each table is a list of rows with fixed columns, so the page, the JSON endpoint and the CSV export say the same.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db.models import Avg, Count, Q, QuerySet
+
+from chat.models import Attention, Conversation, ConversationRating, ConversationStatus, Feedback
+from customers import clock
+from customers.domain import Reason
+from customers.errors import InvalidRequest
+from customers.models import AuditAction, AuditEntry, Proposal, ProposalState
+
+MAX_DAYS = 366
+DEFAULT_DAYS = 30
+APPROVED_STATES = (ProposalState.APPROVED, ProposalState.COMMITTING, ProposalState.COMMITTED, ProposalState.FAILED)
+# A product is looked at once it comes back this often in a period: two returns are no trend.
+HIGHLIGHT_MIN_RETURNS = 3
+HIGHLIGHT_DAMAGED_SHARE = 30.0  # percent
+HIGHLIGHT_RISE = 15.0  # percentage points against the period before
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole days in the store's calendar, first and last included."""
+
+    first: date
+    last: date
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.first, time.min, tzinfo=clock.store_zone())
+
+    @property
+    def end(self) -> datetime:
+        return datetime.combine(self.last + timedelta(days=1), time.min, tzinfo=clock.store_zone())
+
+    def before(self) -> Period:
+        """The period of the same length just before this one: what "up from" compares with."""
+        days = (self.last - self.first).days + 1
+        return Period(self.first - timedelta(days=days), self.first - timedelta(days=1))
+
+    def as_json(self) -> dict[str, str]:
+        return {"from": self.first.isoformat(), "to": self.last.isoformat()}
+
+
+def period_from(raw_from: str | None, raw_to: str | None) -> Period:
+    """``from``/``to`` as YYYY-MM-DD (either may be left out: the last 30 days to today)."""
+    try:
+        last = date.fromisoformat(raw_to) if raw_to else clock.store_today()
+        first = date.fromisoformat(raw_from) if raw_from else last - timedelta(days=DEFAULT_DAYS - 1)
+    except ValueError:
+        raise InvalidRequest('"from" and "to" are dates written YYYY-MM-DD.') from None
+    if first > last:
+        raise InvalidRequest('"from" must not be after "to".')
+    if (last - first).days + 1 > MAX_DAYS:
+        raise InvalidRequest(f"A period is at most {MAX_DAYS} days.")
+    return Period(first, last)
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: tuple[str, ...]
+    rows: list[dict[str, Any]]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"columns": list(self.columns), "rows": self.rows}
+
+
+def _proposals(period: Period) -> QuerySet[Proposal]:
+    return Proposal.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
+
+
+def _cents(quote: dict[str, Any], key: str) -> int:
+    return int(quote.get(key) or 0)
+
+
+def _percentile(values: list[float], fraction: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return round(values[0], 1)
+    cut = statistics.quantiles(values, n=100, method="inclusive")
+    return round(cut[int(fraction * 100) - 1], 1)
+
+
+def by_reason(period: Period) -> Table:
+    """Returns by the reason given: how many, how many approved or rejected, and the money."""
+    rows: dict[str, dict[str, Any]] = {}
+    for reason, state, quote in _proposals(period).values_list("reason", "state", "quote"):
+        row = rows.setdefault(
+            reason,
+            {
+                "reason": reason,
+                "proposals": 0,
+                "approved": 0,
+                "rejected": 0,
+                "refund_cents": 0,
+                "store_credit_cents": 0,
+            },
+        )
+        row["proposals"] += 1
+        if state in APPROVED_STATES:
+            row["approved"] += 1
+            row["refund_cents"] += _cents(quote, "refund_cents")
+            row["store_credit_cents"] += _cents(quote, "store_credit_cents")
+        elif state == ProposalState.REJECTED:
+            row["rejected"] += 1
+    ordered = sorted(rows.values(), key=lambda row: (-row["proposals"], row["reason"]))
+    return Table(("reason", "proposals", "approved", "rejected", "refund_cents", "store_credit_cents"), ordered)
+
+
+def _product_counts(period: Period) -> dict[str, dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for reason, lines in _proposals(period).values_list("reason", "lines"):
+        for line in lines:
+            row = rows.setdefault(
+                line["sku"],
+                {"sku": line["sku"], "name": line.get("name", ""), "proposals": 0, "units": 0, "damaged": 0},
+            )
+            row["proposals"] += 1
+            row["units"] += int(line.get("quantity", 0))
+            if reason == Reason.DAMAGED:
+                row["damaged"] += 1
+    return rows
+
+
+def _damaged_share(row: dict[str, Any]) -> float:
+    return round(100 * row["damaged"] / row["proposals"], 1) if row["proposals"] else 0.0
+
+
+def by_product(period: Period) -> Table:
+    """The products that come back most, and how often because they arrived damaged or defective."""
+    rows = [{**row, "damaged_share": _damaged_share(row)} for row in _product_counts(period).values()]
+    rows.sort(key=lambda row: (-row["proposals"], row["sku"]))
+    return Table(("sku", "name", "proposals", "units", "damaged", "damaged_share"), rows)
+
+
+def resolutions(period: Period) -> Table:
+    """What customers chose, and what it cost: refunds, store credit with its bonus, fees kept."""
+    rows: dict[str, dict[str, Any]] = {}
+    for resolution, quote in _proposals(period).filter(state__in=APPROVED_STATES).values_list("resolution", "quote"):
+        row = rows.setdefault(
+            resolution,
+            {
+                "resolution": resolution,
+                "approved": 0,
+                "refund_cents": 0,
+                "store_credit_cents": 0,
+                "bonus_cents": 0,
+                "fees_cents": 0,
+            },
+        )
+        row["approved"] += 1
+        row["refund_cents"] += _cents(quote, "refund_cents")
+        row["store_credit_cents"] += _cents(quote, "store_credit_cents")
+        row["bonus_cents"] += _cents(quote, "bonus_cents")
+        row["fees_cents"] += _cents(quote, "restocking_fee_cents") + _cents(quote, "shipping_cost_cents")
+    columns = ("resolution", "approved", "refund_cents", "store_credit_cents", "bonus_cents", "fees_cents")
+    return Table(columns, sorted(rows.values(), key=lambda row: -row["approved"]))
+
+
+def decision_times(period: Period) -> Table:
+    """How long customers wait: from filing to a decision and to the committed return (p50/p90, in seconds),
+    and how many decisions a rule made rather than a person."""
+    proposals = _proposals(period)
+    decided = list(
+        proposals.filter(decided_at__isnull=False).values_list("created_at", "decided_at", "decided_by_rule")
+    )
+    to_decision = [(done - filed).total_seconds() for filed, done, _ in decided]
+    filed_at = dict(proposals.values_list("pk", "created_at"))
+    committed = AuditEntry.objects.filter(action=AuditAction.COMMITTED, proposal_id__in=list(filed_at))
+    first_commit: dict[int, datetime] = {}
+    for proposal_id, at in committed.values_list("proposal_id", "created_at"):
+        first_commit[proposal_id] = min(at, first_commit.get(proposal_id, at))
+    to_commit = [(at - filed_at[pk]).total_seconds() for pk, at in first_commit.items()]
+    auto = sum(1 for *_, rule in decided if rule)
+    rows = [
+        {"measure": "filed to decision", "count": len(to_decision), **_spread(to_decision)},
+        {"measure": "filed to committed", "count": len(to_commit), **_spread(to_commit)},
+        {"measure": "decided by a rule", "count": auto, "p50_seconds": None, "p90_seconds": None},
+        {"measure": "decided by a person", "count": len(decided) - auto, "p50_seconds": None, "p90_seconds": None},
+    ]
+    return Table(("measure", "count", "p50_seconds", "p90_seconds"), rows)
+
+
+def _spread(values: list[float]) -> dict[str, float | None]:
+    return {"p50_seconds": _percentile(values, 0.5), "p90_seconds": _percentile(values, 0.9)}
+
+
+AGENT_ACTIONS = {
+    AuditAction.APPROVE: "approvals",
+    AuditAction.EDIT: "edits",
+    AuditAction.OVERRIDE: "overrides",
+    AuditAction.REJECT: "rejections",
+    AuditAction.ESCALATE: "escalations",
+}
+
+
+def agents(period: Period) -> Table:
+    """Per member of staff: approvals, edits, amount overrides, rejections and escalations (from the audit log)."""
+    entries = (
+        AuditEntry.objects.filter(
+            created_at__gte=period.start, created_at__lt=period.end, action__in=list(AGENT_ACTIONS), actor__isnull=False
+        )
+        .values("actor_label", "action")
+        .annotate(n=Count("id"))
+    )
+    rows: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        row = rows.setdefault(
+            entry["actor_label"], {"agent": entry["actor_label"], **dict.fromkeys(AGENT_ACTIONS.values(), 0)}
+        )
+        row[AGENT_ACTIONS[entry["action"]]] += entry["n"]
+    columns = ("agent", *AGENT_ACTIONS.values())
+    return Table(columns, sorted(rows.values(), key=lambda row: row["agent"]))
+
+
+def rejection_reasons(period: Period) -> Table:
+    """What customers were told when a return was rejected, most common first."""
+    told = Counter(
+        " ".join(message.split())
+        for message in _proposals(period)
+        .filter(state=ProposalState.REJECTED)
+        .values_list("customer_message", flat=True)
+    )
+    return Table(("message", "rejections"), [{"message": m, "rejections": n} for m, n in told.most_common(50)])
+
+
+def outcomes(period: Period) -> Table:
+    """How conversations started in the period ended: with a return filed, with a person asked for, resolved by
+    staff without a return, or with nothing filed (where customers give up)."""
+    started = Conversation.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
+    threads = set(started.values_list("thread_id", flat=True))
+    with_return = set(Proposal.objects.filter(thread_id__in=threads).values_list("thread_id", flat=True))
+    asked = set(started.filter(~Q(attention=Attention.NONE) | Q(mode="human")).values_list("thread_id", flat=True))
+    resolved = set(started.filter(status=ConversationStatus.RESOLVED).values_list("thread_id", flat=True))
+    rows = [
+        {"outcome": "started", "conversations": len(threads)},
+        {"outcome": "return filed", "conversations": len(with_return)},
+        {"outcome": "handed to a person", "conversations": len(asked)},
+        {"outcome": "resolved by staff without a return", "conversations": len(resolved - with_return)},
+        {"outcome": "ended without a return", "conversations": len(threads - with_return - asked - resolved)},
+    ]
+    return Table(("outcome", "conversations"), rows)
+
+
+def engines(period: Period) -> Table:
+    """Customers' ratings and thumbs by the assistant engine that served them."""
+    rated = (
+        ConversationRating.objects.filter(updated_at__gte=period.start, updated_at__lt=period.end)
+        .values("engine")
+        .annotate(ratings=Count("id"), average=Avg("rating"))
+    )
+    thumbs = (
+        Feedback.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
+        .values("engine")
+        .annotate(
+            up=Count("id", filter=Q(kind=Feedback.Kind.POSITIVE)),
+            down=Count("id", filter=Q(kind=Feedback.Kind.NEGATIVE)),
+        )
+    )
+    rows: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"ratings": 0, "average_rating": None, "thumbs_up": 0, "thumbs_down": 0}
+    )
+    for row in rated:
+        rows[row["engine"] or "unknown"].update(ratings=row["ratings"], average_rating=round(row["average"], 2))
+    for row in thumbs:
+        rows[row["engine"] or "unknown"].update(thumbs_up=row["up"], thumbs_down=row["down"])
+    table = [{"engine": engine, **values} for engine, values in sorted(rows.items())]
+    return Table(("engine", "ratings", "average_rating", "thumbs_up", "thumbs_down"), table)
+
+
+TABLES: dict[str, Callable[[Period], Table]] = {
+    "by_reason": by_reason,
+    "by_product": by_product,
+    "resolutions": resolutions,
+    "decision_times": decision_times,
+    "agents": agents,
+    "rejection_reasons": rejection_reasons,
+    "outcomes": outcomes,
+    "engines": engines,
+}
+
+
+def highlights(period: Period) -> list[str]:
+    """What to look at, computed: products coming back damaged far more than in the period before."""
+    now, before = _product_counts(period), _product_counts(period.before())
+    found: list[tuple[float, str]] = []
+    for sku, row in now.items():
+        if row["proposals"] < HIGHLIGHT_MIN_RETURNS:
+            continue
+        share = _damaged_share(row)
+        earlier = _damaged_share(before[sku]) if sku in before else 0.0
+        if share >= HIGHLIGHT_DAMAGED_SHARE and share - earlier >= HIGHLIGHT_RISE:
+            found.append(
+                (share - earlier, f"{row['name'] or sku}: {share:.0f}% damaged in this period, up from {earlier:.0f}%")
+            )
+    return [text for _, text in sorted(found, reverse=True)]
+
+
+def insights(period: Period) -> dict[str, Any]:
+    return {
+        "period": period.as_json(),
+        "tables": {name: build(period).as_json() for name, build in TABLES.items()},
+        "highlights": highlights(period),
+    }
+
+
+def csv_rows(table: Table) -> Iterable[list[Any]]:
+    yield list(table.columns)
+    for row in table.rows:
+        yield [row.get(column) for column in table.columns]

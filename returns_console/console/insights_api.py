@@ -1,0 +1,71 @@
+"""The insights endpoints for supervisors: every table as JSON, and each one as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from chat.http import error, require_GET
+from customers.errors import InvalidRequest
+from customers.services.authority import is_supervisor
+from returns_console.console.api import staff_only
+from returns_console.console.insights import TABLES, Period, csv_rows, insights, period_from
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet would run as a formula
+
+
+def _period(request: HttpRequest) -> Period:
+    return period_from(request.GET.get("from") or None, request.GET.get("to") or None)
+
+
+async def _supervisor_only(request: HttpRequest) -> JsonResponse | None:
+    if not await sync_to_async(is_supervisor)(request.staff):  # type: ignore[attr-defined]  # reads permissions
+        return error(403, "supervisors_only", "Insights are for supervisors.")
+    return None
+
+
+@require_GET
+@staff_only
+async def insights_json(request: HttpRequest) -> JsonResponse:
+    refused = await _supervisor_only(request)
+    if refused:
+        return refused
+    try:
+        period = _period(request)
+    except InvalidRequest as bad:
+        return error(400, bad.code, bad.message)
+    return JsonResponse(await sync_to_async(insights)(period))
+
+
+def _cell(value: Any) -> Any:
+    """Text a spreadsheet would take for a formula (a customer's words, an agent's name) is kept as text."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return f"'{value}"
+    return value
+
+
+@require_GET
+@staff_only
+async def insights_csv(request: HttpRequest, table: str) -> HttpResponse:
+    refused = await _supervisor_only(request)
+    if refused:
+        return refused
+    if table not in TABLES:
+        return error(404, "not_found", f"No insights table is called {table[:60]!r}; there are: {', '.join(TABLES)}.")
+    try:
+        period = _period(request)
+    except InvalidRequest as bad:
+        return error(400, bad.code, bad.message)
+    built = await sync_to_async(TABLES[table])(period)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in csv_rows(built):
+        writer.writerow([_cell(value) for value in row])
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    name = f"insights-{table}-{period.first.isoformat()}-{period.last.isoformat()}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
