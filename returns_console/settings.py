@@ -161,7 +161,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# Chart.js comes from npm (package.json) and is served from here like our own files: no CDN.
+STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/chartjs", BASE_DIR / "node_modules" / "chart.js" / "dist")]
 # Set where `collectstatic` runs (the Docker image); locally files are served from the app folders.
 STATIC_ROOT = os.environ.get("STATIC_ROOT") or None
 SERVESTATIC_USE_FINDERS = STATIC_ROOT is None

@@ -237,21 +237,20 @@ def rejection_reasons(period: Period) -> Table:
     return Table(("message", "rejections"), [{"message": m, "rejections": n} for m, n in told.most_common(50)])
 
 
+OUTCOMES = (
+    "started",
+    "return filed",
+    "handed to a person",
+    "resolved by staff without a return",
+    "ended without a return",
+)
+
+
 def outcomes(period: Period) -> Table:
     """How conversations started in the period ended: with a return filed, with a person asked for, resolved by
     staff without a return, or with nothing filed (where customers give up)."""
-    started = Conversation.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
-    threads = set(started.values_list("thread_id", flat=True))
-    with_return = set(Proposal.objects.filter(thread_id__in=threads).values_list("thread_id", flat=True))
-    asked = set(started.filter(~Q(attention=Attention.NONE) | Q(mode="human")).values_list("thread_id", flat=True))
-    resolved = set(started.filter(status=ConversationStatus.RESOLVED).values_list("thread_id", flat=True))
-    rows = [
-        {"outcome": "started", "conversations": len(threads)},
-        {"outcome": "return filed", "conversations": len(with_return)},
-        {"outcome": "handed to a person", "conversations": len(asked)},
-        {"outcome": "resolved by staff without a return", "conversations": len(resolved - with_return)},
-        {"outcome": "ended without a return", "conversations": len(threads - with_return - asked - resolved)},
-    ]
+    sets = _outcome_sets(period)
+    rows = [{"outcome": outcome, "conversations": len(sets[outcome])} for outcome in OUTCOMES]
     return Table(("outcome", "conversations"), rows)
 
 
@@ -321,3 +320,89 @@ def csv_rows(table: Table) -> Iterable[list[Any]]:
     yield list(table.columns)
     for row in table.rows:
         yield [row.get(column) for column in table.columns]
+
+
+MAX_DRILL = 200
+MAX_QUERY_KEY = 500
+
+
+def _proposal_items(proposals: QuerySet[Proposal]) -> list[dict[str, Any]]:
+    return [
+        {
+            "proposal": p.pk,
+            "thread_id": p.thread_id,
+            "customer": p.customer_name or p.customer_id,
+            "state": p.state,
+            "reason": p.reason,
+            "resolution": p.resolution,
+            "amount_cents": _cents(p.quote, "refund_cents") + _cents(p.quote, "store_credit_cents"),
+            "filed_at": p.created_at.isoformat(),
+        }
+        for p in proposals.order_by("-created_at")[:MAX_DRILL]
+    ]
+
+
+def _conversation_items(threads: Iterable[str]) -> list[dict[str, Any]]:
+    rows = Conversation.objects.filter(thread_id__in=list(threads)).order_by("-created_at")[:MAX_DRILL]
+    return [
+        {
+            "proposal": None,
+            "thread_id": c.thread_id,
+            "customer": c.customer_name or c.customer_id,
+            "state": c.status,
+            "last_message": c.last_message,
+            "started_at": c.created_at.isoformat(),
+        }
+        for c in rows
+    ]
+
+
+def _outcome_sets(period: Period) -> dict[str, set[str]]:
+    started = Conversation.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
+    threads = set(started.values_list("thread_id", flat=True))
+    with_return = set(Proposal.objects.filter(thread_id__in=threads).values_list("thread_id", flat=True))
+    asked = set(started.filter(~Q(attention=Attention.NONE) | Q(mode="human")).values_list("thread_id", flat=True))
+    resolved = set(started.filter(status=ConversationStatus.RESOLVED).values_list("thread_id", flat=True))
+    return {
+        "started": threads,
+        "return filed": with_return,
+        "handed to a person": asked,
+        "resolved by staff without a return": resolved - with_return,
+        "ended without a return": threads - with_return - asked - resolved,
+    }
+
+
+def drill(table: str, key: str, period: Period) -> list[dict[str, Any]]:
+    """The proposals or conversations behind one bar or row of ``table`` (``key``: that row's first column)."""
+    proposals = _proposals(period)
+    if table == "by_reason":
+        return _proposal_items(proposals.filter(reason=key))
+    if table == "by_product":
+        ids = [pk for pk, lines in proposals.values_list("pk", "lines") if any(line["sku"] == key for line in lines)]
+        return _proposal_items(Proposal.objects.filter(pk__in=ids))
+    if table == "resolutions":
+        return _proposal_items(proposals.filter(resolution=key, state__in=APPROVED_STATES))
+    if table == "rejection_reasons":
+        rejected = proposals.filter(state=ProposalState.REJECTED)
+        ids = [pk for pk, text in rejected.values_list("pk", "customer_message") if " ".join(text.split()) == key]
+        return _proposal_items(Proposal.objects.filter(pk__in=ids))
+    if table == "decision_times":
+        decided = proposals.filter(decided_at__isnull=False)
+        if key == "decided by a rule":
+            decided = decided.filter(decided_by_rule__isnull=False)
+        elif key == "decided by a person":
+            decided = decided.filter(decided_by_rule__isnull=True)
+        return _proposal_items(decided)
+    if table == "agents":
+        acted = AuditEntry.objects.filter(
+            created_at__gte=period.start, created_at__lt=period.end, actor_label=key, action__in=list(AGENT_ACTIONS)
+        )
+        return _proposal_items(Proposal.objects.filter(pk__in=acted.values("proposal_id")))
+    if table == "outcomes":
+        return _conversation_items(_outcome_sets(period).get(key, set()))
+    if table == "engines":
+        rated = ConversationRating.objects.filter(
+            updated_at__gte=period.start, updated_at__lt=period.end, engine=key
+        ).values_list("thread_id", flat=True)
+        return _conversation_items(rated)
+    raise InvalidRequest(f"No insights table is called {table[:60]!r}.")

@@ -13,7 +13,7 @@ from chat.http import error, require_GET
 from customers.errors import InvalidRequest
 from customers.services.authority import is_supervisor
 from returns_console.console.api import staff_only
-from returns_console.console.insights import TABLES, Period, csv_rows, insights, period_from
+from returns_console.console.insights import MAX_QUERY_KEY, TABLES, Period, csv_rows, drill, insights, period_from
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet would run as a formula
 
@@ -69,3 +69,22 @@ async def insights_csv(request: HttpRequest, table: str) -> HttpResponse:
     name = f"insights-{table}-{period.first.isoformat()}-{period.last.isoformat()}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+@require_GET
+@staff_only
+async def insights_drill(request: HttpRequest, table: str) -> JsonResponse:
+    """The proposals or conversations behind one bar or row (``key``: the row's first column)."""
+    refused = await _supervisor_only(request)
+    if refused:
+        return refused
+    if table not in TABLES:
+        return error(404, "not_found", f"No insights table is called {table[:60]!r}.")
+    key = request.GET.get("key", "")
+    if not key or len(key) > MAX_QUERY_KEY or "\x00" in key:
+        return error(400, "invalid_request", f'"key" is the row to open: text of 1 to {MAX_QUERY_KEY} characters.')
+    try:
+        period = _period(request)
+    except InvalidRequest as bad:
+        return error(400, bad.code, bad.message)
+    return JsonResponse({"table": table, "key": key, "items": await sync_to_async(drill)(table, key, period)})

@@ -33,3 +33,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         .values_list("username", flat=True),
     }
     return render(request, "console/index.html", context)
+
+
+@require_GET
+@staff_member_required
+def insights(request: HttpRequest) -> HttpResponse:
+    """Insights for supervisors: the page draws /console/api/insights (charts by Chart.js, served locally)."""
+    if not is_supervisor(request.user):
+        return render(request, "console/insights.html", {"refused": True}, status=403)
+    return render(request, "console/insights.html", {"refused": False, "today": clock.store_today().isoformat()})

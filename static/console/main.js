@@ -128,6 +128,15 @@ async function runSearch() {
 document.addEventListener("visibilitychange", () => state.selected && markRead(state.selected));
 renderNotifyControls();
 setInterval(tickWaits, 1000);
-loadList().then(() => connect());
+// A link to one conversation (from the insights page): /console/#conversation=<thread id>.
+function openLinked() {
+  const wanted = new URLSearchParams(location.hash.slice(1)).get("conversation");
+  if (wanted && wanted !== state.selected) select(wanted).catch(() => {});
+}
+window.addEventListener("hashchange", openLinked);
+loadList().then(() => {
+  connect();
+  openLinked();
+});
 
 export { conversationAction, armed, armOrApprove, searching, runSearch };

@@ -414,3 +414,32 @@ def test_a_customer_with_two_conversations_is_one_person_in_the_list(stack: Live
     expect(agent.locator("#thread-sub")).to_contain_text("rated 4/5 “quick answers”", timeout=15000)
     agent.context.close()
     priya.context.close()
+
+
+def test_a_supervisor_reads_insights_with_charts_and_drills_into_a_bar(stack: LiveStack, browser: Browser, shots: Path):
+    customer = _customer(browser, stack.url, "emily.davis@example.com", "ORD-79124")
+    for text in ("I want to return the mesh wi-fi router from ORD-79124", "it arrived damaged", "store credit"):
+        _say(customer, text)
+        customer.wait_for_timeout(300)
+    _say(customer, "prepaid label")
+    customer.wait_for_timeout(300)
+    _say(customer, "confirm")
+    expect(customer.locator(".card").filter(has_text="Waiting for review").last).to_be_visible(timeout=15000)
+
+    supervisor = _agent(browser, stack.url, stack.env["DEMO_PASSWORD"], "supervisor")
+    supervisor.get_by_role("link", name="Insights").click()
+    expect(supervisor.locator("body[data-loaded=true]")).to_be_attached(timeout=15000)
+    reasons = supervisor.locator("section[data-table=by_reason]")
+    expect(reasons.locator("canvas")).to_be_visible()  # drawn by Chart.js, served by us
+    expect(reasons.locator("table")).to_contain_text("Damaged/Defective")
+    assert supervisor.evaluate("typeof window.Chart") == "function"
+    expect(supervisor.locator("section[data-table=by_product]")).to_contain_text("Mesh Wi-Fi Router")
+    supervisor.screenshot(path=str(shots / "console-8-insights.png"), full_page=True)
+
+    reasons.get_by_role("button", name="Damaged/Defective").click()
+    dialog = supervisor.locator("#drill")
+    expect(dialog).to_contain_text("Emily Davis")
+    dialog.get_by_role("link").filter(has_text="Emily Davis").first.click()
+    expect(supervisor.locator("#thread-title")).to_have_text("Emily Davis", timeout=15000)
+    supervisor.context.close()
+    customer.context.close()

@@ -134,3 +134,34 @@ def test_insights_are_for_supervisors_and_bad_periods_are_refused(history):
     assert boss.get("/console/api/insights", {"from": "2024-01-01", "to": "2026-01-01"}).status_code == 400
     assert boss.get("/console/api/insights/nothing.csv").status_code == 404
     assert boss.get("/console/api/insights").status_code == 200  # the last 30 days by default
+
+
+def test_every_bar_opens_the_proposals_or_conversations_behind_it(history):
+    boss = _supervisor()
+    period = _period()
+
+    def behind(table: str, key: str) -> list[dict]:
+        response = boss.get(f"/console/api/insights/{table}/drill", {**period, "key": key})
+        assert response.status_code == 200, response.content
+        return response.json()["items"]
+
+    damaged = behind("by_reason", "Damaged/Defective")
+    assert sorted(item["thread_id"] for item in damaged) == ["thr_a", "thr_b", "thr_c"]
+    assert all(item["proposal"] and item["customer"] == "Robert Johnson" for item in damaged)
+    assert len(behind("by_product", "HUB-SMART-2")) == 4
+    assert [i["thread_id"] for i in behind("rejection_reasons", '=HYPERLINK("http://evil")')] == ["thr_d"]
+    assert [i["thread_id"] for i in behind("decision_times", "decided by a rule")] == ["thr_b"]
+    assert sorted(i["thread_id"] for i in behind("agents", "Ben")) == ["thr_a", "thr_d"]
+    assert [i["thread_id"] for i in behind("outcomes", "ended without a return")] == ["thr_quiet"]
+    assert sorted(i["thread_id"] for i in behind("engines", "guided")) == ["thr_a", "thr_person"]
+    assert behind("by_reason", "Arrived Too Late") == []
+    assert boss.get("/console/api/insights/by_reason/drill", period).status_code == 400  # no key
+    assert boss.get("/console/api/insights/nothing/drill", {"key": "x"}).status_code == 404
+
+
+def test_the_insights_page_is_for_supervisors(history):
+    agent = Client()
+    agent.force_login(history["agent"])
+    assert agent.get("/console/insights/").status_code == 403
+    page = _supervisor().get("/console/insights/")
+    assert page.status_code == 200 and b"vendor/chartjs/chart.umd.js" in page.content
