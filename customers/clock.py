@@ -10,7 +10,7 @@ Return windows are whole days in the store's time zone (``STORE_TIMEZONE``), not
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -24,6 +24,11 @@ def now() -> datetime:
 def store_today(moment: datetime | None = None) -> date:
     """The store's calendar day at ``moment`` (default: now)."""
     return (moment or now()).astimezone(store_zone()).date()
+
+
+def start_of_store_day(day: date) -> datetime:
+    """The instant the store's calendar day ``day`` begins: periods of whole store days start and end here."""
+    return datetime.combine(day, time.min, tzinfo=store_zone())
 
 
 def store_zone() -> ZoneInfo:

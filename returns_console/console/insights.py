@@ -10,7 +10,7 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db.models import Avg, Count, Q, QuerySet
@@ -39,11 +39,11 @@ class Period:
 
     @property
     def start(self) -> datetime:
-        return datetime.combine(self.first, time.min, tzinfo=clock.store_zone())
+        return clock.start_of_store_day(self.first)
 
     @property
     def end(self) -> datetime:
-        return datetime.combine(self.last + timedelta(days=1), time.min, tzinfo=clock.store_zone())
+        return clock.start_of_store_day(self.last + timedelta(days=1))
 
     def before(self) -> Period:
         """The period of the same length just before this one: what "up from" compares with."""
