@@ -6,14 +6,29 @@ Each table is a list of rows with fixed columns, so the page, the JSON endpoint 
 
 from __future__ import annotations
 
-import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Avg, Count, Q, QuerySet
+from django.db import connection
+from django.db.models import (
+    Avg,
+    BigIntegerField,
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+)
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce
 
 from chat.models import Attention, Conversation, ConversationRating, ConversationStatus, Feedback
 from customers import clock
@@ -85,54 +100,64 @@ def _cents(quote: dict[str, Any], key: str) -> int:
     return int(quote.get(key) or 0)
 
 
-def _percentile(values: list[float], fraction: float) -> float | None:
-    if not values:
+def _percentile(ordered: list[float], fraction: float) -> float | None:
+    """Nearest-rank percentile of sorted values."""
+    if not ordered:
         return None
-    if len(values) == 1:
-        return round(values[0], 1)
-    cut = statistics.quantiles(values, n=100, method="inclusive")
-    return round(cut[int(fraction * 100) - 1], 1)
+    return round(ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered) + 0.5) - 1))], 1)
+
+
+def _json_cents(key: str) -> Cast:
+    """An amount inside the stored quote (JSON), summed by the database rather than row by row in Python."""
+    return Cast(KT(f"quote__{key}"), BigIntegerField())
+
+
+def _money_sum(key: str, when: Q) -> Coalesce:
+    return Coalesce(Sum(_json_cents(key), filter=when), 0)
 
 
 def by_reason(period: Period) -> Table:
     """Returns by the reason given: how many, how many approved or rejected, and the money."""
-    rows: dict[str, dict[str, Any]] = {}
-    for reason, state, quote in _proposals(period).values_list("reason", "state", "quote"):
-        row = rows.setdefault(
-            reason,
-            {
-                "reason": reason,
-                "proposals": 0,
-                "approved": 0,
-                "rejected": 0,
-                "refund_cents": 0,
-                "store_credit_cents": 0,
-            },
+    approved = Q(state__in=APPROVED_STATES)
+    rows = list(
+        _proposals(period)
+        .values("reason")
+        .annotate(
+            proposals=Count("id"),
+            approved=Count("id", filter=approved),
+            rejected=Count("id", filter=Q(state=ProposalState.REJECTED)),
+            refund_cents=_money_sum("refund_cents", approved),
+            store_credit_cents=_money_sum("store_credit_cents", approved),
         )
-        row["proposals"] += 1
-        if state in APPROVED_STATES:
-            row["approved"] += 1
-            row["refund_cents"] += _cents(quote, "refund_cents")
-            row["store_credit_cents"] += _cents(quote, "store_credit_cents")
-        elif state == ProposalState.REJECTED:
-            row["rejected"] += 1
-    ordered = sorted(rows.values(), key=lambda row: (-row["proposals"], row["reason"]))
-    return Table(("reason", "proposals", "approved", "rejected", "refund_cents", "store_credit_cents"), ordered)
+        .order_by("-proposals", "reason")
+    )
+    return Table(("reason", "proposals", "approved", "rejected", "refund_cents", "store_credit_cents"), rows)
+
+
+# One row per line of each proposal (lines are a JSON array): expanded by the database, not in Python.
+_LINES_SQL = {
+    "sqlite": (
+        "SELECT json_extract(l.value, '$.sku'), MAX(json_extract(l.value, '$.name')), COUNT(*), "
+        "SUM(json_extract(l.value, '$.quantity')), SUM(CASE WHEN p.reason = %s THEN 1 ELSE 0 END) "
+        "FROM customers_proposal p, json_each(p.lines) l WHERE p.id IN ({ids}) GROUP BY 1"
+    ),
+    "postgresql": (
+        "SELECT l->>'sku', MAX(l->>'name'), COUNT(*), SUM((l->>'quantity')::int), "
+        "SUM(CASE WHEN p.reason = %s THEN 1 ELSE 0 END) "
+        "FROM customers_proposal p CROSS JOIN LATERAL jsonb_array_elements(p.lines) l WHERE p.id IN ({ids}) GROUP BY 1"
+    ),
+}
 
 
 def _product_counts(period: Period) -> dict[str, dict[str, Any]]:
-    rows: dict[str, dict[str, Any]] = {}
-    for reason, lines in _proposals(period).values_list("reason", "lines"):
-        for line in lines:
-            row = rows.setdefault(
-                line["sku"],
-                {"sku": line["sku"], "name": line.get("name", ""), "proposals": 0, "units": 0, "damaged": 0},
-            )
-            row["proposals"] += 1
-            row["units"] += int(line.get("quantity", 0))
-            if reason == Reason.DAMAGED:
-                row["damaged"] += 1
-    return rows
+    ids_sql, ids_params = _proposals(period).values("id").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(_LINES_SQL[connection.vendor].format(ids=ids_sql), [str(Reason.DAMAGED), *ids_params])
+        found = cursor.fetchall()
+    return {
+        sku: {"sku": sku, "name": name or "", "proposals": n, "units": int(units or 0), "damaged": int(damaged or 0)}
+        for sku, name, n, units, damaged in found
+    }
 
 
 def _damaged_share(row: dict[str, Any]) -> float:
@@ -148,54 +173,55 @@ def by_product(period: Period) -> Table:
 
 def resolutions(period: Period) -> Table:
     """What customers chose, and what it cost: refunds, store credit with its bonus, fees kept."""
-    rows: dict[str, dict[str, Any]] = {}
-    for resolution, quote in _proposals(period).filter(state__in=APPROVED_STATES).values_list("resolution", "quote"):
-        row = rows.setdefault(
-            resolution,
-            {
-                "resolution": resolution,
-                "approved": 0,
-                "refund_cents": 0,
-                "store_credit_cents": 0,
-                "bonus_cents": 0,
-                "fees_cents": 0,
-            },
+    everything = Q()
+    rows = list(
+        _proposals(period)
+        .filter(state__in=APPROVED_STATES)
+        .values("resolution")
+        .annotate(
+            approved=Count("id"),
+            refund_cents=_money_sum("refund_cents", everything),
+            store_credit_cents=_money_sum("store_credit_cents", everything),
+            bonus_cents=_money_sum("bonus_cents", everything),
+            fees_cents=Coalesce(Sum(_json_cents("restocking_fee_cents")) + Sum(_json_cents("shipping_cost_cents")), 0),
         )
-        row["approved"] += 1
-        row["refund_cents"] += _cents(quote, "refund_cents")
-        row["store_credit_cents"] += _cents(quote, "store_credit_cents")
-        row["bonus_cents"] += _cents(quote, "bonus_cents")
-        row["fees_cents"] += _cents(quote, "restocking_fee_cents") + _cents(quote, "shipping_cost_cents")
+        .order_by("-approved", "resolution")
+    )
     columns = ("resolution", "approved", "refund_cents", "store_credit_cents", "bonus_cents", "fees_cents")
-    return Table(columns, sorted(rows.values(), key=lambda row: -row["approved"]))
+    return Table(columns, rows)
 
 
 def decision_times(period: Period) -> Table:
     """How long customers wait: from filing to a decision and to the committed return (p50/p90, in seconds),
-    and how many decisions a rule made rather than a person."""
-    proposals = _proposals(period)
-    decided = list(
-        proposals.filter(decided_at__isnull=False).values_list("created_at", "decided_at", "decided_by_rule")
+    and how many decisions a rule made rather than a person. Durations are computed by the database."""
+    decided = _proposals(period).filter(decided_at__isnull=False)
+    to_decision = [
+        waited.total_seconds()
+        for waited in decided.annotate(
+            waited=ExpressionWrapper(F("decided_at") - F("created_at"), DurationField())
+        ).values_list("waited", flat=True)
+    ]
+    committed = (
+        AuditEntry.objects.filter(
+            action=AuditAction.COMMITTED, proposal__created_at__gte=period.start, proposal__created_at__lt=period.end
+        )
+        .values("proposal_id")
+        .annotate(waited=ExpressionWrapper(Min("created_at") - F("proposal__created_at"), DurationField()))
     )
-    to_decision = [(done - filed).total_seconds() for filed, done, _ in decided]
-    filed_at = dict(proposals.values_list("pk", "created_at"))
-    committed = AuditEntry.objects.filter(action=AuditAction.COMMITTED, proposal_id__in=list(filed_at))
-    first_commit: dict[int, datetime] = {}
-    for proposal_id, at in committed.values_list("proposal_id", "created_at"):
-        first_commit[proposal_id] = min(at, first_commit.get(proposal_id, at))
-    to_commit = [(at - filed_at[pk]).total_seconds() for pk, at in first_commit.items()]
-    auto = sum(1 for *_, rule in decided if rule)
+    to_commit = [row["waited"].total_seconds() for row in committed]
+    auto = decided.filter(decided_by_rule__isnull=False).count()
     rows = [
         {"measure": "filed to decision", "count": len(to_decision), **_spread(to_decision)},
         {"measure": "filed to committed", "count": len(to_commit), **_spread(to_commit)},
         {"measure": "decided by a rule", "count": auto, "p50_seconds": None, "p90_seconds": None},
-        {"measure": "decided by a person", "count": len(decided) - auto, "p50_seconds": None, "p90_seconds": None},
+        {"measure": "decided by a person", "count": len(to_decision) - auto, "p50_seconds": None, "p90_seconds": None},
     ]
     return Table(("measure", "count", "p50_seconds", "p90_seconds"), rows)
 
 
 def _spread(values: list[float]) -> dict[str, float | None]:
-    return {"p50_seconds": _percentile(values, 0.5), "p90_seconds": _percentile(values, 0.9)}
+    ordered = sorted(values)
+    return {"p50_seconds": _percentile(ordered, 0.5), "p90_seconds": _percentile(ordered, 0.9)}
 
 
 AGENT_ACTIONS = {
@@ -249,8 +275,8 @@ OUTCOMES = (
 def outcomes(period: Period) -> Table:
     """How conversations started in the period ended: with a return filed, with a person asked for, resolved by
     staff without a return, or with nothing filed (where customers give up)."""
-    sets = _outcome_sets(period)
-    rows = [{"outcome": outcome, "conversations": len(sets[outcome])} for outcome in OUTCOMES]
+    found = _outcome_filters(period)
+    rows = [{"outcome": outcome, "conversations": found[outcome].count()} for outcome in OUTCOMES]
     return Table(("outcome", "conversations"), rows)
 
 
@@ -342,8 +368,8 @@ def _proposal_items(proposals: QuerySet[Proposal]) -> list[dict[str, Any]]:
     ]
 
 
-def _conversation_items(threads: Iterable[str]) -> list[dict[str, Any]]:
-    rows = Conversation.objects.filter(thread_id__in=list(threads)).order_by("-created_at")[:MAX_DRILL]
+def _conversation_items(threads: Iterable[str] | QuerySet[Any]) -> list[dict[str, Any]]:
+    rows = Conversation.objects.filter(thread_id__in=threads).order_by("-created_at")[:MAX_DRILL]
     return [
         {
             "proposal": None,
@@ -357,18 +383,18 @@ def _conversation_items(threads: Iterable[str]) -> list[dict[str, Any]]:
     ]
 
 
-def _outcome_sets(period: Period) -> dict[str, set[str]]:
+def _outcome_filters(period: Period) -> dict[str, QuerySet[Conversation]]:
+    """Conversations started in the period, by how they ended (each a query: counted or listed by the database)."""
     started = Conversation.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
-    threads = set(started.values_list("thread_id", flat=True))
-    with_return = set(Proposal.objects.filter(thread_id__in=threads).values_list("thread_id", flat=True))
-    asked = set(started.filter(~Q(attention=Attention.NONE) | Q(mode="human")).values_list("thread_id", flat=True))
-    resolved = set(started.filter(status=ConversationStatus.RESOLVED).values_list("thread_id", flat=True))
+    filed = Exists(Proposal.objects.filter(thread_id=OuterRef("thread_id")))
+    person = ~Q(attention=Attention.NONE) | Q(mode="human")
+    resolved = Q(status=ConversationStatus.RESOLVED)
     return {
-        "started": threads,
-        "return filed": with_return,
-        "handed to a person": asked,
-        "resolved by staff without a return": resolved - with_return,
-        "ended without a return": threads - with_return - asked - resolved,
+        "started": started,
+        "return filed": started.filter(filed),
+        "handed to a person": started.filter(person),
+        "resolved by staff without a return": started.filter(resolved).exclude(filed),
+        "ended without a return": started.exclude(filed).exclude(person).exclude(resolved),
     }
 
 
@@ -399,7 +425,8 @@ def drill(table: str, key: str, period: Period) -> list[dict[str, Any]]:
         )
         return _proposal_items(Proposal.objects.filter(pk__in=acted.values("proposal_id")))
     if table == "outcomes":
-        return _conversation_items(_outcome_sets(period).get(key, set()))
+        chosen = _outcome_filters(period).get(key)
+        return [] if chosen is None else _conversation_items(chosen.values_list("thread_id", flat=True)[:MAX_DRILL])
     if table == "engines":
         rated = ConversationRating.objects.filter(
             updated_at__gte=period.start, updated_at__lt=period.end, engine=key
