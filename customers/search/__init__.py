@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+from django.utils import translation
+
 from customers.policy import DEFAULT_POLICY, ReturnPolicy
 from customers.search.base import PolicySearch, SearchHit
 from customers.search.documents import all_documents
@@ -23,7 +25,8 @@ def policy_search(policy: ReturnPolicy = DEFAULT_POLICY) -> PolicySearch:
         if _instance is None:
             _instance, _indexed_for = _configured_search(), None
         if _indexed_for != policy:
-            _instance.index(all_documents(policy))
+            with translation.override("en"):  # searched in English; answers are shown in the customer's language
+                _instance.index(all_documents(policy))
             _indexed_for = policy
         return _instance
 

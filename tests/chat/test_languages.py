@@ -98,3 +98,13 @@ async def test_a_decision_told_later_by_a_worker_is_in_the_customers_language(re
     with translation.override(None):  # a worker with no customer language: English, as before
         text, card, _copy = decision_message(proposal, None)
     assert text.startswith("Our team reviewed your return request")
+
+
+async def test_a_policy_answer_is_in_the_customers_language_with_the_policy_in_force(repo, services_settings):
+    await seed(repo)
+    chat = await Conversation.sign_in(language="es")
+    await chat.say("how long until I get my refund?")
+    assert "Según nuestra política «Reembolsos»" in chat.text() and "5 días hábiles" in chat.text()
+    english = await Conversation.sign_in()
+    await english.say("how long until I get my refund?")
+    assert "From our “Refunds” policy" in english.text() and "within 5 business days" in english.text()
