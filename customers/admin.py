@@ -1,9 +1,20 @@
+from typing import Any
+
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
 from customers.errors import ReturnsError
-from customers.models import AuditEntry, AutoApprovalRule, Proposal, ProposalState, ReturnPolicySettings, StaffProfile
-from customers.services import decisions
+from customers.models import (
+    AuditEntry,
+    AutoApprovalRule,
+    McpToken,
+    Proposal,
+    ProposalState,
+    ReturnPolicySettings,
+    StaffProfile,
+)
+from customers.services import decisions, mcp_tokens
 from customers.services.authority import is_supervisor
 
 
@@ -100,3 +111,43 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return False
+
+
+@admin.register(McpToken)
+class McpTokenAdmin(admin.ModelAdmin):
+    """Staff's bearer tokens for /mcp/: made here (the token is shown once, on saving) and revoked with the action.
+    The stored hash is never shown."""
+
+    list_display = ("prefix", "user", "name", "created_at", "last_used_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter), "user")
+    search_fields = ("prefix", "name", "user__username")
+    fields = ("user", "name", "prefix", "created_at", "last_used_at", "revoked_at")
+    actions = ("revoke_tokens",)
+
+    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+        made = ("prefix", "created_at", "last_used_at", "revoked_at")
+        return ("user", *made) if obj is not None else made
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):  # type: ignore[no-untyped-def]
+        if db_field.name == "user":
+            kwargs["queryset"] = get_user_model().objects.filter(is_staff=True, is_active=True).order_by("username")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj: McpToken, form: Any, change: bool) -> None:  # type: ignore[no-untyped-def]
+        if change:
+            super().save_model(request, obj, form, change)  # only the name can change
+            return
+        plain, row = mcp_tokens.create_token(obj.user, obj.name, row=obj, issued_by=request.user)
+        messages.success(
+            request,
+            f"MCP token for {row.user.get_username()}: {plain} Copy it now: it is shown only this once "
+            "(only its hash is kept). The AI client sends it as “Authorization: Bearer <token>” to /mcp/.",
+        )
+
+    def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False  # revoke instead: the record of who held which token stays
+
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
+    def revoke_tokens(self, request, queryset: QuerySet[McpToken]) -> None:  # type: ignore[no-untyped-def]
+        revoked = sum(mcp_tokens.revoke(row, by=request.user) for row in queryset.select_related("user"))
+        self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS if revoked else messages.INFO)

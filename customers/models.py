@@ -310,6 +310,9 @@ class AuditAction(models.TextChoices):
     ESCALATE = "escalate", "Asked a supervisor"
     OFFER = "offer", "Offered a change to the customer"
     OFFER_DECLINED = "offer_declined", "Customer kept their request"
+    MCP_CALL = "mcp_call", "MCP tool call"
+    MCP_TOKEN = "mcp_token", "MCP token issued"
+    MCP_TOKEN_REVOKED = "mcp_token_revoked", "MCP token revoked"
 
 
 class AuditEntry(models.Model):
@@ -344,3 +347,27 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise ValueError("The audit log is append-only.")
+
+
+class McpToken(models.Model):
+    """A staff member's bearer token for the MCP server at /mcp/ (customers.services.mcp_tokens).
+
+    Only the SHA-256 of the token is kept: the token itself is shown once, when it is made. The prefix names it
+    in lists and the audit log. A revoked token, or one whose holder is no longer active staff, is refused.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mcp_tokens")
+    name = models.CharField(max_length=100, blank=True, help_text="What it is for, e.g. the AI client or machine.")
+    prefix = models.CharField(max_length=8, unique=True, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = ClockDateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        verbose_name = "MCP token"
+        verbose_name_plural = "MCP tokens"
+
+    def __str__(self) -> str:
+        return f"{self.prefix} ({self.user}{', revoked' if self.revoked_at else ''})"

@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels with the Django session."""
+"""ASGI entry point: HTTP through Django (and /mcp to the MCP server), websockets through Channels with the Django
+session."""
 
 import gc
 import os
@@ -61,11 +62,17 @@ from django.urls import path  # noqa: E402
 from chat.routing import websocket_urlpatterns as chat_websockets  # noqa: E402
 from returns_console.body_limit import BodyLimit  # noqa: E402
 from returns_console.console.consumers import ConsoleConsumer  # noqa: E402
+from returns_console.mcp_auth import BearerAuth, McpRouter  # noqa: E402
+from returns_console.mcp_server import http_app as mcp_http_app  # noqa: E402
 from returns_console.origin import AllowedHostsOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": BodyLimit(django_asgi_app, settings.REQUEST_BODY_LIMITS, settings.REQUEST_BODY_LIMIT_BYTES),
+        "http": BodyLimit(
+            McpRouter(django_asgi_app, BearerAuth(mcp_http_app)),
+            settings.REQUEST_BODY_LIMITS,
+            settings.REQUEST_BODY_LIMIT_BYTES,
+        ),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter([*chat_websockets, path("ws/console/", ConsoleConsumer.as_asgi())]))
         ),

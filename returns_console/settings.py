@@ -308,7 +308,7 @@ if HEALTHZ_TOKEN and len(HEALTHZ_TOKEN) < 32:
 # What one client can send (returns_console/body_limit.py, chat/limits.py): bodies are refused with 413 however
 # they arrive (chunked included), per path prefix, before Django reads them.
 REQUEST_BODY_LIMIT_BYTES = env_int("REQUEST_BODY_LIMIT_BYTES", 1024 * 1024, minimum=1024)
-REQUEST_BODY_LIMITS = {"/chatkit": 64 * 1024, "/chat/session": 4 * 1024, "/console/api/": 64 * 1024}
+REQUEST_BODY_LIMITS = {"/chatkit": 64 * 1024, "/chat/session": 4 * 1024, "/console/api/": 64 * 1024, "/mcp": 64 * 1024}
 CHAT_MESSAGE_MAX_CHARS = env_int("CHAT_MESSAGE_MAX_CHARS", 4000, minimum=1)
 CHAT_THREAD_TITLE_MAX_CHARS = 120
 # Turns (messages and clicks) one conversation holds; each adds a few items, so this bounds a thread's items.
