@@ -18,6 +18,7 @@ from django.utils.translation import gettext_noop, ngettext
 
 from chat.formats import short_date
 from customers.domain import Reason, Resolution, ReturnRecord, Shipping, Tier
+from customers.money import dollars
 from customers.services.assessment import CustomerOverview, LineView
 from customers.services.eligibility import IneligibleReason
 from customers.services.labels import has_printable_label
@@ -97,9 +98,7 @@ def choice_name(value: object) -> str:
     return _(str(value))
 
 
-def money(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    return f"{sign}${abs(cents) // 100:,}.{abs(cents) % 100:02d}"
+money = dollars
 
 
 def _button(label: str, action: str, payload: dict[str, object] | None = None, primary: bool = False) -> Button:

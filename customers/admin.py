@@ -1,9 +1,17 @@
+from datetime import date, timedelta
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import render
+from django.urls import path, reverse
 
+from customers import clock
+from customers.cosmos.runner import loop_repository
 from customers.errors import ReturnsError
 from customers.models import (
     AuditEntry,
@@ -14,19 +22,112 @@ from customers.models import (
     ReturnPolicySettings,
     StaffProfile,
 )
-from customers.services import decisions, mcp_tokens
+from customers.selectors.policy import active_policy
+from customers.services import decisions, mcp_tokens, whatif
 from customers.services.authority import is_supervisor
+
+WHATIF_DAYS = 90  # the period replayed unless the admin picks another
+
+
+async def _catalog_windows() -> dict[str, int]:
+    return await whatif.product_windows(await loop_repository())
 
 
 @admin.register(ReturnPolicySettings)
 class ReturnPolicySettingsAdmin(admin.ModelAdmin):
+    """Policies, with "What if…": the draft in the form replayed over a period's proposals before it is saved."""
+
     list_display = ("name", "is_active", "restocking_fee_percent", "store_credit_bonus_percent", "updated_at")
     list_filter = ("is_active",)
     readonly_fields = ("updated_at", "updated_by")
+    change_form_template = "admin/customers/returnpolicysettings/change_form.html"
 
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         obj.updated_by = request.user
         super().save_model(request, obj, form, change)
+
+    def get_urls(self) -> list[Any]:
+        mine = [
+            path(
+                "whatif/",
+                self.admin_site.admin_view(self.whatif_view),
+                name="customers_returnpolicysettings_whatif",
+            )
+        ]
+        return mine + super().get_urls()
+
+    def render_change_form(self, request, context, *args, **kwargs):  # type: ignore[no-untyped-def]
+        today = clock.store_today()
+        context.update(whatif_from=(today - timedelta(days=WHATIF_DAYS - 1)).isoformat(), whatif_to=today.isoformat())
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    def whatif_view(self, request: HttpRequest) -> HttpResponse:
+        """The draft from the change form, replayed; nothing is saved (the page offers to save it as it stands)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request) and not self.has_add_permission(request):
+            raise PermissionDenied
+        original = request.POST.get("_original") or ""
+        instance = self.get_object(request, original) if original.isdigit() else None
+        form = self.get_form(request, instance)(request.POST, instance=instance)
+        context: dict[str, Any] = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "What if this policy were in force?",
+            "form": form,
+            "save_url": reverse(
+                "admin:customers_returnpolicysettings_change"
+                if instance
+                else "admin:customers_returnpolicysettings_add",
+                args=[instance.pk] if instance else [],
+            ),
+            "posted": [
+                (key, value)
+                for key, values in request.POST.lists()
+                for value in values
+                if key not in ("csrfmiddlewaretoken", "_whatif", "_original", "whatif_from", "whatif_to")
+            ],
+        }
+        try:
+            first = date.fromisoformat(request.POST.get("whatif_from", ""))
+            last = date.fromisoformat(request.POST.get("whatif_to", ""))
+        except ValueError:
+            context["problem"] = "The period's dates are written YYYY-MM-DD."
+            return render(request, "admin/customers/returnpolicysettings/whatif.html", context, status=400)
+        if first > last or (last - first).days > 366:
+            context["problem"] = "The period runs forwards and covers at most a year."
+            return render(request, "admin/customers/returnpolicysettings/whatif.html", context, status=400)
+        if not form.is_valid():
+            context["problem"] = "The draft has errors: go back to the form to correct them."
+            return render(request, "admin/customers/returnpolicysettings/whatif.html", context, status=400)
+        draft = form.save(commit=False).to_policy()
+        current = active_policy()
+        result = whatif.replay(whatif.proposals_between(first, last), draft, async_to_sync(_catalog_windows)())
+        context.update(
+            result=result,
+            period=(first, last),
+            changes=[
+                (name, getattr(current, name), getattr(draft, name))
+                for name in WHATIF_FIELDS
+                if getattr(current, name) != getattr(draft, name)
+            ],
+        )
+        return render(request, "admin/customers/returnpolicysettings/whatif.html", context)
+
+
+# What the what-if page lists as changed, in the admin's words
+WHATIF_FIELDS = (
+    "default_return_window_days",
+    "restocking_fee_percent",
+    "store_credit_bonus_percent",
+    "keep_discount_percent",
+    "shipping_costs_cents",
+    "refund_business_days",
+    "fee_exempt_tiers",
+    "free_shipping_tiers",
+    "restocking_fee_reasons",
+    "free_shipping_reasons",
+)
 
 
 @admin.register(StaffProfile)

@@ -14,12 +14,11 @@ from django.utils.translation import gettext_noop
 
 from customers.demo import PRODUCTS
 from customers.domain import Reason, Shipping
+from customers.money import dollars
 from customers.policy import DEFAULT_POLICY, ReturnPolicy
 from customers.search.base import PolicyDocument
 
-
-def _money(cents: int) -> str:
-    return f"${cents // 100}.{cents % 100:02d}"
+_money = dollars
 
 
 def _percent(value: Decimal) -> str:

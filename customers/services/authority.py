@@ -6,6 +6,7 @@ from typing import Any
 
 from customers.errors import ReturnsError
 from customers.models import StaffProfile
+from customers.money import amount
 
 SUPERVISOR_PERMISSION = "customers.approve_over_limit"
 
@@ -18,10 +19,7 @@ class SupervisorsOnly(ReturnsError):
     code = "supervisors_only"
 
 
-def money(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    cents = abs(cents)
-    return f"{sign}{cents // 100}.{cents % 100:02d}"
+money = amount  # what limits and refusals write
 
 
 def is_supervisor(user: Any) -> bool:

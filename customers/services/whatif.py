@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from customers import clock
+from customers.cosmos.repository import CosmosRepository
 from customers.domain import Reason, Resolution, Shipping, Tier
 from customers.errors import ReturnsError
 from customers.models import Proposal, ProposalState
@@ -134,3 +135,8 @@ def replay(proposals: Iterable[Proposal], draft: ReturnPolicy, product_windows: 
         :TOP_CUSTOMERS
     ]
     return result
+
+
+async def product_windows(repo: CosmosRepository) -> dict[str, int]:
+    """Each product's own return window in days (0: it follows the policy's default), from the catalog."""
+    return {product.sku: product.return_window_days for product in await repo.all_products()}

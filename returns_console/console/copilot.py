@@ -20,6 +20,7 @@ from chat.transcripts import latest_items
 from customers.cosmos.runner import loop_repository
 from customers.errors import NotFound
 from customers.models import Proposal, ProposalState
+from customers.money import amount
 from customers.selectors.policy import aactive_policy
 from customers.services.policy_answers import policy_hits
 from returns_console.console import events
@@ -60,8 +61,7 @@ class Grounding:
         return next((text for who, text in reversed(self.transcript) if who == "customer"), "")
 
 
-def _money(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d}"
+_money = amount
 
 
 async def _transcript(customer_id: str, thread_id: str) -> list[tuple[str, str]]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from customers.models import Proposal
+from customers.money import amount
 from customers.services.commit_progress import can_retry
 from customers.services.quote import MONEY_FIELDS
 
-
-def money(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d}"
+money = amount
 
 
 def proposal_json(proposal: Proposal) -> dict[str, Any]:
