@@ -116,6 +116,7 @@ class Conversation(models.Model):
 
     class Meta:
         ordering = ("-last_customer_at", "-created_at")
+        indexes = (models.Index(fields=("created_at",), name="conversation_started"),)  # insights by period
 
     def __str__(self) -> str:
         return f"{self.customer_name or self.customer_id} ({self.get_mode_display()})"

@@ -243,6 +243,8 @@ class Proposal(models.Model):
         constraints = (
             models.UniqueConstraint(fields=("thread_id", "submission_key"), name="one_proposal_per_submission"),
         )
+        # Insights read a period's proposals (bench/insights.py): by filing time, and by state within it.
+        indexes = (models.Index(fields=("created_at", "state"), name="proposal_filed_state"),)
         permissions = (("approve_over_limit", "Can approve returns above their own approval limit"),)
 
     def __str__(self) -> str:
@@ -336,6 +338,8 @@ class AuditEntry(models.Model):
     class Meta:
         ordering = ("-created_at", "-id")
         verbose_name_plural = "audit entries"
+        # When each proposal was committed (insights' time to commit): one index range per action.
+        indexes = (models.Index(fields=("action", "proposal"), name="audit_action_proposal"),)
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.get_action_display()}"
