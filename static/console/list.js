@@ -160,7 +160,11 @@ async function loadList() {
   const data = await api("GET", `/console/api/conversations?filter=${state.filter === "resolved" ? "resolved" : "all"}`);
   if (data.epoch) state.epoch = data.epoch;
   for (const row of data.conversations) {
-    state.rows.set(row.thread_id, row);
+    // A list read before events we have already applied must not undo them (a row created, then described by a
+    // later event, would lose its name to a list read in between).
+    const applied = state.lastSeq.get(row.thread_id);
+    const older = applied !== undefined && row.last_seq < applied && state.rows.has(row.thread_id);
+    if (!older) state.rows.set(row.thread_id, row);
     state.read.set(row.thread_id, Math.max(state.read.get(row.thread_id) || 0, row.read_messages || 0));
     state.viewers.set(row.thread_id, row.viewers || []);
     if (!state.lastSeq.has(row.thread_id)) state.lastSeq.set(row.thread_id, row.last_seq);
