@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from chat.models import AssistantTurn, ConversationRating
 from chat.signals import conversation_event
 from customers.errors import InvalidRequest
@@ -53,7 +51,3 @@ async def add_comment(thread_id: str, comment: str) -> ConversationRating | None
     await saved.asave(update_fields=["comment", "updated_at"])
     await _announce(saved)
     return saved
-
-
-def ratings_json(ratings: list[ConversationRating]) -> list[dict[str, Any]]:
-    return [rating.as_json() for rating in ratings]

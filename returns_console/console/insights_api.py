@@ -22,22 +22,24 @@ def _period(request: HttpRequest) -> Period:
     return period_from(request.GET.get("from") or None, request.GET.get("to") or None)
 
 
-async def _supervisor_only(request: HttpRequest) -> JsonResponse | None:
+async def _opened(request: HttpRequest, table: str | None = None) -> JsonResponse | Period:
+    """What every insights endpoint checks first: a supervisor, a table that exists, a readable period."""
     if not await sync_to_async(is_supervisor)(request.staff):  # type: ignore[attr-defined]  # reads permissions
         return error(403, "supervisors_only", "Insights are for supervisors.")
-    return None
+    if table is not None and table not in TABLES:
+        return error(404, "not_found", f"No insights table is called {table[:60]!r}; there are: {', '.join(TABLES)}.")
+    try:
+        return _period(request)
+    except InvalidRequest as bad:
+        return error(400, bad.code, bad.message)
 
 
 @require_GET
 @staff_only
 async def insights_json(request: HttpRequest) -> JsonResponse:
-    refused = await _supervisor_only(request)
-    if refused:
-        return refused
-    try:
-        period = _period(request)
-    except InvalidRequest as bad:
-        return error(400, bad.code, bad.message)
+    period = await _opened(request)
+    if not isinstance(period, Period):
+        return period
     return JsonResponse(await sync_to_async(insights)(period))
 
 
@@ -51,15 +53,9 @@ def _cell(value: Any) -> Any:
 @require_GET
 @staff_only
 async def insights_csv(request: HttpRequest, table: str) -> HttpResponse:
-    refused = await _supervisor_only(request)
-    if refused:
-        return refused
-    if table not in TABLES:
-        return error(404, "not_found", f"No insights table is called {table[:60]!r}; there are: {', '.join(TABLES)}.")
-    try:
-        period = _period(request)
-    except InvalidRequest as bad:
-        return error(400, bad.code, bad.message)
+    period = await _opened(request, table)
+    if not isinstance(period, Period):
+        return period
     built = await sync_to_async(TABLES[table])(period)
     out = io.StringIO()
     writer = csv.writer(out)
@@ -75,16 +71,10 @@ async def insights_csv(request: HttpRequest, table: str) -> HttpResponse:
 @staff_only
 async def insights_drill(request: HttpRequest, table: str) -> JsonResponse:
     """The proposals or conversations behind one bar or row (``key``: the row's first column)."""
-    refused = await _supervisor_only(request)
-    if refused:
-        return refused
-    if table not in TABLES:
-        return error(404, "not_found", f"No insights table is called {table[:60]!r}.")
+    period = await _opened(request, table)
+    if not isinstance(period, Period):
+        return period
     key = request.GET.get("key", "")
     if not key or len(key) > MAX_QUERY_KEY or "\x00" in key:
         return error(400, "invalid_request", f'"key" is the row to open: text of 1 to {MAX_QUERY_KEY} characters.')
-    try:
-        period = _period(request)
-    except InvalidRequest as bad:
-        return error(400, bad.code, bad.message)
     return JsonResponse({"table": table, "key": key, "items": await sync_to_async(drill)(table, key, period)})

@@ -40,6 +40,15 @@ def _say(page: Page, text: str) -> None:
     page.keyboard.press("Enter")
 
 
+def _file_return(customer: Page, *said: str) -> None:
+    """The customer says each line, a moment apart, confirms, and sees the request waiting for review."""
+    for text in said:
+        _say(customer, text)
+        customer.wait_for_timeout(300)
+    _say(customer, "confirm")
+    expect(customer.locator(".card").filter(has_text="Waiting for review").last).to_be_visible(timeout=15000)
+
+
 # Desktop notifications go to the operating system, out of a test's sight: the page's own Notification is kept
 # and every one it shows is also noted in window.shownNotifications.
 RECORD_NOTIFICATIONS = """
@@ -87,17 +96,14 @@ def _agent(
 def test_agent_approves_a_return_live_and_the_customer_sees_it(stack: LiveStack, browser: Browser, shots: Path):
     agent = _agent(browser, stack.url, stack.env["DEMO_PASSWORD"])
     customer = _customer(browser, stack.url, "rjohnson@company.com", "ORD-79001")
-    for text in (
+    _file_return(
+        customer,
         "I want to return some items",
         "I want to return Smart Home Hub from order ORD-79001",
         "it was completely damaged",
         "I would like a STORE_CREDIT",
         "prepaid label",
-    ):
-        _say(customer, text)
-        customer.wait_for_timeout(300)
-    _say(customer, "confirm")
-    expect(customer.locator(".card").filter(has_text="Waiting for review").last).to_be_visible(timeout=15000)
+    )
 
     # The conversation appeared in the dashboard without a reload, waiting for review.
     row = agent.locator(".conv-button").filter(has_text="Robert Johnson")
@@ -326,13 +332,13 @@ def test_an_agent_over_the_limit_asks_a_supervisor_who_is_told_live_and_approves
     password = stack.env["DEMO_PASSWORD"]
     agent, supervisor = _agent(browser, stack.url, password), _agent(browser, stack.url, password, "supervisor")
     customer = _customer(browser, stack.url, "rjohnson@company.com", "ORD-79001")
-    for text in ("I want to return the smart display from ORD-79001", "it arrived cracked", "full refund"):
-        _say(customer, text)
-        customer.wait_for_timeout(300)
-    _say(customer, "prepaid label")
-    customer.wait_for_timeout(300)
-    _say(customer, "confirm")
-    expect(customer.locator(".card").filter(has_text="Waiting for review").last).to_be_visible(timeout=15000)
+    _file_return(
+        customer,
+        "I want to return the smart display from ORD-79001",
+        "it arrived cracked",
+        "full refund",
+        "prepaid label",
+    )
 
     row = agent.locator(".conv-button").filter(has_text="Robert Johnson").filter(has_text="1 to review")
     row.click()
@@ -418,13 +424,13 @@ def test_a_customer_with_two_conversations_is_one_person_in_the_list(stack: Live
 
 def test_a_supervisor_reads_insights_with_charts_and_drills_into_a_bar(stack: LiveStack, browser: Browser, shots: Path):
     customer = _customer(browser, stack.url, "emily.davis@example.com", "ORD-79124")
-    for text in ("I want to return the mesh wi-fi router from ORD-79124", "it arrived damaged", "store credit"):
-        _say(customer, text)
-        customer.wait_for_timeout(300)
-    _say(customer, "prepaid label")
-    customer.wait_for_timeout(300)
-    _say(customer, "confirm")
-    expect(customer.locator(".card").filter(has_text="Waiting for review").last).to_be_visible(timeout=15000)
+    _file_return(
+        customer,
+        "I want to return the mesh wi-fi router from ORD-79124",
+        "it arrived damaged",
+        "store credit",
+        "prepaid label",
+    )
 
     supervisor = _agent(browser, stack.url, stack.env["DEMO_PASSWORD"], "supervisor")
     supervisor.get_by_role("link", name="Insights").click()
