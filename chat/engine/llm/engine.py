@@ -48,7 +48,7 @@ from chat.engine.flow import Flow
 from chat.engine.guided import GuidedEngine, status_cards, summary_card
 from chat.engine.llm.clients import ModelConfig, build_client, model_config
 from chat.engine.tools import ProposedReturn, ReturnsTools, ToolRefusal, status_json
-from chat.engine.understanding import Intent, understand
+from chat.engine.understanding import Intent, Understanding, understand
 from chat.models import ConversationMode
 from chat.turns import TurnReport
 from customers.cosmos.runner import loop_repository
@@ -400,32 +400,17 @@ def _text(message: UserMessageItem | None) -> str:
 PLAIN_REQUEST_CHARS = 60  # "agent please", "can I talk to someone": nothing else in the message for the model
 
 
-def _asks_for_person(message: UserMessageItem | None) -> bool:
-    return message is not None and understand(_text(message), []).intent is Intent.HUMAN
-
-
-def _only_asks_for_person(message: UserMessageItem | None) -> bool:
-    """A plain request for a person is answered by the guided engine, which hands over, so the model never
-    promises an agent; a longer message that also asks goes to the model, and the conversation is queued anyway."""
-    return _asks_for_person(message) and len(_text(message)) <= PLAIN_REQUEST_CHARS
-
-
-def _ends_or_comments(flow: Flow, message: UserMessageItem | None) -> bool:
-    """ "Thanks, that's all" (the rules ask for a rating) and the words right after a rating (its comment)."""
-    if message is None:
-        return False
-    return flow.rating_comment or (
-        len(_text(message)) <= PLAIN_REQUEST_CHARS and understand(_text(message), []).intent is Intent.THANKS
-    )
-
-
-def _confirms_summary(flow: Flow, message: UserMessageItem | None) -> bool:
-    """The customer typed a bare confirmation while a complete return waits on its summary card."""
-    if message is None or not flow.complete or flow.proposal_id:
-        return False
-    said = understand(_text(message), [])
+def _answered_by_the_rules(flow: Flow, text: str, said: Understanding) -> bool:
+    """Turns the guided engine answers even with a model configured:
+    - "yes, send it" under a complete summary files it exactly as the Confirm button does: the model never decides
+      that a return is filed;
+    - a plain request for a person (nothing else in it) hands over, so the model never promises an agent; a longer
+      message that also asks goes to the model, and the conversation is queued anyway;
+    - "thanks, that's all" (the rules ask for a rating), and the words right after a rating (its comment)."""
+    plain = len(text) <= PLAIN_REQUEST_CHARS
     has_slots = said.items or said.order_id or said.reason or said.resolution or said.shipping or said.quantity
-    return said.intent in (Intent.CONFIRM, Intent.YES) and not has_slots
+    confirms = flow.complete and not flow.proposal_id and said.intent in (Intent.CONFIRM, Intent.YES) and not has_slots
+    return bool(confirms or (plain and said.intent in (Intent.HUMAN, Intent.THANKS)) or flow.rating_comment)
 
 
 class LLMEngine:
@@ -473,9 +458,9 @@ class LLMEngine:
                 yield event
             return
         flow = Flow.load(thread.metadata)
-        if _confirms_summary(flow, message) or _only_asks_for_person(message) or _ends_or_comments(flow, message):
-            # "yes, send it" under the summary card files it exactly as the Confirm button does: the model never
-            # decides that a return is filed; and asking for a person reaches the team's queue the same way.
+        text = _text(message)
+        said = understand(text, []) if message is not None else None  # read once for the checks below
+        if said is not None and _answered_by_the_rules(flow, text, said):
             self.report = TurnReport(self.guided.label)
             async for event in self.guided.respond(thread, message, context):
                 yield event
@@ -486,7 +471,7 @@ class LLMEngine:
         )
         try:
             conversation = await conversations.note_customer_turn(
-                thread.id, context.customer_id, said=_text(message) if message else None
+                thread.id, context.customer_id, said=text if message else None
             )
         except BaseException:
             latest.cancel()
@@ -495,7 +480,7 @@ class LLMEngine:
             latest.add_done_callback(lambda task: task.cancelled() or task.exception())  # nobody waits for it
             latest.cancel()
             return  # an agent has this conversation: the assistant stays quiet
-        if _asks_for_person(message):
+        if said is not None and said.intent is Intent.HUMAN:
             await conversations.ask_for_person(conversation)
         repo = await loop_repository()
         tools = ReturnsTools(repo, context.customer_id, await aactive_policy())
