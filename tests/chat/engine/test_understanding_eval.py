@@ -35,7 +35,7 @@ OUTPUT = Path(__file__).resolve().parents[3] / "test-output" / "understanding-ev
 SLOTS = ("order_id", "items", "reason", "resolution", "shipping", "quantity")
 SPLITS = ("tune", "held_out")
 HELD_OUT_TARGET = 0.90  # issue 12's target, not reached: see data/README.md
-HELD_OUT_FLOOR = 0.84  # measured on 2026-11-27 (310/368); the rules may not fall below it
+HELD_OUT_FLOOR = 0.81  # measured on 2026-11-27 with ids 902-1117 on arrival (353/431); the rules may not fall below it
 
 
 @dataclass(frozen=True)
@@ -198,8 +198,8 @@ def test_held_out_accuracy_does_not_fall():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 12 target not reached: phrase rules reach ~70% on phrasings by an author who never saw them "
-    "(ids 449-901), 84% over all held-out rows; see data/README.md",
+    reason="issue 12 target not reached: phrase rules reach ~70% on phrasings by authors who never saw them "
+    "(ids 449-1117); see data/README.md",
 )
 def test_held_out_accuracy_reaches_the_target():
     assert _held_out_accuracy() >= HELD_OUT_TARGET
