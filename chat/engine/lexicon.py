@@ -111,7 +111,8 @@ NUMBER_WORDS: dict[str, int] = {
     "ten": 10,
 }
 ALL_WORDS = frozenset({"both", "all", "every", "each"})
-NEGATIONS = frozenset({"not", "no", "never", "without", "nothing", "none", "neither", "nor", "instead"})
+# "than" too: "the cash rather than credit", "drop it at a store rather than post it".
+NEGATIONS = frozenset({"not", "no", "never", "without", "nothing", "none", "neither", "nor", "instead", "than"})
 
 # --- slots -------------------------------------------------------------------------------------------------------
 # What customers call the product page they bought from.
@@ -154,6 +155,14 @@ SYMPTOMS = (
     r"(does|do|did|is|are|was|were|will|would|can|could) not (\w+ )?(recording|reading|detecting|displaying|"
     r"heating|cooling|cleaning|charging|connecting|pairing|holding|tracking|working|loading|responding)",
     r"stopped (\w+ing)",
+    r"gets? (\w+ ){0,2}(hot|warm)",
+    r"(constant|constantly|loud|faint) (hiss|hissing|buzz|buzzing|beeping|noise|whine|whining|static)",
+    r"hiss(es|ing)?",
+    r"(is|are|was|were|went|goes|go) (completely |totally |dead |just )?(silent|quiet|mute|muted|blank|black)",
+    r"(pink|green|yellow|blue|purple|red) (tint|tinge|hue|cast|line|lines|spot|spots)",
+    r"tint(ed)?",
+    r"(none|neither|nothing) (of (them|the \w+) )?(will|would|can|could|does|do|did) (\w+ )?(work|pair|connect|charge|"
+    r"turn on|power on|sync|load)",
 )
 # Customer-preference reasons yield to a reason that names a fault: "it came late so I do not need it" is late.
 REASON_PATTERNS: dict[Reason, tuple[str, ...]] = {
@@ -173,7 +182,9 @@ REASON_PATTERNS: dict[Reason, tuple[str, ...]] = {
         r"dented",
         r"dents?",
         r"scratch(ed|es)?",
-        r"scuffed",
+        r"scuff(s|ed)?",
+        r"bent",
+        r"warped",
         r"torn",
         r"ripped",
         r"crushed",
@@ -238,6 +249,12 @@ REASON_PATTERNS: dict[Reason, tuple[str, ...]] = {
         r"selected|asked for|wanted)",
         r"(is|are|was|were) (the )?(\w+ )?(version|model|size|colou?r|edition) (not|instead of)",
         r"instead of what i ordered",
+        r"(is|are|was|were|its|theyre) (a |an )?(\w+ ){1,3}, (i|we) (\w+ )?(ordered|picked|"
+        r"chose|selected|asked for|wanted|paid for)",
+        r"(asked for|paid for|wanted|picked|chose) (a |an |the )?\w+( \w+){0,4},? (and|but) (got|received|they sent|"
+        r"you sent|it came)",
+        r"(different|another|other) (model|item|product|colou?r|size|version|type|one) (in|inside) the (box|package|"
+        r"parcel) (than|to|from)",
     ),
     Reason.NOT_AS_DESCRIBED: (
         r"not as (described|advertised|pictured|shown|listed)",
@@ -280,7 +297,13 @@ REASON_PATTERNS: dict[Reason, tuple[str, ...]] = {
         r"(accidentally|mistakenly) (ordered|bought|purchased)",
         r"(ordered|bought) (too many|the wrong one by mistake|twice|two by mistake)",
         r"not for me",
-        r"only need one",
+        r"only (need|needed|want|wanted|meant to (order|buy|get)) (one|1|two|2|the one)",
+        r"(do|did) not (really )?(need|want) (all )?(\d+|two|three|four|five|both|all)( of (them|these|those))?",
+        r"(project|trip|plans?|event|party|wedding|job|course) (that |which )?(got |was |were |has been |had been )?"
+        r"(cancell?ed|called off|fell through|postponed)",
+        r"went (with|for) (a |an |another |the )?(\w+ ){0,3}instead",
+        r"went (with|for) (a |an )?(different|another|other) (brand|one|model|make)",
+        r"(on )?(an )?impulse( buy| purchase)?",
         r"nothing wrong with (it|them)",
         r"((i|we) )?(ordered|bought|picked|chose|selected) the wrong( \w+)? (by mistake|myself|by accident)",
         r"(one|two|1|2) too many",
@@ -374,7 +397,7 @@ RESOLUTION_PATTERNS: dict[Resolution, tuple[str, ...]] = {
         r"partial refund",
         r"(part|some) of (my|the) money back",
         r"keep (it|them) (and|if|for)",
-        r"knock (\w+ )?off",
+        r"knock (\w+ ){0,3}off",
         r"price reduction",
     ),
 }
@@ -407,6 +430,9 @@ SHIPPING_PATTERNS: dict[Shipping, tuple[str, ...]] = {
         r"(post|mail) (it|them) (back )?(myself|back)",
         r"(post|mail) (it|them)",
         r"locker",
+        r"(take|taking|bring|drop|dropping) (it|them) (to|at) (the |a |my local |a local )?(ups|fedex|dhl|usps|"
+        r"royal mail|evri|hermes|carrier|courier|post)( place| store| shop| office| depot| point)?",
+        r"(myself|ourselves) and pay",
     ),
     Shipping.RETURN_TO_STORE: (
         r"return to store",
@@ -417,6 +443,7 @@ SHIPPING_PATTERNS: dict[Shipping, tuple[str, ...]] = {
         r"your (store|shop|branch)s? (near|close|nearby|around)",
         r"(store|shop|branch) (near|close to|nearby)",
         r"bring (it|them) (in|back in)",
+        r"(to|at|into) (a |the |one of )?your (?!partner)(\w+ )?(store|shop|branch)s?(?! credit)",
     ),
 }
 # Posting with a label is the label option; a label named with another way to send it wins over it.
@@ -427,6 +454,7 @@ NOT_A_SLOT = (
     r"from scratch",
     r"(picked|chose|selected|clicked|choose|pick|select|entered|put in) the wrong( \w+)?",
     r"shipping (method|option)",
+    r"refund (method|type|option)s?",
     r"(credit|debit) card",
     r"return (shipping|label|window|period|policy|fee)",
     r"wrong (reason|option|button|quantity|number)",
@@ -484,6 +512,9 @@ STATUS_PATTERNS = (
     r"^(all )?(of )?my (\w+ )?returns\W*$",
     r"what returns (do|have|did) (i|we)",
     r"returns (i|we) (have )?(made|sent|started|done|did|opened)",
+    r"(return|refund|credit|money|parcel|package) (went|gone|go|come|came) (through|thru)",
+    r"(is|has) (it|my \w+|the \w+) (got |been |gone )?(lost|missing)",
+    r"where is (it|my \w+|the \w+) now",
 )
 STATUS_OBJECT = r"(my|the) (\w+ )?(return|returns|refund|money|credit|parcel|package|replacement|exchange|box)"
 STATUS_CUES = (
@@ -551,6 +582,13 @@ POLICY_TOPICS = (
     r"(time )?limits?",
     r"sale (items?|products?|stuff)",
     r"(original )?(packaging|box|tags)",
+    # Asked about any purchase, not about theirs: "can I return something I bought on sale?"
+    r"return (something|anything|an item|items|stuff|things|a product|products)( that| which)?( (i|we|was|were|is|"
+    r"are))? (bought|ordered|purchased|got|paid)",
+    r"(bought|ordered|purchased) (online|in store|in a store|in person)",
+    r"(on|from|with) (my|his|her|their|someone elses|another|a different) account",
+    r"price match(ing)?",
+    r"(credit|debit) card",
 )
 STRONG_POLICY = (r"polic(y|ies)", r"restocking( fee)?", r"return (window|period)", r"final sale")
 QUESTION_STARTS = frozenset(
@@ -586,6 +624,7 @@ START_OVER_PATTERNS = (
     r"(from|at) the (beginning|start)",
     r"from scratch",
     r"begin again",
+    r"(go|going) back to the (beginning|start)",
     r"(redo|re do) (it|this|everything)",
     r"do (it|this) (all )?again",
     r"(clear|wipe) (it|everything|all)",
@@ -614,6 +653,7 @@ CHANGE_PATTERNS = (
     r"update the",
     r"(picked|chose|selected|clicked|entered|put in) the wrong",
     r"i meant",
+    r"correction",
     r"(oops|my bad|my mistake|sorry) ,? (wrong|not that|i meant)",
     r"make (it|that) (a|an|the|\d|one|two|three)",
     r"go (back|with) (to )?(a |an |the )?(different|other)",
@@ -701,7 +741,7 @@ DONE_PATTERNS = (
 HELP_PATTERNS = (
     r"help",
     r"what can you do",
-    r"how (does|do) (this|it|you) work",
+    r"how (does|do) (this|it|you|the) (\w+ )?work",
     r"what (are|is) (my|the) options?",
     r"options",
     r"confused",

@@ -147,6 +147,23 @@ QUANTITY_FILLER = frozenset(
     | {"return", "send", "back", "units", "unit", "items", "item", "pieces", "piece", "ones", "one", "make", "ok"}
     | {"okay", ",", "x"}
 )
+_SUFFIX_GROUP = re.compile(r"(?<![a-z])([a-z]+)\(([a-z|]+)\)(\?)?(?![a-z(])")
+
+
+def _pattern_words(pattern: str) -> set[str]:
+    """The whole words of four letters or more a pattern spells: a stem with a suffix group ("rattl(e|es|ing)")
+    spells each ending, and the bare stem only where the group is optional; a stem alone is no word a customer
+    types, and a typo corrected to it ("rattle" -> "rattl") would match nothing."""
+    words = {
+        stem + ending
+        for stem, endings, optional in _SUFFIX_GROUP.findall(pattern)
+        for ending in (*endings.split("|"), *([""] if optional else []))
+    }
+    rest = re.sub(r"(?<=[a-z])\([^()]*\)\??", "", _SUFFIX_GROUP.sub(" ", pattern))
+    words.update(re.findall(r"(?:^|(?<=[\s(|]))([a-z]{4,})(?=[\s)|]|$)", rest))
+    return {word for word in words if len(word) >= 4}
+
+
 # Every word of four letters or more in the tables: what a typo is corrected to.
 KEYWORDS = frozenset(
     word
@@ -169,8 +186,7 @@ KEYWORDS = frozenset(
         (lx.STATUS_OBJECT,),
     )
     for pattern in source
-    # Suffix groups ("cancel(led|ling)?") are endings, not words.
-    for word in re.findall(r"(?:^|(?<=[\s(|]))([a-z]{4,})(?=[\s)|]|$)", re.sub(r"(?<=[a-z])\([^()]*\)\??", "", pattern))
+    for word in _pattern_words(pattern)
 ) | {"return", "returns", "returning", "received", "refund", "damaged", "changed", "exchange"}
 
 
@@ -238,6 +254,8 @@ def _correct(word: str) -> str:
     """A known word this one is a typo of, or the word itself."""
     if len(word) < 4 or word in KEYWORDS or word in lx.COMMON_WORDS or not word.isalpha():
         return word
+    if word in lx.YES_FIRST or word in lx.NO_FIRST:
+        return word  # "nope" is not "none"
     if word.endswith("s") and (word[:-1] in KEYWORDS or word[:-1] in lx.COMMON_WORDS):
         return word  # a plural of a known word ("pictures")
     limit = _typo_limit(word)
@@ -260,7 +278,7 @@ def _clean(text: str) -> str:
     for pattern, replacement in _CONTRACTIONS:
         text = pattern.sub(replacement, text)
     text = text.replace("'", "").replace("_", " ")
-    text = re.sub(r"[,.;:!?()\[\]/]+", " , ", text)
+    text = re.sub(r"[,.;:!?()\[\]/+]+", " , ", text)
     text = re.sub(r"[^a-z0-9,&\s]", " ", text)
     return text
 
@@ -653,7 +671,7 @@ def _intent(
         return Intent.THANKS if DONE_RE.search(text) and not has_slots else Intent.NO  # "no, that's all"
     if has_items or has_order or _starts_return(text, hits, has_shipping):
         return Intent.START_RETURN
-    if THANKS_RE.search(text):
+    if THANKS_RE.search(text) and not has_slots:  # "just 1 thanks" answers the question
         return Intent.THANKS
     if HELP_RE.search(text):
         return Intent.HELP
@@ -686,7 +704,7 @@ def understand(text: str, catalog: Sequence[CatalogItem]) -> Understanding:
     all_units = bool(ALL_UNITS_RE.search(clean)) and not ALL_EXCEPTIONS_RE.search(clean)
     quantity = None if mentions else (_bare_quantity(words) or _quantity_to(clean))
 
-    has_slots = bool(mentions or reason or resolution or shipping)
+    has_slots = bool(mentions or reason or resolution or shipping or quantity)
     intent = _intent(clean, words, raw, hits, bool(mentions), bool(order_id), has_slots)
     if intent in (Intent.RETURN_STATUS, Intent.POLICY_QUESTION):
         # "status of my refund", "how long does a refund take?" ask; they are not choosing a resolution.

@@ -301,3 +301,21 @@ def test_phrases_that_look_like_other_things(text, intent):
 )
 def test_order_numbers_in_odd_formats(text, order_id):
     assert understand(text, SEED).order_id == order_id
+
+
+@pytest.mark.parametrize("word", ["rattle", "rattles", "flickering", "cancelled", "nope"])
+def test_whole_words_are_not_corrected_to_a_stem_or_a_neighbour(word):
+    """A table's "rattl(e|es|ing)" spells rattle, rattles and rattling; "rattl" is no word to correct a typo to."""
+    from chat.engine.understanding import normalise
+
+    assert normalise(f"the {word} one") == f"the {word} one"
+
+
+def test_a_word_the_customer_turns_down_is_not_chosen():
+    said = understand("I'd rather have the cash back than credit", [])
+    assert said.resolution is Resolution.FULL_REFUND
+
+
+def test_a_plus_sign_ends_a_clause_so_a_negation_does_not_reach_past_it():
+    said = understand("noise cancelling doesnt cancel anything + constant hiss", [])
+    assert said.reason is Reason.DAMAGED
