@@ -63,7 +63,8 @@ def generate(count: int, seed: int = 12026) -> None:
     """A year of returns: proposals (lines, quote, state, decision), commit audit entries, conversations, ratings."""
     from django.contrib.auth import get_user_model
 
-    from chat.models import Conversation, ConversationRating, Feedback
+    from chat.engine.flow import FlowStep
+    from chat.models import AssistantTurn, Conversation, ConversationRating, Feedback
     from customers import clock
     from customers.models import AuditAction, AuditEntry, Proposal
 
@@ -72,7 +73,8 @@ def generate(count: int, seed: int = 12026) -> None:
         get_user_model().objects.create_user(f"agent{i}", is_staff=True, first_name=f"Agent {i}") for i in range(8)
     ]
     now = clock.now()
-    proposals, conversations, ratings, thumbs = [], [], [], []
+    proposals, conversations, ratings, thumbs, turns = [], [], [], [], []
+    steps = [step.value for step in FlowStep if step is not FlowStep.FILED]
     for index in range(count):
         sku, name, price = rng.choice(PRODUCTS)
         reason = "Damaged/Defective" if sku == "HUB-SMART-2" and rng.random() < 0.4 else rng.choice(REASONS)
@@ -102,6 +104,14 @@ def generate(count: int, seed: int = 12026) -> None:
             )
         )
         conversations.append(Conversation(thread_id=thread, customer_id=proposals[-1].customer_id))
+        turns.append(AssistantTurn(thread_id=thread, customer_id="x", engine="guided", step=FlowStep.FILED))
+        if index % 3 == 0:  # a conversation that stopped without a return, after three turns
+            gone = f"thr_gone{index:08d}"
+            conversations.append(Conversation(thread_id=gone, customer_id=proposals[-1].customer_id))
+            turns += [
+                AssistantTurn(thread_id=gone, customer_id="x", engine="guided", step=step)
+                for step in rng.sample(steps, 3)
+            ]
         if index % 7 == 0:
             ratings.append(
                 ConversationRating(thread_id=thread, customer_id="x", rating=rng.randint(1, 5), engine="guided")
@@ -115,6 +125,7 @@ def generate(count: int, seed: int = 12026) -> None:
     Proposal.objects.bulk_update(proposals, ["created_at"], batch_size=1000)
     stored = [(proposal.pk, proposal.thread_id) for proposal in proposals]
     Conversation.objects.bulk_create(conversations, batch_size=2000)
+    AssistantTurn.objects.bulk_create(turns, batch_size=2000)
     ConversationRating.objects.bulk_create(ratings, batch_size=2000)
     Feedback.objects.bulk_create(thumbs, batch_size=2000)
     entries = [

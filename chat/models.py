@@ -218,10 +218,14 @@ class AssistantTurn(models.Model):
     fallback = models.CharField(max_length=200, blank=True)  # why the guided engine answered instead of the model
     tool_calls = models.JSONField(default=list, blank=True)
     item_ids = models.JSONField(default=list)
+    # Where the return stood after this turn (chat.engine.flow.FlowStep); a conversation's last turn says where
+    # it stopped.
+    step = models.CharField(max_length=40, blank=True)
     created_at = ClockDateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ("created_at", "id")
+        indexes = (models.Index(fields=("thread_id", "-created_at", "-id"), name="turn_latest"),)
 
     def as_json(self) -> dict[str, Any]:
         return {"engine": self.engine, "fallback": self.fallback or None, "tool_calls": self.tool_calls}

@@ -29,6 +29,7 @@ from pydantic import TypeAdapter
 
 from chat.context import ChatContext
 from chat.conversations import close_deleted_by_customer, note_click, thread_title
+from chat.engine.flow import Flow
 from chat.engine.guided import GuidedEngine
 from chat.engine.llm.engine import LLMEngine
 from chat.mirror import TurnMirror
@@ -62,7 +63,8 @@ async def _reported(
             answered.append(event.item.id)
         yield event
     if answered:
-        turn = await record_turn(thread.id, context.customer_id, answered, engine.report)
+        step = Flow.load(thread.metadata).step
+        turn = await record_turn(thread.id, context.customer_id, answered, engine.report, step)
         if mirror is not None:
             mirror.add(turn)
         else:

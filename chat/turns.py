@@ -17,8 +17,11 @@ class TurnReport:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
-async def record_turn(thread_id: str, customer_id: str, item_ids: list[str], report: TurnReport) -> dict[str, Any]:
-    """Store the turn; the event to tell the dashboards with, which show it under the assistant's messages."""
+async def record_turn(
+    thread_id: str, customer_id: str, item_ids: list[str], report: TurnReport, step: str = ""
+) -> dict[str, Any]:
+    """Store the turn, with where the return stood after it (``step``, a FlowStep); the event to tell the
+    dashboards with, which show it under the assistant's messages."""
     turn = await AssistantTurn.objects.acreate(
         thread_id=thread_id,
         customer_id=customer_id,
@@ -26,6 +29,7 @@ async def record_turn(thread_id: str, customer_id: str, item_ids: list[str], rep
         fallback=report.fallback[:200],
         tool_calls=report.tool_calls[:MAX_TOOL_CALLS],
         item_ids=item_ids,
+        step=step[:40],
     )
     return {"type": "assistant.turn", "item_ids": item_ids, **turn.as_json()}
 

@@ -9,11 +9,24 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from customers.domain import Reason, Resolution, Shipping
 
 METADATA_KEY = "return_flow"
+
+
+class FlowStep(StrEnum):
+    """Where a return being put together stands: what the customer is asked next. Supervisors read where
+    conversations stop from the step of their last turn (returns_console insights, "stalls")."""
+
+    ITEMS = "choosing what to return"
+    REASON = "giving a reason"
+    RESOLUTION = "choosing a resolution"
+    SHIPPING = "choosing how to send it"
+    SUMMARY = "at the summary, not confirmed"
+    FILED = "return filed"
 
 
 @dataclass
@@ -55,6 +68,20 @@ class Flow:
     @property
     def needs_shipping(self) -> bool:
         return self.resolution is not Resolution.KEEP_WITH_DISCOUNT
+
+    @property
+    def step(self) -> FlowStep:
+        if self.proposal_id is not None:
+            return FlowStep.FILED
+        if not self.items:
+            return FlowStep.ITEMS
+        if not self.reason:
+            return FlowStep.REASON
+        if not self.resolution:
+            return FlowStep.RESOLUTION
+        if self.needs_shipping and not self.shipping:
+            return FlowStep.SHIPPING
+        return FlowStep.SUMMARY
 
     @property
     def complete(self) -> bool:

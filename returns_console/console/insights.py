@@ -24,12 +24,15 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Sum,
+    Value,
 )
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
 
-from chat.models import Attention, Conversation, ConversationRating, ConversationStatus, Feedback
+from chat.engine.flow import FlowStep
+from chat.models import AssistantTurn, Attention, Conversation, ConversationRating, ConversationStatus, Feedback
 from customers import clock
 from customers.domain import Reason
 from customers.errors import InvalidRequest
@@ -297,6 +300,37 @@ def outcomes(period: Period) -> Table:
     return Table(("outcome", "conversations"), rows)
 
 
+NO_STEP = "no step recorded"  # no assistant turn yet, or only turns from before steps were recorded
+
+
+def _stopped(period: Period) -> QuerySet[Conversation]:
+    """Conversations started in the period with no return filed, each with the step of its last turn."""
+    last_step = AssistantTurn.objects.filter(thread_id=OuterRef("thread_id")).order_by("-created_at", "-id")
+    return (
+        _outcome_filters(period)["started"]
+        .exclude(_FILED)
+        .annotate(step=Coalesce(Subquery(last_step.values("step")[:1]), Value("")))
+    )
+
+
+def stalls(period: Period) -> Table:
+    """Where conversations that filed no return stopped: the step of their last turn (choosing what to return,
+    a reason, a resolution, shipping, or at an unconfirmed summary), and how many of them a person took."""
+    counted = {
+        row["step"] or NO_STEP: row
+        for row in _stopped(period)
+        .values("step")
+        .annotate(conversations=Count("id"), handed_to_person=Count("id", filter=_PERSON))
+    }
+    order = [step.value for step in FlowStep if step is not FlowStep.FILED] + [NO_STEP]
+    rows = [
+        {"step": step, "conversations": row["conversations"], "handed_to_person": row["handed_to_person"]}
+        for step in sorted(counted, key=lambda step: order.index(step) if step in order else len(order))
+        for row in (counted[step],)
+    ]
+    return Table(("step", "conversations", "handed_to_person"), rows)
+
+
 def engines(period: Period) -> Table:
     """Customers' ratings and thumbs by the assistant engine that served them."""
     rated = (
@@ -331,6 +365,7 @@ TABLES: dict[str, Callable[[Period], Table]] = {
     "agents": agents,
     "rejection_reasons": rejection_reasons,
     "outcomes": outcomes,
+    "stalls": stalls,
     "engines": engines,
 }
 
@@ -400,18 +435,20 @@ def _conversation_items(threads: Iterable[str] | QuerySet[Any]) -> list[dict[str
     ]
 
 
+_FILED = Exists(Proposal.objects.filter(thread_id=OuterRef("thread_id")))
+_PERSON = ~Q(attention=Attention.NONE) | Q(mode="human")
+
+
 def _outcome_filters(period: Period) -> dict[str, QuerySet[Conversation]]:
     """Conversations started in the period, by how they ended (each a query: counted or listed by the database)."""
     started = Conversation.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
-    filed = Exists(Proposal.objects.filter(thread_id=OuterRef("thread_id")))
-    person = ~Q(attention=Attention.NONE) | Q(mode="human")
     resolved = Q(status=ConversationStatus.RESOLVED)
     return {
         "started": started,
-        "return filed": started.filter(filed),
-        "handed to a person": started.filter(person),
-        "resolved by staff without a return": started.filter(resolved).exclude(filed),
-        "ended without a return": started.exclude(filed).exclude(person).exclude(resolved),
+        "return filed": started.filter(_FILED),
+        "handed to a person": started.filter(_PERSON),
+        "resolved by staff without a return": started.filter(resolved).exclude(_FILED),
+        "ended without a return": started.exclude(_FILED).exclude(_PERSON).exclude(resolved),
     }
 
 
@@ -444,6 +481,9 @@ def drill(table: str, key: str, period: Period) -> list[dict[str, Any]]:
     if table == "outcomes":
         chosen = _outcome_filters(period).get(key)
         return [] if chosen is None else _conversation_items(chosen.values_list("thread_id", flat=True)[:MAX_DRILL])
+    if table == "stalls":
+        stopped = _stopped(period).filter(step="" if key == NO_STEP else key)
+        return _conversation_items(stopped.values_list("thread_id", flat=True)[:MAX_DRILL])
     if table == "engines":
         rated = ConversationRating.objects.filter(
             updated_at__gte=period.start, updated_at__lt=period.end, engine=key

@@ -18,6 +18,7 @@ const VIEWS = {
   agents: { title: "Approvals, edits and overrides by agent", chart: ["approvals", "edits", "overrides", "rejections", "escalations"] },
   rejection_reasons: { title: "Why returns were rejected" },
   outcomes: { title: "Where conversations end", chart: ["conversations"] },
+  stalls: { title: "Where conversations without a return stopped", chart: ["conversations", "handed_to_person"] },
   engines: { title: "Ratings and thumbs by engine", chart: ["average_rating", "thumbs_up", "thumbs_down"] },
 };
 const COLOURS = ["#2453d6", "#1b7f3b", "#c62828", "#a15c00", "#6a3fc7", "#1769aa"];

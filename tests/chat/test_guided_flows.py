@@ -226,3 +226,21 @@ async def test_with_azure_catalog_search_a_return_in_unknown_words_finds_the_cus
     [(text, skus)] = asked
     assert text == "I want to return my zorblax 3000" and "DSP-UHD-55" in skus
     assert "TV-OLED-65" not in skus  # outside its window: never offered
+
+
+async def test_each_turn_records_the_step_the_return_stands_at(chat):
+    """Supervisors read where conversations stop from the step of their last turn (insights "stalls")."""
+    from chat.models import AssistantTurn
+
+    for said in ("hi, I want to return something", "the hub from ORD-79001", "damaged", "refund", "prepaid label"):
+        await chat.say(said)
+    await chat.say("confirm")
+    steps = [turn.step async for turn in AssistantTurn.objects.filter(thread_id=chat.thread_id)]
+    assert steps == [
+        "choosing what to return",
+        "giving a reason",
+        "choosing a resolution",
+        "choosing how to send it",
+        "at the summary, not confirmed",
+        "return filed",
+    ]

@@ -70,6 +70,29 @@ def test_the_console_has_no_serious_accessibility_violations(
     customer.context.close()
 
 
+@pytest.mark.parametrize("size", ["desk", "tablet"])
+def test_the_insights_page_has_no_serious_accessibility_violations(
+    stack: LiveStack, browser: Browser, size: str, shots: Path
+):
+    customer = _customer(browser, stack.url, "linda.chen@example.com", "ORD-79005")
+    _say(customer, "I want to return something")  # a conversation that stops at choosing what to return
+    expect(customer.locator(".card").last).to_be_visible(timeout=10000)
+    supervisor = _agent(browser, stack.url, stack.env["DEMO_PASSWORD"], "supervisor")
+    supervisor.set_viewport_size({"width": SIZES[size][0], "height": SIZES[size][1]})
+    supervisor.goto(f"{stack.url}/console/insights/")
+    expect(supervisor.locator("body[data-loaded=true]")).to_be_attached(timeout=15000)
+    stalls = supervisor.locator("section[data-table=stalls]")
+    expect(stalls.locator("table")).to_contain_text("choosing what to return")
+    assert serious_violations(supervisor) == []  # charts, tables, the period form
+    stalls.get_by_role("button", name="choosing what to return").click()
+    expect(supervisor.locator("#drill")).to_contain_text("Linda Chen")
+    assert serious_violations(supervisor) == []  # the drill-down dialog open
+    supervisor.screenshot(path=str(shots / f"insights-a11y-{size}.png"), full_page=True)
+    assert supervisor.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    supervisor.context.close()
+    customer.context.close()
+
+
 def test_repeated_buttons_have_distinct_names_and_the_focus_ring_shows(stack: LiveStack, browser: Browser):
     customer = _customer(browser, stack.url, "emily.davis@example.com", "ORD-79122")
     _say(customer, "I want to return something")

@@ -11,7 +11,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from chat.models import Attention, Conversation, ConversationRating, Feedback
+from chat.engine.flow import FlowStep
+from chat.models import AssistantTurn, Attention, Conversation, ConversationRating, Feedback
 from customers import clock
 from customers.models import AuditAction, AuditEntry, AutoApprovalRule, Proposal, ProposalState
 from tests.customers.seeded import proposal_row
@@ -64,6 +65,16 @@ def history() -> dict[str, object]:
     for thread, attention in (("thr_a", ""), ("thr_person", Attention.ASKED_FOR_PERSON), ("thr_quiet", "")):
         Conversation.objects.create(thread_id=thread, customer_id="CUST-1001", attention=attention)
     Conversation.objects.filter(thread_id__in=["thr_a", "thr_person", "thr_quiet"]).update(created_at=_at(2))
+    # Where each stopped: the step of its last turn (the person was asked for a reason; the quiet one left at
+    # the summary, having chosen items before).
+    for thread, step in (
+        ("thr_a", FlowStep.SUMMARY),
+        ("thr_a", FlowStep.FILED),
+        ("thr_person", FlowStep.REASON),
+        ("thr_quiet", FlowStep.ITEMS),
+        ("thr_quiet", FlowStep.SUMMARY),
+    ):
+        AssistantTurn.objects.create(thread_id=thread, customer_id="CUST-1001", engine="guided", step=step)
     ConversationRating.objects.create(thread_id="thr_a", customer_id="CUST-1001", rating=4, engine="guided")
     ConversationRating.objects.create(thread_id="thr_person", customer_id="CUST-1001", rating=2, engine="guided")
     Feedback.objects.create(
@@ -108,6 +119,10 @@ def test_every_table_over_the_period_and_what_to_look_at(history):
         "resolved by staff without a return": 0,
         "ended without a return": 1,
     }
+    assert tables["stalls"]["rows"] == [
+        {"step": "giving a reason", "conversations": 1, "handed_to_person": 1},
+        {"step": "at the summary, not confirmed", "conversations": 1, "handed_to_person": 0},
+    ]
     assert tables["engines"]["rows"] == [
         {"engine": "guided", "ratings": 2, "average_rating": 3.0, "thumbs_up": 1, "thumbs_down": 0}
     ]
@@ -153,6 +168,8 @@ def test_every_bar_opens_the_proposals_or_conversations_behind_it(history):
     assert [i["thread_id"] for i in behind("decision_times", "decided by a rule")] == ["thr_b"]
     assert sorted(i["thread_id"] for i in behind("agents", "Ben")) == ["thr_a", "thr_d"]
     assert [i["thread_id"] for i in behind("outcomes", "ended without a return")] == ["thr_quiet"]
+    assert [i["thread_id"] for i in behind("stalls", "at the summary, not confirmed")] == ["thr_quiet"]
+    assert behind("stalls", "choosing what to return") == []  # thr_quiet moved on from there
     assert sorted(i["thread_id"] for i in behind("engines", "guided")) == ["thr_a", "thr_person"]
     assert behind("by_reason", "Arrived Too Late") == []
     assert boss.get("/console/api/insights/by_reason/drill", period).status_code == 400  # no key
