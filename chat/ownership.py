@@ -8,6 +8,7 @@ only the signed-in customer's partition, so this is a fast path, not the only gu
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 
@@ -23,8 +24,8 @@ def _tag(kind: str, owner: str, nonce: str, secret: str) -> str:
     return salted_hmac(f"chat.ownership.{kind}", f"{owner}|{nonce}", secret=secret).hexdigest()[:_TAG_HEX]
 
 
-def _signed_id(prefix: str, kind: str, owner: str) -> str:
-    nonce = secrets.token_hex(_NONCE_HEX // 2)
+def _signed_id(prefix: str, kind: str, owner: str, seed: str | None = None) -> str:
+    nonce = hashlib.sha256(seed.encode()).hexdigest()[:_NONCE_HEX] if seed else secrets.token_hex(_NONCE_HEX // 2)
     return f"{prefix}_{nonce}{_tag(kind, owner, nonce, settings.SECRET_KEY)}"
 
 
@@ -39,8 +40,10 @@ def _verifies(signed_id: str, kind: str, owner: str) -> bool:
     return False
 
 
-def new_thread_id(customer_id: str) -> str:
-    return _signed_id("thr", "thread", customer_id)
+def new_thread_id(customer_id: str, seed: str | None = None) -> str:
+    """A new thread's id; with a ``seed``, the same id for the same seed, so a request made twice at once in two
+    processes (an MCP client's retry) makes one thread, not two."""
+    return _signed_id("thr", "thread", customer_id, seed)
 
 
 def new_item_id(prefix: str, thread_id: str) -> str:

@@ -39,6 +39,7 @@ from typing import Annotated, Any
 
 from asgiref.sync import sync_to_async
 from chatkit.types import ThreadMetadata
+from django.db import IntegrityError
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
@@ -313,7 +314,7 @@ async def propose_return(
         already_filed = proposal is not None
         if proposal is None:
             overview = await tools.overview()
-            thread_id = await _conversation_for(token, overview, proposed.order_id)
+            thread_id = await _conversation_for(token, overview, proposed.order_id, key)
             request = ProposalRequest(
                 thread_id=thread_id,
                 submission_key=key,
@@ -350,9 +351,10 @@ def _filing_lock() -> asyncio.Lock:
     return _filing_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
 
 
-async def _conversation_for(token: McpToken, overview: CustomerOverview, order_id: str) -> str:
+async def _conversation_for(token: McpToken, overview: CustomerOverview, order_id: str, key: str) -> str:
     """The thread a proposal from MCP joins: the customer's latest conversation they still have (reopened by the
-    staff member if it was resolved, so it is back in the console's open list), else a new one."""
+    staff member if it was resolved, so it is back in the console's open list), else a new one named after the
+    submission ``key``."""
     customer_id = overview.customer.customer_id
     latest = (
         await Conversation.objects.filter(customer_id=customer_id, deleted_by_customer_at__isnull=True)
@@ -360,29 +362,35 @@ async def _conversation_for(token: McpToken, overview: CustomerOverview, order_i
         .afirst()
     )
     if latest is None:
-        return await _start_conversation(overview, order_id)
+        return await _start_conversation(overview, order_id, key)
     if latest.status == ConversationStatus.RESOLVED:
         with contextlib.suppress(ReturnsError):  # someone reopened it a moment ago
             await sync_to_async(conversations.reopen)(latest.thread_id, token.user)
     return latest.thread_id
 
 
-async def _start_conversation(overview: CustomerOverview, order_id: str) -> str:
+async def _start_conversation(overview: CustomerOverview, order_id: str, key: str) -> str:
     """A conversation for a customer who has none: a thread in their chat (where the decision will be posted) and
-    its row for the console, described as the chat describes the customer."""
+    its row for the console, described as the chat describes the customer.
+
+    Its id comes from the submission key: the same request made at once in two server processes (where the
+    in-process lock does not reach) makes one thread, and the proposal's (thread, key) uniqueness then files one
+    proposal."""
     customer = overview.customer
-    thread = ThreadMetadata(
-        id=ownership.new_thread_id(customer.customer_id), title=NEW_CONVERSATION_TITLE, created_at=clock.now()
-    )
+    thread_id = ownership.new_thread_id(customer.customer_id, seed=key)
+    thread = ThreadMetadata(id=thread_id, title=NEW_CONVERSATION_TITLE, created_at=clock.now())
     await (await chat_store()).save_thread(thread, ChatContext(customer_id=customer.customer_id, order_id=order_id))
-    conversation = await Conversation.objects.acreate(
-        thread_id=thread.id,
-        customer_id=customer.customer_id,
-        customer_name=customer.name,
-        customer_tier=str(customer.tier),
-        customer_email=customer.email,
-        order_ids=" ".join(sorted({view.order.order_id for view in overview.lines})),
-    )
+    try:
+        conversation = await Conversation.objects.acreate(
+            thread_id=thread.id,
+            customer_id=customer.customer_id,
+            customer_name=customer.name,
+            customer_tier=str(customer.tier),
+            customer_email=customer.email,
+            order_ids=" ".join(sorted({view.order.order_id for view in overview.lines})),
+        )
+    except IntegrityError:  # the other process made it a moment ago
+        return thread_id
     await conversation_changed.asend(sender=Conversation, conversation=conversation, action="created")
     return thread.id
 
