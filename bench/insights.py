@@ -125,6 +125,11 @@ def generate(count: int, seed: int = 12026) -> None:
     Proposal.objects.bulk_update(proposals, ["created_at"], batch_size=1000)
     stored = [(proposal.pk, proposal.thread_id) for proposal in proposals]
     Conversation.objects.bulk_create(conversations, batch_size=2000)
+    # Each conversation started when its return was filed (an abandoned one with the return filed before it).
+    started = {proposal.thread_id: proposal.created_at for proposal in proposals}
+    for conversation in conversations:
+        conversation.created_at = started[conversation.thread_id.replace("thr_gone", "thr_bench")]
+    Conversation.objects.bulk_update(conversations, ["created_at"], batch_size=1000)
     AssistantTurn.objects.bulk_create(turns, batch_size=2000)
     ConversationRating.objects.bulk_create(ratings, batch_size=2000)
     Feedback.objects.bulk_create(thumbs, batch_size=2000)
