@@ -126,10 +126,15 @@ def generate(count: int, seed: int = 12026) -> None:
     stored = [(proposal.pk, proposal.thread_id) for proposal in proposals]
     Conversation.objects.bulk_create(conversations, batch_size=2000)
     # Each conversation started when its return was filed (an abandoned one with the return filed before it).
+    # As chat.receivers and chat.turns keep them: when the return was filed, the step of the last turn.
     started = {proposal.thread_id: proposal.created_at for proposal in proposals}
+    last_step = {turn.thread_id: turn.step for turn in turns}
     for conversation in conversations:
         conversation.created_at = started[conversation.thread_id.replace("thr_gone", "thr_bench")]
-    Conversation.objects.bulk_update(conversations, ["created_at"], batch_size=1000)
+        conversation.last_step = last_step[conversation.thread_id]
+        if conversation.thread_id in started:
+            conversation.return_filed_at = conversation.created_at
+    Conversation.objects.bulk_update(conversations, ["created_at", "last_step", "return_filed_at"], batch_size=1000)
     AssistantTurn.objects.bulk_create(turns, batch_size=2000)
     ConversationRating.objects.bulk_create(ratings, batch_size=2000)
     Feedback.objects.bulk_create(thumbs, batch_size=2000)

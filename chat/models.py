@@ -113,10 +113,21 @@ class Conversation(models.Model):
     order_ids = models.TextField(blank=True)
     last_message = models.CharField(max_length=200, blank=True)  # the list's preview of what was said last
     customer_messages = models.PositiveIntegerField(default=0)  # typed by the customer, ever: unread counts from it
+    # How it ended, for insights by period (kept as it happens, so a year is read from this row alone): when a
+    # return was first filed here (chat.receivers), and the step of the last assistant turn (chat.turns).
+    return_filed_at = models.DateTimeField(null=True, blank=True)
+    last_step = models.CharField(max_length=40, blank=True)
 
     class Meta:
         ordering = ("-last_customer_at", "-created_at")
-        indexes = (models.Index(fields=("created_at",), name="conversation_started"),)  # insights by period
+        indexes = (
+            models.Index(fields=("created_at",), name="conversation_started"),
+            # Covers the insights' outcomes and stalls: a period's conversations read from the index alone.
+            models.Index(
+                fields=("created_at", "return_filed_at", "attention", "mode", "status", "last_step"),
+                name="conversation_outcome",
+            ),
+        )
 
     def __str__(self) -> str:
         return f"{self.customer_name or self.customer_id} ({self.get_mode_display()})"

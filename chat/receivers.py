@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from chat.models import Conversation
 from customers.models import Proposal
-from customers.signals import proposal_changed
+from customers.signals import proposal_changed, proposal_filed
 
 # Decisions and their outcome are told as they happen; lifecycle steps are shown when the customer asks.
 # A retried commit is not told again (the customer heard "approved" once), nor is a second failure.
@@ -19,5 +20,13 @@ def _tell_customer(sender: Any, proposal: Proposal, action: str, **_: Any) -> No
         tell_customer_task.delay(proposal.pk, proposal.state)
 
 
+async def _note_return_filed(sender: Any, proposal: Proposal, **_: Any) -> None:
+    """The conversation ended with a return (insights' outcomes read it from the row)."""
+    await Conversation.objects.filter(thread_id=proposal.thread_id, return_filed_at__isnull=True).aupdate(
+        return_filed_at=proposal.created_at
+    )
+
+
 def connect() -> None:
     proposal_changed.connect(_tell_customer, dispatch_uid="chat.tell_customer")
+    proposal_filed.connect(_note_return_filed, dispatch_uid="chat.note_return_filed")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from chat.models import AssistantTurn
+from chat.models import AssistantTurn, Conversation
 
 MAX_TOOL_CALLS = 20  # per turn, as stored and shown (a model that loops is cut by max_turns before this)
 
@@ -31,6 +31,8 @@ async def record_turn(
         item_ids=item_ids,
         step=step[:40],
     )
+    if step:  # where the conversation stands, for insights' stalls: written when it moves
+        await Conversation.objects.filter(thread_id=thread_id).exclude(last_step=step[:40]).aupdate(last_step=step[:40])
     return {"type": "assistant.turn", "item_ids": item_ids, **turn.as_json()}
 
 

@@ -17,22 +17,18 @@ from django.db.models import (
     Avg,
     BigIntegerField,
     Count,
-    Exists,
     FloatField,
     Func,
     Min,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
-    Value,
 )
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
 
 from chat.engine.flow import FlowStep
-from chat.models import AssistantTurn, Attention, Conversation, ConversationRating, ConversationStatus, Feedback
+from chat.models import Attention, Conversation, ConversationRating, ConversationStatus, Feedback
 from customers import clock
 from customers.domain import Reason
 from customers.errors import InvalidRequest
@@ -295,8 +291,18 @@ OUTCOMES = (
 def outcomes(period: Period) -> Table:
     """How conversations started in the period ended: with a return filed, with a person asked for, resolved by
     staff without a return, or with nothing filed (where customers give up)."""
-    found = _outcome_filters(period)
-    rows = [{"outcome": outcome, "conversations": found[outcome].count()} for outcome in OUTCOMES]
+    filed, person, resolved = _FILED, _PERSON, Q(status=ConversationStatus.RESOLVED)
+    counted = _outcome_filters(period)["started"].aggregate(
+        started=Count("id"),
+        filed=Count("id", filter=filed),
+        person=Count("id", filter=person),
+        resolved=Count("id", filter=resolved & ~filed),
+        ended=Count("id", filter=~filed & ~person & ~resolved),
+    )
+    rows = [
+        {"outcome": outcome, "conversations": counted[key]}
+        for outcome, key in zip(OUTCOMES, ("started", "filed", "person", "resolved", "ended"), strict=True)
+    ]
     return Table(("outcome", "conversations"), rows)
 
 
@@ -304,22 +310,17 @@ NO_STEP = "no step recorded"  # no assistant turn yet, or only turns from before
 
 
 def _stopped(period: Period) -> QuerySet[Conversation]:
-    """Conversations started in the period with no return filed, each with the step of its last turn."""
-    last_step = AssistantTurn.objects.filter(thread_id=OuterRef("thread_id")).order_by("-created_at", "-id")
-    return (
-        _outcome_filters(period)["started"]
-        .exclude(_FILED)
-        .annotate(step=Coalesce(Subquery(last_step.values("step")[:1]), Value("")))
-    )
+    """Conversations started in the period with no return filed (each knows the step of its last turn)."""
+    return _outcome_filters(period)["started"].exclude(_FILED)
 
 
 def stalls(period: Period) -> Table:
     """Where conversations that filed no return stopped: the step of their last turn (choosing what to return,
     a reason, a resolution, shipping, or at an unconfirmed summary), and how many of them a person took."""
     counted = {
-        row["step"] or NO_STEP: row
+        row["last_step"] or NO_STEP: row
         for row in _stopped(period)
-        .values("step")
+        .values("last_step")
         .annotate(conversations=Count("id"), handed_to_person=Count("id", filter=_PERSON))
     }
     order = [step.value for step in FlowStep if step is not FlowStep.FILED] + [NO_STEP]
@@ -435,7 +436,7 @@ def _conversation_items(threads: Iterable[str] | QuerySet[Any]) -> list[dict[str
     ]
 
 
-_FILED = Exists(Proposal.objects.filter(thread_id=OuterRef("thread_id")))
+_FILED = Q(return_filed_at__isnull=False)  # kept on the row when the return is filed (chat.receivers)
 _PERSON = ~Q(attention=Attention.NONE) | Q(mode="human")
 
 
@@ -482,7 +483,7 @@ def drill(table: str, key: str, period: Period) -> list[dict[str, Any]]:
         chosen = _outcome_filters(period).get(key)
         return [] if chosen is None else _conversation_items(chosen.values_list("thread_id", flat=True)[:MAX_DRILL])
     if table == "stalls":
-        stopped = _stopped(period).filter(step="" if key == NO_STEP else key)
+        stopped = _stopped(period).filter(last_step="" if key == NO_STEP else key)
         return _conversation_items(stopped.values_list("thread_id", flat=True)[:MAX_DRILL])
     if table == "engines":
         rated = ConversationRating.objects.filter(

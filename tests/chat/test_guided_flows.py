@@ -244,3 +244,7 @@ async def test_each_turn_records_the_step_the_return_stands_at(chat):
         "at the summary, not confirmed",
         "return filed",
     ]
+    from chat.models import Conversation as Row
+
+    row = await Row.objects.aget(thread_id=chat.thread_id)  # what insights read: kept on the row as it happens
+    assert row.last_step == "return filed" and row.return_filed_at == (await _proposal()).created_at

@@ -75,6 +75,8 @@ def history() -> dict[str, object]:
         ("thr_quiet", FlowStep.SUMMARY),
     ):
         AssistantTurn.objects.create(thread_id=thread, customer_id="CUST-1001", engine="guided", step=step)
+        Conversation.objects.filter(thread_id=thread).update(last_step=step)  # as chat.turns keeps it
+    Conversation.objects.filter(thread_id="thr_a").update(return_filed_at=approved.created_at)  # chat.receivers
     ConversationRating.objects.create(thread_id="thr_a", customer_id="CUST-1001", rating=4, engine="guided")
     ConversationRating.objects.create(thread_id="thr_person", customer_id="CUST-1001", rating=2, engine="guided")
     Feedback.objects.create(
