@@ -95,7 +95,8 @@ def generate(count: int, seed: int = 12026) -> None:
                 reason=reason,
                 resolution=rng.choice(RESOLUTIONS),
                 shipping="Prepaid Shipping Label",
-                quote={"refund_cents": amount, "store_credit_cents": 0, "bonus_cents": 0, "restocking_fee_cents": 0},
+                quote=(quote := {"refund_cents": amount, "store_credit_cents": 0, "bonus_cents": 0}),
+                **Proposal.money_columns(quote),  # bulk_create does not call save(), which keeps them
                 evidence={},
                 state=state,
                 decided_by=rng.choice(agents) if decided else None,

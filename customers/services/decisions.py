@@ -65,6 +65,8 @@ def ensure_current(proposal: Proposal, version: int) -> None:
 def _decide(proposal_id: int, version: int, changes: dict[str, Any], state: str = ProposalState.PROPOSED) -> Proposal:
     """Apply ``changes`` if the proposal is still in ``state`` at ``version``; else say who acted first."""
     now = clock.now()
+    if "quote" in changes:
+        changes = {**changes, **Proposal.money_columns(changes["quote"])}
     updated = Proposal.objects.filter(pk=proposal_id, version=version, state=state).update(
         **changes, version=F("version") + 1, decided_at=now, updated_at=now
     )

@@ -15,7 +15,6 @@ from typing import Any
 from django.db import connection
 from django.db.models import (
     Avg,
-    BigIntegerField,
     Count,
     FloatField,
     Func,
@@ -24,8 +23,7 @@ from django.db.models import (
     QuerySet,
     Sum,
 )
-from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Coalesce
 
 from chat.engine.flow import FlowStep
 from chat.models import Attention, Conversation, ConversationRating, ConversationStatus, Feedback
@@ -105,13 +103,9 @@ def _percentile(ordered: list[float], fraction: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered) + 0.5) - 1))], 1)
 
 
-def _json_cents(key: str) -> Cast:
-    """An amount inside the stored quote (JSON), summed by the database rather than row by row in Python."""
-    return Cast(KT(f"quote__{key}"), BigIntegerField())
-
-
-def _money_sum(key: str, when: Q) -> Coalesce:
-    return Coalesce(Sum(_json_cents(key), filter=when), 0)
+def _money_sum(column: str, when: Q) -> Coalesce:
+    """A money column (the quote's amounts, kept beside it) summed by the database."""
+    return Coalesce(Sum(column, filter=when), 0)
 
 
 def by_reason(period: Period) -> Table:
@@ -181,7 +175,7 @@ def resolutions(period: Period) -> Table:
             refund_cents=_money_sum("refund_cents", everything),
             store_credit_cents=_money_sum("store_credit_cents", everything),
             bonus_cents=_money_sum("bonus_cents", everything),
-            fees_cents=Coalesce(Sum(_json_cents("restocking_fee_cents")) + Sum(_json_cents("shipping_cost_cents")), 0),
+            fees_cents=_money_sum("fees_cents", everything),
         )
         .order_by("-approved", "resolution")
     )

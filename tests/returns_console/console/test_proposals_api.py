@@ -140,6 +140,10 @@ async def test_an_edit_is_re_quoted_by_the_rules_and_audited_with_before_and_aft
     assert entry.action == AuditAction.EDIT
     assert entry.before["shipping"] != entry.after["shipping"] == "Customer Drop-off"
     assert entry.before["lines"][0]["quantity"] == 1 and entry.after["lines"][0]["quantity"] == 2
+    # The money columns insights sum follow the new quote.
+    edited = await Proposal.objects.aget(pk=proposal.pk)
+    assert (edited.store_credit_cents, edited.refund_cents) == (19798, 0)
+    assert edited.store_credit_cents == edited.quote["store_credit_cents"] and edited.bonus_cents > 0
 
 
 async def test_an_edit_the_rules_refuse_is_refused_with_the_reason(seeded):
