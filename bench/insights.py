@@ -121,9 +121,13 @@ def generate(count: int, seed: int = 12026) -> None:
             thumbs.append(Feedback(customer_id="x", thread_id=thread, item_ids=["m"], kind="positive", engine="guided"))
     Proposal.objects.bulk_create(proposals, batch_size=2000)
     # created_at is set on insert by the clock field: spread the rows over the year, as they were filed.
-    for proposal in proposals:
+    # The waits as services.decisions and services.commit_progress keep them (commits are logged now, below).
+    committed = int(len(proposals) * 0.7)
+    for index, proposal in enumerate(proposals):
         proposal.created_at = proposal.decided_at - timedelta(minutes=5) if proposal.decided_at else now
-    Proposal.objects.bulk_update(proposals, ["created_at"], batch_size=1000)
+        proposal.decision_seconds = 300.0 if proposal.decided_at else None
+        proposal.commit_seconds = (now - proposal.created_at).total_seconds() if index < committed else None
+    Proposal.objects.bulk_update(proposals, ["created_at", "decision_seconds", "commit_seconds"], batch_size=1000)
     stored = [(proposal.pk, proposal.thread_id) for proposal in proposals]
     Conversation.objects.bulk_create(conversations, batch_size=2000)
     # Each conversation started when its return was filed (an abandoned one with the return filed before it).
@@ -141,7 +145,7 @@ def generate(count: int, seed: int = 12026) -> None:
     Feedback.objects.bulk_create(thumbs, batch_size=2000)
     entries = [
         AuditEntry(action=AuditAction.COMMITTED, actor_label="worker", proposal_id=pk, thread_id=thread)
-        for pk, thread in stored[: int(len(stored) * 0.7)]
+        for pk, thread in stored[:committed]
     ]
     AuditEntry.objects.bulk_create(entries, batch_size=2000)
 

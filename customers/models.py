@@ -241,6 +241,10 @@ class Proposal(models.Model):
     store_credit_cents = models.BigIntegerField(default=0)
     bonus_cents = models.BigIntegerField(default=0)
     fees_cents = models.BigIntegerField(default=0)  # restocking fee and return shipping kept
+    # How long the customer waited, kept when it happens (services.decisions, services.commit_progress): from
+    # filing to the decision (decided_at - created_at), and to the first commit.
+    decision_seconds = models.FloatField(null=True, blank=True)
+    commit_seconds = models.FloatField(null=True, blank=True)
     created_at = ClockDateTimeField(auto_now_add=True)
     updated_at = ClockDateTimeField(auto_now=True)
 
@@ -265,6 +269,9 @@ class Proposal(models.Model):
                     "fees_cents",
                 ),
                 name="proposal_money",
+            ),
+            models.Index(
+                fields=("created_at", "decision_seconds", "commit_seconds", "decided_by_rule"), name="proposal_times"
             ),
         )
         permissions = (("approve_over_limit", "Can approve returns above their own approval limit"),)

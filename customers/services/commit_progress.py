@@ -97,6 +97,7 @@ def mark_committing(approval_id: str) -> None:
 @transaction.atomic
 def mark_committed(approval_id: str, return_id: str) -> Proposal | None:
     """Record the commit once: a redelivered or re-sent task finds it committed and changes nothing."""
+    now = clock.now()
     updated = (
         Proposal.objects.filter(approval_id=approval_id)
         .exclude(approval_id="")
@@ -106,10 +107,13 @@ def mark_committed(approval_id: str, return_id: str) -> Proposal | None:
             return_id=return_id,
             failure_code="",
             failure_message="",
-            updated_at=clock.now(),
+            updated_at=now,
         )
     )
     proposal = _by_approval(approval_id)
+    if updated and proposal is not None and proposal.commit_seconds is None:  # insights: filing to the first commit
+        proposal.commit_seconds = (now - proposal.created_at).total_seconds()
+        Proposal.objects.filter(pk=proposal.pk).update(commit_seconds=proposal.commit_seconds)
     if updated and proposal is not None:
         audit.record(AuditAction.COMMITTED, label="worker", proposal=proposal, note=f"Return {return_id}")
         announce(proposal, "committed")

@@ -75,6 +75,8 @@ def _decide(proposal_id: int, version: int, changes: dict[str, Any], state: str 
         if state == ProposalState.PROPOSED:
             ensure_current(proposal, version)
         raise StaleProposal("This proposal changed while you were deciding; reload it.", proposal)
+    proposal.decision_seconds = (now - proposal.created_at).total_seconds()  # insights: how long they waited
+    Proposal.objects.filter(pk=proposal_id).update(decision_seconds=proposal.decision_seconds)
     return proposal
 
 

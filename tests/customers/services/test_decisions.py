@@ -297,3 +297,21 @@ async def test_the_sweep_leaves_a_backlog_alone(seeded, emitted, settings):
     assert await sync_to_async(commit_progress.resend_stalled_commits)(queued=1) == []
     assert emitted == []
     assert await sync_to_async(commit_progress.resend_stalled_commits)(queued=0) == [late.approval_id]
+
+
+async def test_each_proposal_keeps_how_long_it_waited_for_its_decision_and_its_commit(seeded, settings):
+    """Insights read these waits from the proposal (a year of them from one index), so they are kept as they
+    happen: decided_at - created_at, and the first commit's time - created_at."""
+    proposal = await file_seed_proposal(seeded)
+    settings.CLOCK_OFFSET_SECONDS += 600  # reviewed ten minutes later
+    agent = await _staff("supervisor")
+    approved = await sync_to_async(decisions.approve)(proposal_id=proposal.pk, user=agent, version=proposal.version)
+    settings.CLOCK_OFFSET_SECONDS += 1200  # committed twenty minutes after that
+    result = await commit_return(seeded, commit_progress.approved_return(approved))
+    committed = await sync_to_async(commit_progress.mark_committed)(approved.approval_id, result.record.return_id)
+    stored = await Proposal.objects.aget(pk=proposal.pk)
+    assert stored.decision_seconds == pytest.approx((stored.decided_at - stored.created_at).total_seconds())
+    assert stored.decision_seconds == pytest.approx(600, abs=5)
+    assert committed.commit_seconds == stored.commit_seconds == pytest.approx(1800, abs=5)
+    await sync_to_async(commit_progress.mark_committed)(approved.approval_id, result.record.return_id)  # redelivered
+    assert (await Proposal.objects.aget(pk=proposal.pk)).commit_seconds == stored.commit_seconds

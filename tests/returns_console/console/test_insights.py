@@ -29,7 +29,9 @@ def _at(days_ago: int, hours: int = 12):  # type: ignore[no-untyped-def]
 
 def _filed(key: str, days_ago: int, **fields: object) -> Proposal:
     proposal = proposal_row(submission_key=key, thread_id=f"thr_{key}", **fields)
-    Proposal.objects.filter(pk=proposal.pk).update(created_at=_at(days_ago))
+    decided_at = fields.get("decided_at")
+    waited = (decided_at - _at(days_ago)).total_seconds() if decided_at else None  # as services.decisions keeps it
+    Proposal.objects.filter(pk=proposal.pk).update(created_at=_at(days_ago), decision_seconds=waited)
     proposal.refresh_from_db()
     return proposal
 
@@ -58,6 +60,7 @@ def history() -> dict[str, object]:
         action=AuditAction.COMMITTED, actor_label="worker", proposal=approved, thread_id=approved.thread_id
     )
     AuditEntry.objects.filter(pk=committed.pk).update(created_at=_at(2, 13) + timedelta(seconds=30))
+    Proposal.objects.filter(pk=approved.pk).update(commit_seconds=3630.0)  # as services.commit_progress keeps it
     for action, proposal in ((AuditAction.APPROVE, approved), (AuditAction.REJECT, rejected)):
         entry = AuditEntry.objects.create(action=action, actor=agent, actor_label="Ben", proposal=proposal)
         AuditEntry.objects.filter(pk=entry.pk).update(created_at=_at(2))
