@@ -66,7 +66,7 @@ def generate(count: int, seed: int = 12026) -> None:
     from chat.engine.flow import FlowStep
     from chat.models import AssistantTurn, Conversation, ConversationRating, Feedback
     from customers import clock
-    from customers.models import AuditAction, AuditEntry, Proposal
+    from customers.models import AuditAction, AuditEntry, Proposal, ProposalLine
 
     rng = random.Random(seed)
     agents = [
@@ -128,6 +128,10 @@ def generate(count: int, seed: int = 12026) -> None:
         proposal.decision_seconds = 300.0 if proposal.decided_at else None
         proposal.commit_seconds = (now - proposal.created_at).total_seconds() if index < committed else None
     Proposal.objects.bulk_update(proposals, ["created_at", "decision_seconds", "commit_seconds"], batch_size=1000)
+    # bulk_create does not call save(), which keeps the line rows.
+    ProposalLine.objects.bulk_create(
+        [row for proposal in proposals for row in ProposalLine.rows(proposal)], batch_size=2000
+    )
     stored = [(proposal.pk, proposal.thread_id) for proposal in proposals]
     Conversation.objects.bulk_create(conversations, batch_size=2000)
     # Each conversation started when its return was filed (an abandoned one with the return filed before it).

@@ -299,9 +299,47 @@ class Proposal(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.__dict__.update(self.money_columns(self.quote or {}))
-        if kwargs.get("update_fields") is not None and "quote" in kwargs["update_fields"]:
-            kwargs["update_fields"] = {*kwargs["update_fields"], *self.money_columns({})}
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "quote" in update_fields:
+            kwargs["update_fields"] = {*update_fields, *self.money_columns({})}
         super().save(*args, **kwargs)
+        if update_fields is None or "lines" in update_fields:
+            ProposalLine.keep(self)
+
+
+class ProposalLine(models.Model):
+    """A proposal's lines as rows, kept with its ``lines`` (Proposal.save, services.decisions._decide), so
+    insights count products over a year from one index instead of reading every proposal's JSON. The filing
+    time and the reason are copied from the proposal: neither changes once it is filed."""
+
+    proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="line_rows")
+    filed_at = models.DateTimeField()
+    reason = models.CharField(max_length=40)
+    sku = models.CharField(max_length=64)
+    name = models.CharField(max_length=200, blank=True)
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = (models.Index(fields=("filed_at", "sku", "reason", "quantity", "name"), name="line_product"),)
+
+    @classmethod
+    def keep(cls, proposal: Proposal) -> None:
+        cls.objects.filter(proposal_id=proposal.pk).delete()
+        cls.objects.bulk_create(cls.rows(proposal))
+
+    @classmethod
+    def rows(cls, proposal: Proposal) -> list[ProposalLine]:
+        return [
+            cls(
+                proposal_id=proposal.pk,
+                filed_at=proposal.created_at,
+                reason=proposal.reason,
+                sku=str(line["sku"]),
+                name=str(line.get("name") or ""),
+                quantity=int(line["quantity"]),
+            )
+            for line in proposal.lines or []
+        ]
 
 
 class AutoApprovalRule(models.Model):

@@ -22,7 +22,7 @@ from customers import clock
 from customers.cosmos.repository import CosmosRepository
 from customers.domain import Resolution, Shipping
 from customers.errors import InvalidRequest, NotFound, ReturnsError
-from customers.models import AuditAction, AutoApprovalRule, Proposal, ProposalState
+from customers.models import AuditAction, AutoApprovalRule, Proposal, ProposalLine, ProposalState
 from customers.policy import ReturnPolicy
 from customers.services import audit
 from customers.services.authority import check_approval_limit, money, require_supervisor
@@ -77,6 +77,8 @@ def _decide(proposal_id: int, version: int, changes: dict[str, Any], state: str 
         raise StaleProposal("This proposal changed while you were deciding; reload it.", proposal)
     proposal.decision_seconds = (now - proposal.created_at).total_seconds()  # insights: how long they waited
     Proposal.objects.filter(pk=proposal_id).update(decision_seconds=proposal.decision_seconds)
+    if "lines" in changes:
+        ProposalLine.keep(proposal)
     return proposal
 
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db import connection
 from django.db.models import (
     Avg,
     Count,
+    Max,
     Q,
     QuerySet,
     Sum,
@@ -27,7 +27,7 @@ from chat.models import Attention, Conversation, ConversationRating, Conversatio
 from customers import clock
 from customers.domain import Reason
 from customers.errors import InvalidRequest
-from customers.models import AuditAction, AuditEntry, Proposal, ProposalState
+from customers.models import AuditAction, AuditEntry, Proposal, ProposalLine, ProposalState
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
@@ -123,29 +123,28 @@ def by_reason(period: Period) -> Table:
     return Table(("reason", "proposals", "approved", "rejected", "refund_cents", "store_credit_cents"), rows)
 
 
-# One row per line of each proposal (lines are a JSON array): expanded by the database, not in Python.
-_LINES_SQL = {
-    "sqlite": (
-        "SELECT json_extract(l.value, '$.sku'), MAX(json_extract(l.value, '$.name')), COUNT(*), "
-        "SUM(json_extract(l.value, '$.quantity')), SUM(CASE WHEN p.reason = %s THEN 1 ELSE 0 END) "
-        "FROM customers_proposal p, json_each(p.lines) l WHERE p.id IN ({ids}) GROUP BY 1"
-    ),
-    "postgresql": (
-        "SELECT l->>'sku', MAX(l->>'name'), COUNT(*), SUM((l->>'quantity')::int), "
-        "SUM(CASE WHEN p.reason = %s THEN 1 ELSE 0 END) "
-        "FROM customers_proposal p CROSS JOIN LATERAL jsonb_array_elements(p.lines) l WHERE p.id IN ({ids}) GROUP BY 1"
-    ),
-}
-
-
 def _product_counts(period: Period) -> dict[str, dict[str, Any]]:
-    ids_sql, ids_params = _proposals(period).values("id").query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(_LINES_SQL[connection.vendor].format(ids=ids_sql), [str(Reason.DAMAGED), *ids_params])
-        found = cursor.fetchall()
+    """Per product: the period's proposals with it, the units, and how many of those were damaged/defective
+    (from the line rows kept beside each proposal's JSON lines: customers.models.ProposalLine)."""
+    found = (
+        ProposalLine.objects.filter(filed_at__gte=period.start, filed_at__lt=period.end)
+        .values("sku")
+        .annotate(
+            name=Max("name"),
+            proposals=Count("id"),
+            units=Sum("quantity"),
+            damaged=Count("id", filter=Q(reason=Reason.DAMAGED)),
+        )
+    )
     return {
-        sku: {"sku": sku, "name": name or "", "proposals": n, "units": int(units or 0), "damaged": int(damaged or 0)}
-        for sku, name, n, units, damaged in found
+        row["sku"]: {
+            "sku": row["sku"],
+            "name": row["name"] or "",
+            "proposals": row["proposals"],
+            "units": int(row["units"] or 0),
+            "damaged": row["damaged"],
+        }
+        for row in found
     }
 
 
@@ -421,8 +420,7 @@ def drill(table: str, key: str, period: Period) -> list[dict[str, Any]]:
     if table == "by_reason":
         return _proposal_items(proposals.filter(reason=key))
     if table == "by_product":
-        ids = [pk for pk, lines in proposals.values_list("pk", "lines") if any(line["sku"] == key for line in lines)]
-        return _proposal_items(Proposal.objects.filter(pk__in=ids))
+        return _proposal_items(proposals.filter(line_rows__sku=key).distinct())
     if table == "resolutions":
         return _proposal_items(proposals.filter(resolution=key, state__in=APPROVED_STATES))
     if table == "rejection_reasons":

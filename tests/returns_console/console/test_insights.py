@@ -14,7 +14,7 @@ from django.test import Client
 from chat.engine.flow import FlowStep
 from chat.models import AssistantTurn, Attention, Conversation, ConversationRating, Feedback
 from customers import clock
-from customers.models import AuditAction, AuditEntry, AutoApprovalRule, Proposal, ProposalState
+from customers.models import AuditAction, AuditEntry, AutoApprovalRule, Proposal, ProposalLine, ProposalState
 from tests.customers.seeded import proposal_row
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +32,7 @@ def _filed(key: str, days_ago: int, **fields: object) -> Proposal:
     decided_at = fields.get("decided_at")
     waited = (decided_at - _at(days_ago)).total_seconds() if decided_at else None  # as services.decisions keeps it
     Proposal.objects.filter(pk=proposal.pk).update(created_at=_at(days_ago), decision_seconds=waited)
+    ProposalLine.objects.filter(proposal=proposal).update(filed_at=_at(days_ago))  # filed then, lines with it
     proposal.refresh_from_db()
     return proposal
 

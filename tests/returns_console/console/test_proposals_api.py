@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.test import AsyncClient
 
 from customers.domain import Reason, Resolution, Shipping
-from customers.models import AuditAction, AuditEntry, AutoApprovalRule, Proposal
+from customers.models import AuditAction, AuditEntry, AutoApprovalRule, Proposal, ProposalLine
 from tests.customers.seeded import file_seed_proposal
 from tests.returns_console.console.conftest import CSRF, post_json, staff_client
 
@@ -144,6 +144,8 @@ async def test_an_edit_is_re_quoted_by_the_rules_and_audited_with_before_and_aft
     edited = await Proposal.objects.aget(pk=proposal.pk)
     assert (edited.store_credit_cents, edited.refund_cents) == (19798, 0)
     assert edited.store_credit_cents == edited.quote["store_credit_cents"] and edited.bonus_cents > 0
+    rows = [(row.sku, row.quantity, row.filed_at) async for row in ProposalLine.objects.filter(proposal=edited)]
+    assert rows == [("HUB-SMART-2", 2, edited.created_at)]  # the line rows insights count follow the lines
 
 
 async def test_an_edit_the_rules_refuse_is_refused_with_the_reason(seeded):
