@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 
 from customers.domain import Reason, Shipping, Tier
 from customers.fields import ClockDateTimeField
@@ -302,9 +302,10 @@ class Proposal(models.Model):
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "quote" in update_fields:
             kwargs["update_fields"] = {*update_fields, *self.money_columns({})}
-        super().save(*args, **kwargs)
-        if update_fields is None or "lines" in update_fields:
-            ProposalLine.keep(self)
+        with transaction.atomic():  # the proposal and its line rows together, or neither
+            super().save(*args, **kwargs)
+            if update_fields is None or "lines" in update_fields:
+                ProposalLine.keep(self)
 
 
 class ProposalLine(models.Model):
