@@ -37,11 +37,16 @@ def client_address(request: HttpRequest) -> str:
     entry is then the furthest hop known, and is used. No header, or an entry that is not an address, falls back to
     REMOTE_ADDR, so a malformed header can never mint buckets of its own.
     """
-    remote = str(request.META.get("REMOTE_ADDR") or "unknown")
+    return address_from(str(request.META.get("REMOTE_ADDR") or "unknown"), request.META.get("HTTP_X_FORWARDED_FOR"))
+
+
+def address_from(remote: str, forwarded_for: str | None) -> str:
+    """:func:`client_address` from the peer address and the X-Forwarded-For header (for ASGI apps that are not
+    Django views, such as /mcp)."""
     hops = settings.TRUSTED_PROXY_COUNT
     if hops <= 0:
         return remote
-    entries = [entry for entry in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",") if entry.strip()]
+    entries = [entry for entry in str(forwarded_for or "").split(",") if entry.strip()]
     if not entries:
         return remote
     chosen = entries[-hops] if len(entries) >= hops else entries[0]

@@ -8,7 +8,10 @@ middleware would do for a view is done here, before any of it runs:
   refused rather than redirected, so a client configured with http:// fails loudly instead of sending its token
   in clear on every first request;
 - ``Authorization: Bearer <token>`` must be a working staff token (customers.services.mcp_tokens, a database
-  lookup of its SHA-256): otherwise 401 with ``WWW-Authenticate: Bearer`` and a JSON reason.
+  lookup of its SHA-256): otherwise 401 with ``WWW-Authenticate: Bearer`` and a JSON reason;
+- wrong tokens are counted per client address and a token's requests per minute (chat/ratelimit.py, in Redis,
+  shared by every process): beyond MCP_FAILED_TOKENS_PER_ADDRESS or MCP_CALLS_PER_MINUTE, 429 with Retry-After.
+  With Redis away the limits are skipped and logged: tokens are unguessable, the limits only keep noise down.
 The token's row (with its user) travels to the tools in the ASGI scope (``token_of``). The request's database work
 runs on a thread lent for the request, as Django's own requests do (returns_console/request_threads.py), and its
 connections are closed when it ends, as Django's request_finished does.
@@ -16,7 +19,9 @@ connections are closed when it ends, as Django's request_finished does.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -24,7 +29,10 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 from django.http.request import split_domain_port, validate_host
+from redis.exceptions import RedisError
 
+from chat import ratelimit
+from chat.client_address import address_from
 from customers.models import McpToken
 from customers.services import mcp_tokens
 from returns_console.origin import allowed_hosts, origin_allowed
@@ -44,6 +52,32 @@ MISSING = (
     "or with 'python manage.py mcp_token <username>'."
 )
 INVALID = "This MCP token does not work: it is unknown, revoked, or its holder is no longer active staff."
+logger = logging.getLogger(__name__)
+
+
+def _guess_buckets(scope: Scope) -> list[ratelimit.Bucket]:
+    client = scope.get("client") or ("unknown", 0)
+    address = address_from(str(client[0]), _header(scope, b"x-forwarded-for"))
+    window = settings.STAFF_LOGIN_WINDOW_SECONDS
+    return [ratelimit.Bucket(f"mcp:ip:{address}", settings.MCP_FAILED_TOKENS_PER_ADDRESS, window)]
+
+
+def _call_buckets(token: McpToken) -> list[ratelimit.Bucket]:
+    return [ratelimit.Bucket(f"mcp:token:{token.pk}", settings.MCP_CALLS_PER_MINUTE, 60)]
+
+
+async def _reserve(buckets: list[ratelimit.Bucket]) -> ratelimit.Attempt:
+    try:
+        return await ratelimit.reserve(buckets)
+    except (RedisError, OSError) as failure:
+        logger.warning("/mcp request let through without its rate limit (Redis: %s)", failure)
+        return ratelimit.Attempt(allowed=True)
+
+
+async def _too_many(send: Send, attempt: ratelimit.Attempt, error: str, message: str) -> None:
+    seconds = max(1, attempt.retry_after_seconds)
+    headers = [(b"retry-after", str(seconds).encode())]
+    await send_json(send, 429, {"error": error, "message": message.format(seconds=seconds)}, headers)
 
 
 def is_mcp_path(path: str) -> bool:
@@ -128,6 +162,11 @@ class BearerAuth:
             await send_json(send, 403, {"error": "https_required", "message": message})
             return
         plain = bearer_token(scope)
+        guesses = _guess_buckets(scope)
+        if plain and not (attempt := await _reserve(guesses)).allowed:
+            message = "Too many wrong MCP tokens from this address. Try again in {seconds} s."
+            await _too_many(send, attempt, "too_many_failures", message)
+            return
         async with self.threads.lend():
             try:
                 token = await sync_to_async(mcp_tokens.authenticate)(plain) if plain else None
@@ -139,6 +178,12 @@ class BearerAuth:
                         {"error": "unauthorized", "message": INVALID if plain else MISSING},
                         [(b"www-authenticate", challenge.encode())],
                     )
+                    return
+                with contextlib.suppress(RedisError, OSError):  # a working token gives its try back
+                    await ratelimit.release(guesses)
+                if not (attempt := await _reserve(_call_buckets(token))).allowed:
+                    message = f"More than {settings.MCP_CALLS_PER_MINUTE} requests a minute with this token. "
+                    await _too_many(send, attempt, "rate_limited", message + "Try again in {seconds} s.")
                     return
                 await self.app({**scope, SCOPE_KEY: token}, receive, send)
             finally:

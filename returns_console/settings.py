@@ -173,6 +173,10 @@ LOGIN_URL = "/admin/login/"
 STAFF_LOGIN_FAILURES_PER_USER = env_int("STAFF_LOGIN_FAILURES_PER_USER", 5, minimum=1)
 STAFF_LOGIN_FAILURES_PER_ADDRESS = env_int("STAFF_LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
 STAFF_LOGIN_WINDOW_SECONDS = env_int("STAFF_LOGIN_WINDOW_SECONDS", 15 * 60, minimum=1)
+# /mcp: wrong tokens per client address within STAFF_LOGIN_WINDOW_SECONDS, and requests per token per minute (a
+# staff member's AI client in a loop); beyond either, 429 with Retry-After (returns_console/mcp_auth.py).
+MCP_FAILED_TOKENS_PER_ADDRESS = env_int("MCP_FAILED_TOKENS_PER_ADDRESS", 20, minimum=1)
+MCP_CALLS_PER_MINUTE = env_int("MCP_CALLS_PER_MINUTE", 120, minimum=1)
 # Proxies in front of the app that append to X-Forwarded-For; 0 uses the peer address (chat/client_address.py).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, closing
@@ -14,8 +15,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+from asgiref.sync import sync_to_async
 from chatkit.types import ThreadListParams, ThreadsListReq
 from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
@@ -345,12 +348,15 @@ async def test_no_token_a_wrong_token_or_a_revoked_token_gets_401(stack: LiveSta
 
 
 # --- the front door, in process ----------------------------------------------------------------------
-async def _asgi(app: Any, path: str, headers: dict[str, str], scheme: str = "http") -> tuple[int, dict[str, Any], dict]:
+async def _asgi(
+    app: Any, path: str, headers: dict[str, str], scheme: str = "http", client: tuple[str, int] = ("127.0.0.1", 1)
+) -> tuple[int, dict[str, Any], dict]:
     scope = {
         "type": "http",
         "method": "POST",
         "path": path,
         "scheme": scheme,
+        "client": client,
         "headers": [(name.lower().encode(), value.encode()) for name, value in headers.items()],
     }
     sent: list[dict[str, Any]] = []
@@ -411,3 +417,33 @@ async def test_other_hosts_other_sites_pages_and_plain_http_under_https_only_are
     assert status == 403 and body["error"] == "https_required" and "https://returns.example.com/mcp/" in body["message"]
     behind_proxy = {"host": "returns.example.com", "x-forwarded-proto": "https"}
     assert (await _asgi(auth, "/mcp/", behind_proxy))[0] == 401
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_token_guesses_and_a_runaway_client_are_slowed_with_429(settings, redis_url):  # type: ignore[no-untyped-def]
+    """Wrong tokens count per client address, a working token's requests per minute; beyond either, 429 with
+    Retry-After, in Redis so every server process shares the count."""
+    from customers.services import mcp_tokens
+
+    settings.REDIS_URL = redis_url
+    settings.MCP_FAILED_TOKENS_PER_ADDRESS, settings.MCP_CALLS_PER_MINUTE = 3, 2
+    agent = await sync_to_async(get_user_model().objects.create_user)("limited", password="x", is_staff=True)
+    plain, _ = await sync_to_async(mcp_tokens.create_token)(agent)
+    auth = BearerAuth(_reached)
+    guesser = f"198.51.100.{secrets.randbelow(250) + 1}"
+
+    async def post(token: str, address: str) -> tuple[int, dict[str, Any], dict]:
+        headers = {"host": "localhost", "authorization": f"Bearer {token}"}
+        return await _asgi(auth, "/mcp/", headers, client=(address, 40000))
+
+    for _ in range(3):
+        assert (await post("rcmcp_0000_wrong", guesser))[0] == 401
+    status, body, headers = await post("rcmcp_0000_wrong", guesser)
+    assert status == 429 and body["error"] == "too_many_failures" and int(headers["retry-after"]) > 0
+    assert (await post(plain, guesser))[0] == 429  # even the right token, until the window ends
+
+    honest = f"203.0.113.{secrets.randbelow(250) + 1}"
+    assert [(await post(plain, honest))[0] for _ in range(2)] == [299, 299]  # reached the MCP server
+    status, body, headers = await post(plain, honest)
+    assert status == 429 and body["error"] == "rate_limited" and "2 requests a minute" in body["message"]
+    assert 0 < int(headers["retry-after"]) <= 60
