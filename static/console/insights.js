@@ -84,6 +84,8 @@ function drawChart(canvas, name, table, view) {
       responsive: true,
       maintainAspectRatio: false,
       animation: false,
+      // Counts are whole numbers: no "0.5 conversations" on the axis (minutes keep their decimals).
+      scales: view.kind === "doughnut" ? {} : { y: { beginAtZero: true, ticks: { precision: view.unit ? undefined : 0 } } },
       onClick: (_, elements) => {
         if (elements.length) openDrill(name, rows[elements[0].index][key]);
       },
