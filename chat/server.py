@@ -29,7 +29,7 @@ from pydantic import TypeAdapter
 
 from chat.context import ChatContext
 from chat.conversations import close_deleted_by_customer, note_click, thread_title
-from chat.engine.flow import Flow
+from chat.engine.flow import METADATA_KEY, Flow
 from chat.engine.guided import GuidedEngine
 from chat.engine.llm.engine import LLMEngine
 from chat.mirror import TurnMirror
@@ -56,15 +56,17 @@ async def _reported(
     context: ChatContext,
     mirror: TurnMirror | None,
 ) -> AsyncIterator[ThreadStreamEvent]:
-    """Pass a turn's events through, then record which engine answered it (and the model's tool calls)."""
+    """Pass a turn's events through, then record which engine answered it (and the model's tool calls) and the
+    step the return stands at after it."""
     answered: list[str] = []
+    before = Flow.load(thread.metadata).step if METADATA_KEY in thread.metadata else None
     async for event in events:
         if isinstance(event, ThreadItemDoneEvent) and event.item.type in ("assistant_message", "widget"):
             answered.append(event.item.id)
         yield event
     if answered:
         step = Flow.load(thread.metadata).step
-        turn = await record_turn(thread.id, context.customer_id, answered, engine.report, step)
+        turn = await record_turn(thread.id, context.customer_id, answered, engine.report, step, moved=step != before)
         if mirror is not None:
             mirror.add(turn)
         else:

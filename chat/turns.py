@@ -18,10 +18,12 @@ class TurnReport:
 
 
 async def record_turn(
-    thread_id: str, customer_id: str, item_ids: list[str], report: TurnReport, step: str = ""
+    thread_id: str, customer_id: str, item_ids: list[str], report: TurnReport, step: str = "", moved: bool = True
 ) -> dict[str, Any]:
     """Store the turn, with where the return stood after it (``step``, a FlowStep); the event to tell the
-    dashboards with, which show it under the assistant's messages."""
+    dashboards with, which show it under the assistant's messages. When the step ``moved`` (or the thread had
+    none yet), the conversation's row is told too (one statement, for insights' stalls); a turn that leaves the
+    return where it was costs nothing more."""
     turn = await AssistantTurn.objects.acreate(
         thread_id=thread_id,
         customer_id=customer_id,
@@ -31,7 +33,7 @@ async def record_turn(
         item_ids=item_ids,
         step=step[:40],
     )
-    if step:  # where the conversation stands, for insights' stalls: written when it moves
+    if step and moved:
         await Conversation.objects.filter(thread_id=thread_id).exclude(last_step=step[:40]).aupdate(last_step=step[:40])
     return {"type": "assistant.turn", "item_ids": item_ids, **turn.as_json()}
 

@@ -302,10 +302,11 @@ class Proposal(models.Model):
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "quote" in update_fields:
             kwargs["update_fields"] = {*update_fields, *self.money_columns({})}
+        adding = self._state.adding
         with transaction.atomic():  # the proposal and its line rows together, or neither
             super().save(*args, **kwargs)
             if update_fields is None or "lines" in update_fields:
-                ProposalLine.keep(self)
+                ProposalLine.keep(self, replace=not adding)
 
 
 class ProposalLine(models.Model):
@@ -324,8 +325,10 @@ class ProposalLine(models.Model):
         indexes = (models.Index(fields=("filed_at", "sku", "reason", "quantity", "name"), name="line_product"),)
 
     @classmethod
-    def keep(cls, proposal: Proposal) -> None:
-        cls.objects.filter(proposal_id=proposal.pk).delete()
+    def keep(cls, proposal: Proposal, replace: bool = True) -> None:
+        """The proposal's line rows as its lines say (``replace``: it had rows before)."""
+        if replace:
+            cls.objects.filter(proposal_id=proposal.pk).delete()
         cls.objects.bulk_create(cls.rows(proposal))
 
     @classmethod

@@ -2,10 +2,12 @@
 
 A turn's CPU is mostly the round trips it makes (bench/load.py --profile: the Cosmos SDK's HTTP stack alone is
 about a quarter of it). Today a click is: Cosmos 2 point reads (the thread, the clicked widget) + 3 reads for
-the customer's orders and their products + 3 writes (answer, widget, thread state); the database 3 (the
-conversation, what the click meant for the staff transcript, the turn's record); Redis 4 (session, rate limit,
-the feed's numbering, its publish). Filing the proposal (confirm) adds its checks, its row and auto-approval
-rules in two transactions, and its own feed event.
+the customer's orders and their products + 3 writes (answer, widget, thread state); the database 4 (the
+conversation, what the click meant for the staff transcript, the turn's record, and the step the return moved
+to on the conversation's row, which insights read); Redis 4 (session, rate limit, the feed's numbering, its
+publish). Filing the proposal (confirm) adds its checks, its row and auto-approval
+rules in two transactions, and its own feed event; for insights, the proposal's line rows (saved with it in one
+transaction) and the conversation's row marked as ending with a return.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from tests.customers.seeded import seed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-CHOOSING = {"cosmos": 8, "sql": 3, "redis": 4}  # per click that picks an item, reason, resolution or shipping
-FILING = {"cosmos": 8, "sql": 11, "redis": 6}  # the confirm click
+CHOOSING = {"cosmos": 8, "sql": 4, "redis": 4}  # per click that picks an item, reason, resolution or shipping
+FILING = {"cosmos": 8, "sql": 15, "redis": 6}  # the confirm click
 
 
 @pytest.fixture
