@@ -24,6 +24,7 @@ async def record_turn(
     dashboards with, which show it under the assistant's messages. When the step ``moved`` (or the thread had
     none yet), the conversation's row is told too (one statement, for insights' stalls); a turn that leaves the
     return where it was costs nothing more."""
+    step = step[:40]
     turn = await AssistantTurn.objects.acreate(
         thread_id=thread_id,
         customer_id=customer_id,
@@ -31,10 +32,10 @@ async def record_turn(
         fallback=report.fallback[:200],
         tool_calls=report.tool_calls[:MAX_TOOL_CALLS],
         item_ids=item_ids,
-        step=step[:40],
+        step=step,
     )
     if step and moved:
-        await Conversation.objects.filter(thread_id=thread_id).exclude(last_step=step[:40]).aupdate(last_step=step[:40])
+        await Conversation.objects.filter(thread_id=thread_id).exclude(last_step=step).aupdate(last_step=step)
     return {"type": "assistant.turn", "item_ids": item_ids, **turn.as_json()}
 
 

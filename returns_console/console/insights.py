@@ -89,10 +89,6 @@ def _proposals(period: Period) -> QuerySet[Proposal]:
     return Proposal.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
 
 
-def _cents(quote: dict[str, Any], key: str) -> int:
-    return int(quote.get(key) or 0)
-
-
 def _percentile(ordered: list[float], fraction: float) -> float | None:
     """Nearest-rank percentile of sorted values."""
     if not ordered:
@@ -240,30 +236,30 @@ def rejection_reasons(period: Period) -> Table:
     return Table(("message", "rejections"), [{"message": m, "rejections": n} for m, n in told.most_common(50)])
 
 
-OUTCOMES = (
-    "started",
-    "return filed",
-    "handed to a person",
-    "resolved by staff without a return",
-    "ended without a return",
-)
+_FILED = Q(return_filed_at__isnull=False)  # kept on the row when the return is filed (chat.receivers)
+_PERSON = ~Q(attention=Attention.NONE) | Q(mode="human")
+_RESOLVED = Q(status=ConversationStatus.RESOLVED)
+# How a conversation started in the period ended, each a condition on its row ("started": all of them).
+OUTCOMES: dict[str, Q] = {
+    "started": Q(),
+    "return filed": _FILED,
+    "handed to a person": _PERSON,
+    "resolved by staff without a return": _RESOLVED & ~_FILED,
+    "ended without a return": ~_FILED & ~_PERSON & ~_RESOLVED,
+}
+
+
+def _started(period: Period) -> QuerySet[Conversation]:
+    return Conversation.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
 
 
 def outcomes(period: Period) -> Table:
     """How conversations started in the period ended: with a return filed, with a person asked for, resolved by
     staff without a return, or with nothing filed (where customers give up)."""
-    filed, person, resolved = _FILED, _PERSON, Q(status=ConversationStatus.RESOLVED)
-    counted = _outcome_filters(period)["started"].aggregate(
-        started=Count("id"),
-        filed=Count("id", filter=filed),
-        person=Count("id", filter=person),
-        resolved=Count("id", filter=resolved & ~filed),
-        ended=Count("id", filter=~filed & ~person & ~resolved),
+    counted = _started(period).aggregate(  # one pass over the period's conversations
+        **{f"n{index}": Count("id", filter=when or None) for index, when in enumerate(OUTCOMES.values())}
     )
-    rows = [
-        {"outcome": outcome, "conversations": counted[key]}
-        for outcome, key in zip(OUTCOMES, ("started", "filed", "person", "resolved", "ended"), strict=True)
-    ]
+    rows = [{"outcome": outcome, "conversations": counted[f"n{index}"]} for index, outcome in enumerate(OUTCOMES)]
     return Table(("outcome", "conversations"), rows)
 
 
@@ -272,23 +268,22 @@ NO_STEP = "no step recorded"  # no assistant turn yet, or only turns from before
 
 def _stopped(period: Period) -> QuerySet[Conversation]:
     """Conversations started in the period with no return filed (each knows the step of its last turn)."""
-    return _outcome_filters(period)["started"].exclude(_FILED)
+    return _started(period).exclude(_FILED)
 
 
 def stalls(period: Period) -> Table:
     """Where conversations that filed no return stopped: the step of their last turn (choosing what to return,
     a reason, a resolution, shipping, or at an unconfirmed summary), and how many of them a person took."""
     counted = {
-        row["last_step"] or NO_STEP: row
+        row.pop("last_step") or NO_STEP: row
         for row in _stopped(period)
         .values("last_step")
         .annotate(conversations=Count("id"), handed_to_person=Count("id", filter=_PERSON))
     }
     order = [step.value for step in FlowStep if step is not FlowStep.FILED] + [NO_STEP]
     rows = [
-        {"step": step, "conversations": row["conversations"], "handed_to_person": row["handed_to_person"]}
+        {"step": step, **counted[step]}
         for step in sorted(counted, key=lambda step: order.index(step) if step in order else len(order))
-        for row in (counted[step],)
     ]
     return Table(("step", "conversations", "handed_to_person"), rows)
 
@@ -375,7 +370,7 @@ def _proposal_items(proposals: QuerySet[Proposal]) -> list[dict[str, Any]]:
             "state": p.state,
             "reason": p.reason,
             "resolution": p.resolution,
-            "amount_cents": _cents(p.quote, "refund_cents") + _cents(p.quote, "store_credit_cents"),
+            "amount_cents": p.total_cents,
             "filed_at": p.created_at.isoformat(),
         }
         for p in proposals.order_by("-created_at")[:MAX_DRILL]
@@ -395,23 +390,6 @@ def _conversation_items(threads: Iterable[str] | QuerySet[Any]) -> list[dict[str
         }
         for c in rows
     ]
-
-
-_FILED = Q(return_filed_at__isnull=False)  # kept on the row when the return is filed (chat.receivers)
-_PERSON = ~Q(attention=Attention.NONE) | Q(mode="human")
-
-
-def _outcome_filters(period: Period) -> dict[str, QuerySet[Conversation]]:
-    """Conversations started in the period, by how they ended (each a query: counted or listed by the database)."""
-    started = Conversation.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
-    resolved = Q(status=ConversationStatus.RESOLVED)
-    return {
-        "started": started,
-        "return filed": started.filter(_FILED),
-        "handed to a person": started.filter(_PERSON),
-        "resolved by staff without a return": started.filter(resolved).exclude(_FILED),
-        "ended without a return": started.exclude(_FILED).exclude(_PERSON).exclude(resolved),
-    }
 
 
 def drill(table: str, key: str, period: Period) -> list[dict[str, Any]]:
@@ -440,8 +418,10 @@ def drill(table: str, key: str, period: Period) -> list[dict[str, Any]]:
         )
         return _proposal_items(Proposal.objects.filter(pk__in=acted.values("proposal_id")))
     if table == "outcomes":
-        chosen = _outcome_filters(period).get(key)
-        return [] if chosen is None else _conversation_items(chosen.values_list("thread_id", flat=True)[:MAX_DRILL])
+        if key not in OUTCOMES:
+            return []
+        threads = _started(period).filter(OUTCOMES[key]).values_list("thread_id", flat=True)
+        return _conversation_items(threads[:MAX_DRILL])
     if table == "stalls":
         stopped = _stopped(period).filter(last_step="" if key == NO_STEP else key)
         return _conversation_items(stopped.values_list("thread_id", flat=True)[:MAX_DRILL])
