@@ -51,8 +51,9 @@ def bench_identity(index: int) -> tuple[str, str, str]:
     return f"BENCH-{index:05d}", f"bench{index}@example.com", f"ORD-8{index:05d}"
 
 
-async def seed_bench_customers(count: int) -> None:
-    """One customer and one delivered order per simulated customer, so every approval can really commit."""
+async def seed_bench_customers(count: int, units: int = 1) -> None:
+    """One customer and one delivered order (``units`` hubs) per simulated customer, so every approval can really
+    commit."""
     from customers.cosmos.repository import open_repository
     from customers.demo import PRODUCTS, DemoData, seed_demo_data
     from customers.domain import Customer, Order, OrderLine, Tier
@@ -62,7 +63,7 @@ async def seed_bench_customers(count: int) -> None:
     for index in range(count):
         customer_id, email, order_id = bench_identity(index)
         customers.append(Customer(customer_id, f"Bench Customer {index}", email, Tier.GOLD))
-        line = OrderLine("1", SKU, ITEM_NAME, PRICE, 1)
+        line = OrderLine("1", SKU, ITEM_NAME, PRICE, units)
         orders.append(Order(order_id, customer_id, now - timedelta(days=5), (now - timedelta(days=3)).date(), (line,)))
     async with open_repository() as repo:
         await seed_demo_data(repo, DemoData(tuple(PRODUCTS), tuple(customers), tuple(orders)))

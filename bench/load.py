@@ -5,9 +5,10 @@
 N customers (each their own account and order, seeded as bench/console.py seeds them) click through the path of a
 return (greeting, item, reason, resolution, shipping, confirm: 6 turns), paced like people (--think seconds between
 clicks), and start again in a new thread as soon as one is filed, for the whole --duration. M staff dashboards stay
-connected to /ws/console/ from a process of their own. The servers are laid out as `make run` lays them out: Daphne
-processes for pages and the chat, one of their own for the websockets, a Celery worker, Redis and the Cosmos
-emulator (started here unless REDIS_URL / COSMOS_ENDPOINT are set).
+connected to /ws/console/ from a process of their own, and an agent approves what waits in the queue every
+AGENT_PAUSE seconds through the console API (the worker commits it), as staff work a queue. The servers are laid
+out as `make run` lays them out: Daphne processes for pages and the chat, one of their own for the websockets, a
+Celery worker, Redis and the Cosmos emulator (started here unless REDIS_URL / COSMOS_ENDPOINT are set).
 
 Measured after a warm-up (--warmup, default a tenth of the run, 10-60 s), over the rest of the run:
 - throughput (turns completed per second) and the time to a turn's END, the last SSE byte (what the person
@@ -56,6 +57,8 @@ sys.path.insert(0, str(ROOT))
 
 MIRROR_SAMPLE = 4  # mirror lag is timed for the items whose id hashes to 0 modulo this
 TURN_TIMEOUT = 120.0
+UNITS_PER_ORDER = 10_000  # every customer returns a hub again and again: the approved ones must not run out
+AGENT_PAUSE = 2.0  # seconds between an agent's looks at the queue
 SIGN_IN_AT_ONCE = 4  # sign-ins in flight (the sign-in limiter counts attempts per address before judging them)
 
 
@@ -193,6 +196,7 @@ class Tally:
         self.turns: list[tuple[float, float, float, float]] = []
         self.errors: collections.Counter[str] = collections.Counter()
         self.returns = 0
+        self.approved = 0
         # sampled item id -> (turn started, received at, conversation, turn ended)
         self.received: dict[str, tuple[float, float, str, float]] = {}
 
@@ -283,6 +287,34 @@ async def customer_loop(
             except Exception as failed:
                 tally.errors[error_kind(failed)] += 1
             await pacing.read_answer()
+
+
+async def agent_loop(base: str, deadline: float, tally: Tally) -> None:
+    """An agent working the queue as customers file: each waiting proposal is approved through the console API
+    and committed by the worker, as staff would, so no customer piles up open requests for the same units."""
+    import aiohttp
+
+    from bench.console import staff_session
+
+    staff, headers = await staff_session(base)
+    try:
+        while time.perf_counter() < deadline:
+            try:
+                async with staff.get(f"{base}/console/api/proposals?state=proposed") as listed:
+                    waiting = (await listed.json())["proposals"]
+                for proposal in waiting:
+                    url = f"{base}/console/api/proposals/{proposal['id']}/approve"
+                    body = json.dumps({"version": proposal["version"]})
+                    async with staff.post(url, data=body, headers=headers) as approved:
+                        if approved.status == 200:
+                            tally.approved += 1
+                        else:
+                            tally.errors[f"approval HTTP {approved.status}"] += 1
+            except (TimeoutError, aiohttp.ClientError) as failed:
+                tally.errors[f"agent: {error_kind(failed)}"] += 1
+            await asyncio.sleep(AGENT_PAUSE)
+    finally:
+        await staff.close()
 
 
 async def floor_loop(url: str, pacing: Any, deadline: float, ends: list[tuple[float, float]]) -> None:
@@ -403,6 +435,7 @@ async def run(args: argparse.Namespace, base: str, sockets: str, floor: str, env
         asyncio.create_task(customer_loop(index, base, pacing, deadline, tally, sign_ins))
         for index in range(args.customers)
     ]
+    tasks.append(asyncio.create_task(agent_loop(base, deadline, tally)))
     tasks += [
         asyncio.create_task(floor_loop(floor + "/", pacing, deadline, floor_ends)) for _ in range(args.floor_clients)
     ]
@@ -499,7 +532,7 @@ def report(args: argparse.Namespace, row: dict, watched: list[Watched]) -> tuple
         + f"; 1 worker; {row['cores']} cores"
         + ("; web processes under cProfile" if args.profile else ""),
         f"  turns completed {row['completed']} = {row['completed'] / row['window']:.1f} turns/s;"
-        f" returns filed (whole run) {tally.returns}",
+        f" returns filed (whole run) {tally.returns}, approved by an agent {tally.approved}",
         f"  turn end (last SSE byte)   p50 {end_p50:8.1f} ms  p90 {ms(ends, 0.9):8.1f} ms  p99 {end_p99:8.1f} ms"
         f"  ({row['measured']} turns started in the window)",
         f"  turn first byte            p50 {ms(row['firsts'], 0.5):8.1f} ms  p90 {ms(row['firsts'], 0.9):8.1f} ms"
@@ -607,7 +640,7 @@ def main() -> int:
             import django
 
             django.setup()
-            asyncio.run(seed_bench_customers(args.customers))
+            asyncio.run(seed_bench_customers(args.customers, units=UNITS_PER_ORDER))
             port, floor_port = devstack.free_port(), devstack.free_port()
             socket_port = devstack.free_port() if args.socket_processes else port
             if args.socket_processes:

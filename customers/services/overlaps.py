@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 
 from customers.cosmos.repository import CosmosRepository
 from customers.errors import NotReturnable
@@ -22,21 +24,44 @@ def _wanted(proposal: Proposal) -> dict[str, int]:
     return {line["sku"]: int(line["quantity"]) for line in proposal.lines}
 
 
+def _open_of(customer_id: str, order_id: str) -> QuerySet[Proposal]:
+    return Proposal.objects.filter(customer_id=customer_id, order_id=order_id, state__in=OPEN)
+
+
+def _overlap(wanted: Mapping[str, int], theirs: Mapping[str, int], returnable: Mapping[str, int]) -> bool:
+    return any(sku in theirs and wanted[sku] + theirs[sku] > returnable.get(sku, 0) for sku in wanted)
+
+
+def ensure_room_for(customer_id: str, order_id: str, wanted: Mapping[str, int], returnable: Mapping[str, int]) -> None:
+    """Before filing: a request may share its units with at most ``OVERLAPPING_REQUESTS_ALLOWED`` open ones.
+
+    A second request for the same units (another tab, a changed mind) is fine: staff see both linked. Beyond
+    that, only one of them can ever go ahead, each one more is a card for staff to decline, and linking it
+    touches every earlier one: a customer filing again and again would flood the queue and slow every filing.
+    """
+    found = [
+        other.pk
+        for other in _open_of(customer_id, order_id).only("pk", "lines")
+        if _overlap(wanted, _wanted(other), returnable)
+    ]
+    if len(found) > settings.OVERLAPPING_REQUESTS_ALLOWED:
+        numbers = ", ".join(f"#{pk}" for pk in sorted(found))
+        raise NotReturnable(
+            f"you already have requests waiting for these items ({numbers}). Only one of them can go ahead, "
+            "so our team will decide on those first."
+        )
+
+
 @transaction.atomic
 def mark_overlaps(proposal: Proposal, returnable: Mapping[str, int]) -> list[int]:
     """Link ``proposal`` with every other open proposal of the customer for units of the same order line
     when, together, they ask for more than is returnable (``returnable``: SKU -> units left when it was filed).
     Returns the ids it overlaps with; both sides record each other."""
     wanted = _wanted(proposal)
-    others = (
-        Proposal.objects.select_for_update()
-        .filter(customer_id=proposal.customer_id, order_id=proposal.order_id, state__in=OPEN)
-        .exclude(pk=proposal.pk)
-    )
+    others = _open_of(proposal.customer_id, proposal.order_id).select_for_update().exclude(pk=proposal.pk)
     found = []
     for other in others:
-        theirs = _wanted(other)
-        if any(sku in theirs and wanted[sku] + theirs[sku] > returnable.get(sku, 0) for sku in wanted):
+        if _overlap(wanted, _wanted(other), returnable):
             found.append(other.pk)
             if proposal.pk not in other.overlaps:
                 other.overlaps = [*other.overlaps, proposal.pk]

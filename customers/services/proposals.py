@@ -13,7 +13,7 @@ from customers.models import Proposal
 from customers.policy import ReturnPolicy
 from customers.services import decisions
 from customers.services.assessment import Assessment, CustomerOverview, Selection, assess
-from customers.services.overlaps import mark_overlaps
+from customers.services.overlaps import ensure_room_for, mark_overlaps
 from customers.signals import proposal_filed
 
 
@@ -80,6 +80,9 @@ async def file_proposal(
     ).afirst()
     if existing:
         return existing
+    returnable = {view.line.sku: view.line.returnable_quantity for view, _ in assessment.lines}
+    wanted = {line["sku"]: line["quantity"] for line in lines}
+    await sync_to_async(ensure_room_for)(overview.customer.customer_id, request.order_id, wanted, returnable)
     try:
         proposal = await Proposal.objects.acreate(
             customer_id=overview.customer.customer_id,
@@ -98,7 +101,6 @@ async def file_proposal(
     except IntegrityError:
         # A second click raced the first one in: theirs is the proposal.
         return await Proposal.objects.aget(thread_id=request.thread_id, submission_key=request.submission_key)
-    returnable = {view.line.sku: view.line.returnable_quantity for view, _ in assessment.lines}
     overlapping = await sync_to_async(mark_overlaps)(proposal, returnable)
     await proposal_filed.asend(sender=Proposal, proposal=proposal)
     if overlapping:

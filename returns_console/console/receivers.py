@@ -60,10 +60,10 @@ async def _proposal_filed(sender: Any, proposal: Proposal, **_: Any) -> None:
 def _proposal_changed(sender: Any, proposal: Proposal, action: str, **_: Any) -> None:
     """Sent from sync code (API views, the worker) after the change committed."""
     fresh = Proposal.objects.select_related("decided_by", "decided_by_rule", "escalated_by").get(pk=proposal.pk)
-    events.publish_sync(
-        proposal.thread_id,
-        {"kind": "proposal", "action": action, "proposal": proposal_json(fresh), "row": row_for(proposal.thread_id)},
-    )
+    event = {"kind": "proposal", "action": action, "proposal": proposal_json(fresh)}
+    if action != "overlap":  # a link between two requests changes nothing on the conversation's row
+        event["row"] = row_for(proposal.thread_id)
+    events.publish_sync(proposal.thread_id, event)
 
 
 def _note_written(sender: Any, note: ConversationNote, **_: Any) -> None:

@@ -5,8 +5,8 @@ about a quarter of it). Today a click is: Cosmos 2 point reads (the thread, the 
 the customer's orders and their products + 3 writes (answer, widget, thread state); the database 4 (the
 conversation, what the click meant for the staff transcript, the turn's record, and the step the return moved
 to on the conversation's row, which insights read); Redis 4 (session, rate limit, the feed's numbering, its
-publish). Filing the proposal (confirm) adds its checks, its row and auto-approval
-rules in two transactions, and its own feed event; for insights, the proposal's line rows (saved with it in one
+publish). Filing the proposal (confirm) adds its checks (one: the customer's open requests for the same
+units), its row and auto-approval rules in two transactions, and its own feed event; for insights, the proposal's line rows (saved with it in one
 transaction) and the conversation's row marked as ending with a return.
 """
 
@@ -26,7 +26,7 @@ from tests.customers.seeded import seed
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CHOOSING = {"cosmos": 8, "sql": 4, "redis": 4}  # per click that picks an item, reason, resolution or shipping
-FILING = {"cosmos": 8, "sql": 15, "redis": 6}  # the confirm click
+FILING = {"cosmos": 8, "sql": 16, "redis": 6}  # the confirm click
 
 
 @pytest.fixture

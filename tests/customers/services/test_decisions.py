@@ -281,6 +281,40 @@ async def test_overlapping_proposals_are_linked_and_the_second_approval_is_refus
     assert emitted == []
 
 
+async def test_a_third_request_for_the_same_units_is_refused_until_one_is_decided(seeded, emitted):
+    """Two open requests may share units (two tabs, a changed mind); a third for the same units could never go
+    ahead, and filing again and again would flood the queue and make every filing link all the earlier ones.
+    It is refused with the requests it would join; other items, and a retried submission, still go through."""
+    from customers.clock import store_today
+    from customers.errors import NotReturnable
+    from customers.services.assessment import Selection, customer_overview
+    from customers.services.proposals import ProposalRequest, file_proposal
+
+    first = await file_seed_proposal(seeded, quantity=2)
+    second = await file_seed_proposal(seeded, quantity=1)
+    with pytest.raises(NotReturnable, match=rf"requests waiting for these items \(#{first.pk}, #{second.pk}\)"):
+        await file_seed_proposal(seeded, quantity=2)  # Robert has two hubs: 2 + 2 and 2 + 1 are both too many
+    assert await Proposal.objects.acount() == 2
+    assert (await file_seed_proposal(seeded, sku="CBL-USBC-6FT-3PK")).overlaps == []
+
+    retried = ProposalRequest(
+        second.thread_id,
+        second.submission_key,
+        second.order_id,
+        (Selection("HUB-SMART-2", 1),),
+        Reason.DAMAGED,
+        Resolution.STORE_CREDIT,
+        Shipping.PREPAID_LABEL,
+    )
+    overview = await customer_overview(seeded, "CUST-1001", DEFAULT_POLICY, store_today())
+    assert (await file_proposal(overview, retried, DEFAULT_POLICY)).pk == second.pk
+
+    agent = await _staff("agent")
+    await sync_to_async(decisions.reject)(proposal_id=first.pk, user=agent, version=1, message="Filed twice")
+    third = await file_seed_proposal(seeded, quantity=2)
+    assert (await Proposal.objects.aget(pk=third.pk)).overlaps == [second.pk]
+
+
 async def test_the_sweep_leaves_a_backlog_alone(seeded, emitted, settings):
     """Approvals waiting behind as many queued messages are late, not lost: sending again would grow the queue."""
     from datetime import timedelta
