@@ -616,6 +616,15 @@ def _compare(proposal: Proposal, expected: ExpectedProposal) -> None:
         raise Failed(f"proposal #{proposal.pk}: " + "; ".join(differences))
 
 
+async def _set_aside(thread_id: str) -> None:
+    """A scenario's requests still waiting are rejected, as staff would, in the run's throwaway database: each
+    scenario's customer starts as the demo does, with nothing waiting (a customer may hold only
+    OVERLAPPING_REQUESTS_ALLOWED + 1 open requests for the same units, and scenarios share the demo customers)."""
+    await Proposal.objects.filter(thread_id=thread_id, state=ProposalState.PROPOSED).aupdate(
+        state=ProposalState.REJECTED
+    )
+
+
 async def run_scenario(scenario: Scenario, engine: str) -> Result:
     """Run one scenario and say whether it passed and, if not, the first thing that went wrong."""
     run = _Run(scenario, engine)
@@ -636,6 +645,8 @@ async def run_scenario(scenario: Scenario, engine: str) -> Result:
         )
     finally:
         proposal_changed.disconnect(dispatch_uid=f"simulation-{id(run)}")
+        if run.customer and run.customer.thread_id:
+            await _set_aside(run.customer.thread_id)
     thread = run.customer.thread_id if run.customer else None
     return Result(scenario.name, engine, run.used, scenario.max_turns, True, "", time.monotonic() - started, thread)
 

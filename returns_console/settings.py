@@ -320,6 +320,9 @@ CHAT_THREAD_MAX_TURNS = env_int("CHAT_THREAD_MAX_TURNS", 300, minimum=10)
 # Per-customer token bucket on /chatkit: a burst of CHAT_RATE_BURST requests, refilled at CHAT_RATE_PER_MINUTE.
 CHAT_RATE_BURST = env_int("CHAT_RATE_BURST", 20, minimum=1)
 CHAT_RATE_PER_MINUTE = env_int("CHAT_RATE_PER_MINUTE", 40, minimum=1)
+# The chat shows choices from copies of a customer and of catalog products read at most this long ago (0: never);
+# orders are always read, and filing reads everything afresh.
+REFERENCE_DATA_MAX_AGE_SECONDS = env_int("REFERENCE_DATA_MAX_AGE_SECONDS", 60, minimum=0)
 # Open return requests a new one may share units with (customers/services/overlaps.py): one more is refused.
 OVERLAPPING_REQUESTS_ALLOWED = env_int("OVERLAPPING_REQUESTS_ALLOWED", 1, minimum=0)
 

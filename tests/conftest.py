@@ -134,10 +134,13 @@ def _cache_on_test_redis(settings, redis_url: str) -> None:  # type: ignore[no-u
 
 @pytest.fixture(autouse=True)
 def _fresh_policy_cache() -> None:
-    """Each test's database holds its own policy rows; never let one test see another's cached policy."""
+    """Each test's database holds its own policy rows and catalog; never let one test see another's cached
+    policy, customers or products."""
+    from customers.cosmos.repository import forget_reference_data
     from customers.selectors.policy import forget_cached_policy
 
     forget_cached_policy()
+    forget_reference_data()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from chatkit.store import Store
 from chatkit.types import ThreadMetadata, ThreadStreamEvent, UserMessageItem
+from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -95,7 +96,9 @@ class GuidedEngine:
         yield out.progress(_("Looking up your orders…"))
         repo = await loop_repository()
         policy = await aactive_policy()
-        overview = await customer_overview(repo, context.customer_id, policy, store_today())
+        # Choices may be shown from copies of the customer and catalog; a confirm click files, so it reads all.
+        max_age = 0.0 if action and action[0] == Actions.CONFIRM else settings.REFERENCE_DATA_MAX_AGE_SECONDS
+        overview = await customer_overview(repo, context.customer_id, policy, store_today(), reference_max_age=max_age)
         await conversations.describe_customer(
             conversation, overview.customer, [line.order.order_id for line in overview.lines]
         )
@@ -492,6 +495,10 @@ class _Turn:
             resolution=flow.resolution,
             shipping=flow.shipping,
         )
+        if not self.overview.fresh:  # a confirmation typed in words: assess the proposal on what is true now
+            self.overview = await customer_overview(
+                await loop_repository(), self.context.customer_id, self.policy, store_today()
+            )
         try:
             proposal = await file_proposal(
                 self.overview, request, self.policy, assistant_mode=self.conversation.mode == ConversationMode.ASSISTANT

@@ -9,6 +9,8 @@ Containers (created if missing):
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -32,6 +34,16 @@ PRODUCTS = "products"
 LOOKUPS = "lookups"
 
 CONTAINERS: dict[str, str] = {CUSTOMER_DATA: "/customer_id", PRODUCTS: "/sku", LOOKUPS: "/id"}
+
+# Customers and products as last read, for callers that accept them up to some seconds old (the chat's turns:
+# two of a click's Cosmos requests). Orders, returns and the ledger are never kept: they change with every
+# commit, in another process. (database, kind, id) -> (read at, value); None for a SKU not in the catalog.
+_reference: OrderedDict[tuple[str, str, str], tuple[float, Any]] = OrderedDict()
+REFERENCE_ENTRIES = 20_000
+
+
+def forget_reference_data() -> None:
+    _reference.clear()
 
 
 def email_key(email: str) -> str:
@@ -83,9 +95,27 @@ class CosmosRepository:
         )
         return [item async for item in items]
 
-    async def get_customer(self, customer_id: str) -> Customer:
-        doc = await self._customer_document(customer_id, customer_id, docs.CUSTOMER, "Customer")
-        return docs.customer_from_document(doc)
+    def _kept(self, kind: str, key: str, max_age: float) -> tuple[bool, Any]:
+        """(found, value) from the reference cache when it was read at most ``max_age`` seconds ago."""
+        hit = _reference.get((self.database.id, kind, key)) if max_age > 0 else None
+        if hit is None or time.monotonic() - hit[0] > max_age:
+            return False, None
+        return True, hit[1]
+
+    def _keep(self, kind: str, key: str, value: Any) -> None:
+        _reference[(self.database.id, kind, key)] = (time.monotonic(), value)
+        _reference.move_to_end((self.database.id, kind, key))
+        while len(_reference) > REFERENCE_ENTRIES:
+            _reference.popitem(last=False)
+
+    async def get_customer(self, customer_id: str, *, max_age: float = 0.0) -> Customer:
+        """``max_age``: a copy read that many seconds ago will do (a customer's name and tier rarely change)."""
+        found, customer = self._kept("customer", customer_id, max_age)
+        if not found:
+            doc = await self._customer_document(customer_id, customer_id, docs.CUSTOMER, "Customer")
+            customer = docs.customer_from_document(doc)
+            self._keep("customer", customer_id, customer)
+        return customer
 
     async def customer_id_for_email(self, email: str) -> str:
         doc = await self._point_read(self.lookups, email_key(email), email_key(email), "Customer with email")
@@ -135,13 +165,24 @@ class CosmosRepository:
         """The whole catalog (for pushing it to a search index)."""
         return [docs.product_from_document(doc) async for doc in self.products.query_items("SELECT * FROM c")]
 
-    async def get_products(self, skus: Sequence[str]) -> dict[str, Product]:
-        """One batched point read for many SKUs; SKUs that do not exist are simply absent from the result."""
-        unique = list(dict.fromkeys(skus))
-        if not unique:
-            return {}
-        found = await self.products.read_items(items=[(sku, sku) for sku in unique])
-        return {doc["sku"]: docs.product_from_document(doc) for doc in found}
+    async def get_products(self, skus: Sequence[str], *, max_age: float = 0.0) -> dict[str, Product]:
+        """One batched point read for many SKUs; SKUs that do not exist are simply absent from the result.
+        ``max_age``: copies read that many seconds ago will do (the catalog rarely changes)."""
+        products: dict[str, Product | None] = {}
+        for sku in dict.fromkeys(skus):
+            found, product = self._kept("product", sku, max_age)
+            if found:
+                products[sku] = product
+        missing = [sku for sku in dict.fromkeys(skus) if sku not in products]
+        if missing:
+            read = {
+                doc["sku"]: docs.product_from_document(doc)
+                for doc in await self.products.read_items(items=[(sku, sku) for sku in missing])
+            }
+            for sku in missing:
+                products[sku] = read.get(sku)
+                self._keep("product", sku, products[sku])
+        return {sku: product for sku, product in products.items() if product is not None}
 
     # --- writes ---------------------------------------------------------------------------------
     async def create_if_missing(self, container: ContainerProxy, doc: dict[str, Any]) -> bool:

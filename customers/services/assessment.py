@@ -29,6 +29,7 @@ class LineView:
 class CustomerOverview:
     customer: Customer
     lines: tuple[LineView, ...]
+    fresh: bool = True  # False: the customer and products may be copies up to some seconds old
 
     def line(self, order_id: str, sku: str) -> LineView | None:
         return next((v for v in self.lines if v.order.order_id == order_id and v.line.sku == sku), None)
@@ -49,12 +50,18 @@ class Assessment:
 
 
 async def customer_overview(
-    repo: CosmosRepository, customer_id: str, policy: ReturnPolicy, today: date
+    repo: CosmosRepository, customer_id: str, policy: ReturnPolicy, today: date, *, reference_max_age: float = 0.0
 ) -> CustomerOverview:
-    """Every line of every order of the customer, newest order first, each with its eligibility."""
-    customer = await repo.get_customer(customer_id)
+    """Every line of every order of the customer, newest order first, each with its eligibility.
+
+    Orders are always read now (a commit in another process changes what is left to return); the customer and
+    the products may be copies up to ``reference_max_age`` seconds old, which is fine for showing choices but
+    not for filing: a proposal is assessed on a fresh overview."""
+    customer = await repo.get_customer(customer_id, max_age=reference_max_age)
     orders = sorted(await repo.list_orders(customer_id), key=lambda order: order.ordered_at, reverse=True)
-    products = await repo.get_products([line.sku for order in orders for line in order.lines])
+    products = await repo.get_products(
+        [line.sku for order in orders for line in order.lines], max_age=reference_max_age
+    )
     lines = tuple(
         LineView(
             order, line, products.get(line.sku), check_eligibility(order, line, products.get(line.sku), today, policy)
@@ -62,7 +69,7 @@ async def customer_overview(
         for order in orders
         for line in order.lines
     )
-    return CustomerOverview(customer, lines)
+    return CustomerOverview(customer, lines, fresh=reference_max_age <= 0)
 
 
 def assess(

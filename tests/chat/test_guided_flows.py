@@ -166,6 +166,25 @@ async def test_quantity_is_changed_in_the_summary(chat):
     assert (await _proposal()).lines[0]["quantity"] == 2
 
 
+@pytest.mark.parametrize("confirm", ["typed", "clicked"])
+async def test_a_return_is_filed_on_the_catalog_as_it_is_now_not_on_the_copy_its_choices_came_from(
+    chat, repo, confirm
+):
+    """Choices are shown from copies of the customer and products (REFERENCE_DATA_MAX_AGE_SECONDS); filing
+    reads them afresh, so an item that became final sale a moment ago is not filed."""
+    from dataclasses import replace
+
+    from customers.cosmos import documents as docs
+
+    await chat.say("return the hub, damaged, store credit, prepaid label")
+    assert chat.widget_keys() == ["summary"]
+    hub = await repo.get_product("HUB-SMART-2")
+    await repo.upsert(repo.products, docs.product_document(replace(hub, final_sale=True)))
+    await (chat.say("confirm") if confirm == "typed" else chat.click(Actions.CONFIRM, {}))
+    assert "can't submit this return" in chat.text()
+    assert await Proposal.objects.acount() == 0
+
+
 async def test_single_unit_lines_show_no_stepper(chat):
     await chat.say("return the cable, damaged, refund, drop off")
     assert chat.widget_keys() == ["summary"]

@@ -79,3 +79,30 @@ async def test_get_products_skips_unknown_skus(repo: CosmosRepository):
     await seed(repo)
     products = await repo.get_products(["HUB-SMART-2", "NOPE-1", "HUB-SMART-2"])
     assert list(products) == ["HUB-SMART-2"] and products["HUB-SMART-2"].return_window_days == 45
+
+
+async def test_customers_and_products_are_read_again_once_older_than_the_caller_accepts(repo: CosmosRepository):
+    """The chat accepts copies of a customer and of products read up to some seconds ago (two of a click's Cosmos
+    requests); a caller asking for max_age 0 always reads, and what it reads replaces the copy."""
+    import asyncio
+    from dataclasses import replace
+
+    from customers.cosmos import documents as docs
+    from customers.domain import Tier
+
+    await seed(repo)
+    robert = await repo.get_customer("CUST-1001", max_age=60)
+    hub = (await repo.get_products(["HUB-SMART-2", "NOPE-1"], max_age=60))["HUB-SMART-2"]
+    await repo.upsert(repo.customer_data, docs.customer_document(replace(robert, tier=Tier.SILVER)))
+    await repo.upsert(repo.products, docs.product_document(replace(hub, final_sale=True)))
+
+    assert (await repo.get_customer("CUST-1001", max_age=60)).tier == robert.tier  # the copy
+    assert list(await repo.get_products(["HUB-SMART-2", "NOPE-1"], max_age=60)) == ["HUB-SMART-2"]
+    assert (await repo.get_products(["HUB-SMART-2"], max_age=60))["HUB-SMART-2"].final_sale is False
+    assert (await repo.get_customer("CUST-1001")).tier == Tier.SILVER  # read now
+    assert (await repo.get_products(["HUB-SMART-2"]))["HUB-SMART-2"].final_sale is True
+    assert (await repo.get_customer("CUST-1001", max_age=60)).tier == Tier.SILVER  # the copy is the new read
+    assert (await repo.get_products(["HUB-SMART-2"], max_age=60))["HUB-SMART-2"].final_sale is True
+    await repo.upsert(repo.customer_data, docs.customer_document(replace(robert, tier=Tier.GOLD)))
+    await asyncio.sleep(0.01)
+    assert (await repo.get_customer("CUST-1001", max_age=0.005)).tier == Tier.GOLD  # the copy is too old
