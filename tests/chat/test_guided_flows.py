@@ -167,9 +167,7 @@ async def test_quantity_is_changed_in_the_summary(chat):
 
 
 @pytest.mark.parametrize("confirm", ["typed", "clicked"])
-async def test_a_return_is_filed_on_the_catalog_as_it_is_now_not_on_the_copy_its_choices_came_from(
-    chat, repo, confirm
-):
+async def test_a_return_is_filed_on_the_catalog_as_it_is_now_not_on_the_copy_its_choices_came_from(chat, repo, confirm):
     """Choices are shown from copies of the customer and products (REFERENCE_DATA_MAX_AGE_SECONDS); filing
     reads them afresh, so an item that became final sale a moment ago is not filed."""
     from dataclasses import replace

@@ -1,13 +1,13 @@
 """What one click of a return costs in round trips, pinned so that a change adding one shows up here.
 
 A turn's CPU is mostly the round trips it makes (bench/load.py --profile: the Cosmos SDK's HTTP stack alone is
-about a quarter of it). Today a click is: Cosmos 2 point reads (the thread, the clicked widget) + the customer's orders
-(the customer and the products are copies read up to REFERENCE_DATA_MAX_AGE_SECONDS ago; the confirm click reads
-them afresh, 2 more) + 3 writes (answer, widget, thread state); the database 4 (the
-conversation, what the click meant for the staff transcript, the turn's record, and the step the return moved
-to on the conversation's row, which insights read); Redis 4 (session, rate limit, the feed's numbering, its
-publish). Filing the proposal (confirm) adds its checks (one: the customer's open requests for the same
-units), its row and auto-approval rules in two transactions, and its own feed event; for insights, the proposal's line rows (saved with it in one
+about a quarter of it). Today a click is: Cosmos 2 point reads (the thread, the clicked widget) + the customer's
+orders (the customer and the products are copies read up to REFERENCE_DATA_MAX_AGE_SECONDS ago; the confirm click
+reads them afresh, 2 more) + 3 writes (answer, widget, thread state); the database 4 (the conversation, what the
+click meant for the staff transcript, the turn's record, and the step the return moved to on the conversation's
+row, which insights read); Redis 4 (session, rate limit, the feed's numbering, its publish). Filing the proposal
+(confirm) adds its checks (one: the customer's open requests for the same units), its row and auto-approval rules
+in two transactions, and its own feed event; for insights, the proposal's line rows (saved with it in one
 transaction) and the conversation's row marked as ending with a return.
 """
 
