@@ -183,6 +183,24 @@ async def test_a_return_is_filed_on_the_catalog_as_it_is_now_not_on_the_copy_its
     assert await Proposal.objects.acount() == 0
 
 
+async def test_a_third_tab_asking_for_the_same_hubs_is_told_which_requests_wait(chat):
+    """Two requests for the same units may wait side by side (staff see them linked); the third is refused in
+    words the customer can act on, and nothing is filed."""
+    tabs = [chat, await Conversation.sign_in(), await Conversation.sign_in()]
+    for tab in tabs:
+        await tab.say("return both hubs from ORD-79001, damaged, store credit, prepaid label")
+        assert tab.widget_keys() == ["summary"]
+    await tabs[0].say("confirm")
+    await tabs[1].say("confirm")
+    first, second = [p async for p in Proposal.objects.order_by("pk")]
+    await tabs[2].say("confirm")
+    assert (
+        f"can't submit this return: you already have requests waiting for these items (#{first.pk}, #{second.pk})"
+        in tabs[2].text()
+    )
+    assert await Proposal.objects.acount() == 2
+
+
 async def test_single_unit_lines_show_no_stepper(chat):
     await chat.say("return the cable, damaged, refund, drop off")
     assert chat.widget_keys() == ["summary"]
