@@ -103,8 +103,9 @@ class CosmosRepository:
         return True, hit[1]
 
     def _keep(self, kind: str, key: str, value: Any) -> None:
-        _reference[(self.database.id, kind, key)] = (time.monotonic(), value)
-        _reference.move_to_end((self.database.id, kind, key))
+        kept = (self.database.id, kind, key)
+        _reference[kept] = (time.monotonic(), value)
+        _reference.move_to_end(kept)
         while len(_reference) > REFERENCE_ENTRIES:
             _reference.popitem(last=False)
 
@@ -169,11 +170,13 @@ class CosmosRepository:
         """One batched point read for many SKUs; SKUs that do not exist are simply absent from the result.
         ``max_age``: copies read that many seconds ago will do (the catalog rarely changes)."""
         products: dict[str, Product | None] = {}
+        missing: list[str] = []
         for sku in dict.fromkeys(skus):
             found, product = self._kept("product", sku, max_age)
             if found:
                 products[sku] = product
-        missing = [sku for sku in dict.fromkeys(skus) if sku not in products]
+            else:
+                missing.append(sku)
         if missing:
             read = {
                 doc["sku"]: docs.product_from_document(doc)

@@ -6,7 +6,8 @@ Whichever commits first takes the units; the other must not reach the queue only
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -20,8 +21,13 @@ from customers.services.commit_progress import announce
 OPEN = (ProposalState.PROPOSED, ProposalState.APPROVED, ProposalState.COMMITTING)
 
 
+def units_by_sku(lines: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Units asked for per SKU, from lines as a proposal stores them."""
+    return {line["sku"]: int(line["quantity"]) for line in lines}
+
+
 def _wanted(proposal: Proposal) -> dict[str, int]:
-    return {line["sku"]: int(line["quantity"]) for line in proposal.lines}
+    return units_by_sku(proposal.lines)
 
 
 def _open_of(customer_id: str, order_id: str) -> QuerySet[Proposal]:

@@ -13,7 +13,7 @@ from customers.models import Proposal
 from customers.policy import ReturnPolicy
 from customers.services import decisions
 from customers.services.assessment import Assessment, CustomerOverview, Selection, assess
-from customers.services.overlaps import ensure_room_for, mark_overlaps
+from customers.services.overlaps import ensure_room_for, mark_overlaps, units_by_sku
 from customers.signals import proposal_filed
 
 
@@ -81,7 +81,7 @@ async def file_proposal(
     if existing:
         return existing
     returnable = {view.line.sku: view.line.returnable_quantity for view, _ in assessment.lines}
-    wanted = {line["sku"]: line["quantity"] for line in lines}
+    wanted = units_by_sku(lines)
     await sync_to_async(ensure_room_for)(overview.customer.customer_id, request.order_id, wanted, returnable)
     try:
         proposal = await Proposal.objects.acreate(
