@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from customers.cosmos.repository import CosmosRepository
@@ -19,6 +19,7 @@ from customers.models import Proposal, ProposalState
 from customers.services.commit_progress import announce
 
 OPEN = (ProposalState.PROPOSED, ProposalState.APPROVED, ProposalState.COMMITTING)
+FILING_LOCK_SPACE = 1_310_001  # first key of the PostgreSQL advisory lock a customer's filings take turns on
 
 
 def units_by_sku(lines: Sequence[Mapping[str, Any]]) -> dict[str, int]:
@@ -38,45 +39,49 @@ def _overlap(wanted: Mapping[str, int], theirs: Mapping[str, int], returnable: M
     return any(sku in theirs and wanted[sku] + theirs[sku] > returnable.get(sku, 0) for sku in wanted)
 
 
-def ensure_room_for(customer_id: str, order_id: str, wanted: Mapping[str, int], returnable: Mapping[str, int]) -> None:
-    """Before filing: a request may share its units with at most ``OVERLAPPING_REQUESTS_ALLOWED`` open ones.
+def _take_turn(customer_id: str) -> None:
+    """Hold the customer's filing lock until the transaction ends, so two tabs filing at once are counted one
+    after the other. SQLite needs nothing: its transactions here are IMMEDIATE, one writer at a time."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [FILING_LOCK_SPACE, customer_id])
 
-    A second request for the same units (another tab, a changed mind) is fine: staff see both linked. Beyond
-    that, only one of them can ever go ahead, each one more is a card for staff to decline, and linking it
-    touches every earlier one: a customer filing again and again would flood the queue and slow every filing.
+
+@transaction.atomic
+def create_within_cap(fields: Mapping[str, Any], returnable: Mapping[str, int]) -> tuple[Proposal, bool]:
+    """Store a new proposal (``fields``: its model fields) unless its submission is already filed, linked with
+    the customer's open proposals for units of the same order line when together they ask for more than is
+    returnable (``returnable``: SKU -> units left when it was filed). Returns the proposal and whether it is new.
+
+    A request may share its units with at most ``OVERLAPPING_REQUESTS_ALLOWED`` open ones: a second one (another
+    tab, a changed mind) is fine, staff see both linked; beyond that only one of them can ever go ahead, each one
+    more is a card for staff to decline, and linking it touches every earlier one, so a customer filing again
+    and again would flood the queue. Checking, creating and linking happen under the customer's lock: filings
+    sent at once cannot all pass the check before any of them is stored.
     """
-    found = [
-        other.pk
-        for other in _open_of(customer_id, order_id).only("pk", "lines")
+    customer_id, order_id = fields["customer_id"], fields["order_id"]
+    _take_turn(customer_id)
+    filed = Proposal.objects.filter(thread_id=fields["thread_id"], submission_key=fields["submission_key"]).first()
+    if filed is not None:
+        return filed, False
+    wanted = units_by_sku(fields["lines"])
+    others = [
+        other
+        for other in _open_of(customer_id, order_id).select_for_update()
         if _overlap(wanted, _wanted(other), returnable)
     ]
-    if len(found) > settings.OVERLAPPING_REQUESTS_ALLOWED:
-        numbers = ", ".join(f"#{pk}" for pk in sorted(found))
+    if len(others) > settings.OVERLAPPING_REQUESTS_ALLOWED:
+        numbers = ", ".join(f"#{other.pk}" for other in sorted(others, key=lambda other: other.pk))
         raise NotReturnable(
             f"you already have requests waiting for these items ({numbers}). Only one of them can go ahead, "
             "so our team will decide on those first."
         )
-
-
-@transaction.atomic
-def mark_overlaps(proposal: Proposal, returnable: Mapping[str, int]) -> list[int]:
-    """Link ``proposal`` with every other open proposal of the customer for units of the same order line
-    when, together, they ask for more than is returnable (``returnable``: SKU -> units left when it was filed).
-    Returns the ids it overlaps with; both sides record each other."""
-    wanted = _wanted(proposal)
-    others = _open_of(proposal.customer_id, proposal.order_id).select_for_update().exclude(pk=proposal.pk)
-    found = []
+    proposal = Proposal.objects.create(**fields, overlaps=sorted(other.pk for other in others))
     for other in others:
-        if _overlap(wanted, _wanted(other), returnable):
-            found.append(other.pk)
-            if proposal.pk not in other.overlaps:
-                other.overlaps = [*other.overlaps, proposal.pk]
-                other.save(update_fields=["overlaps"])
-                announce(other, "overlap")
-    if found:
-        proposal.overlaps = sorted({*proposal.overlaps, *found})
-        proposal.save(update_fields=["overlaps"])
-    return found
+        other.overlaps = [*other.overlaps, proposal.pk]
+        other.save(update_fields=["overlaps"])
+        announce(other, "overlap")
+    return proposal, True
 
 
 async def ensure_still_returnable(repo: CosmosRepository, proposal: Proposal) -> None:

@@ -13,7 +13,7 @@ from customers.models import Proposal
 from customers.policy import ReturnPolicy
 from customers.services import decisions
 from customers.services.assessment import Assessment, CustomerOverview, Selection, assess
-from customers.services.overlaps import ensure_room_for, mark_overlaps, units_by_sku
+from customers.services.overlaps import create_within_cap
 from customers.signals import proposal_filed
 
 
@@ -75,35 +75,30 @@ async def file_proposal(
         ],
         "policy": policy.as_evidence(),
     }
-    existing = await Proposal.objects.filter(
-        thread_id=request.thread_id, submission_key=request.submission_key
-    ).afirst()
-    if existing:
-        return existing
     returnable = {view.line.sku: view.line.returnable_quantity for view, _ in assessment.lines}
-    wanted = units_by_sku(lines)
-    await sync_to_async(ensure_room_for)(overview.customer.customer_id, request.order_id, wanted, returnable)
+    fields = {
+        "customer_id": overview.customer.customer_id,
+        "customer_name": overview.customer.name,
+        "customer_tier": str(overview.customer.tier),
+        "order_id": request.order_id,
+        "thread_id": request.thread_id,
+        "submission_key": request.submission_key,
+        "lines": lines,
+        "reason": str(request.reason),
+        "resolution": str(request.resolution),
+        "shipping": str(request.shipping) if request.shipping else "",
+        "quote": assessment.quote.to_dict(),
+        "evidence": evidence,
+    }
     try:
-        proposal = await Proposal.objects.acreate(
-            customer_id=overview.customer.customer_id,
-            customer_name=overview.customer.name,
-            customer_tier=str(overview.customer.tier),
-            order_id=request.order_id,
-            thread_id=request.thread_id,
-            submission_key=request.submission_key,
-            lines=lines,
-            reason=str(request.reason),
-            resolution=str(request.resolution),
-            shipping=str(request.shipping) if request.shipping else "",
-            quote=assessment.quote.to_dict(),
-            evidence=evidence,
-        )
+        proposal, created = await sync_to_async(create_within_cap)(fields, returnable)
     except IntegrityError:
-        # A second click raced the first one in: theirs is the proposal.
+        # The same submission stored meanwhile by a path that did not take the customer's lock: theirs it is.
         return await Proposal.objects.aget(thread_id=request.thread_id, submission_key=request.submission_key)
-    overlapping = await sync_to_async(mark_overlaps)(proposal, returnable)
+    if not created:
+        return proposal  # a retried submission: filed once, announced once
     await proposal_filed.asend(sender=Proposal, proposal=proposal)
-    if overlapping:
+    if proposal.overlaps:
         return proposal  # units another open request also wants: a person decides which goes ahead
     # Nobody needs to look when an enabled rule covers it, or the conversation runs in assistant mode and the
     # amount is within the auto-approval ceiling; otherwise it waits for staff.

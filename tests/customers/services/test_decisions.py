@@ -6,6 +6,8 @@ lost shows up here first.
 
 from __future__ import annotations
 
+import asyncio
+import os
 from decimal import Decimal
 from typing import Any
 
@@ -313,6 +315,64 @@ async def test_a_third_request_for_the_same_units_is_refused_until_one_is_decide
     await sync_to_async(decisions.reject)(proposal_id=first.pk, user=agent, version=1, message="Filed twice")
     third = await file_seed_proposal(seeded, quantity=2)
     assert (await Proposal.objects.aget(pk=third.pk)).overlaps == [second.pk]
+
+
+async def test_requests_filed_at_once_cannot_all_pass_the_cap_together(seeded, emitted):
+    """Six tabs confirming the same hub at the same moment: the cap is counted one filing after another, so two
+    are filed (linked to each other) and four are told which requests wait, however the filings interleave."""
+    from customers.errors import NotReturnable
+
+    outcomes = await asyncio.gather(*(file_seed_proposal(seeded, quantity=2) for _ in range(6)), return_exceptions=True)
+    filed = [o for o in outcomes if isinstance(o, Proposal)]
+    refused = [o for o in outcomes if isinstance(o, NotReturnable)]
+    assert (len(filed), len(refused)) == (2, 4), outcomes
+    first, second = sorted(filed, key=lambda proposal: proposal.pk)
+    assert [p.overlaps async for p in Proposal.objects.order_by("pk")] == [[second.pk], [first.pk]]
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="needs connections that wait for each other: SQLite's shared in-memory test database answers 'table "
+    "is locked' at once (a file database serialises them by its one IMMEDIATE writer); make test's PostgreSQL "
+    "pass runs it",
+)
+def test_filings_from_separate_connections_take_turns(seeded, emitted):
+    """Web processes file through their own database connections: the customer's lock (a PostgreSQL advisory
+    lock; on SQLite the one writer) makes each count the others' filings, so the cap holds across processes."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    from customers.errors import NotReturnable
+    from customers.services.overlaps import create_within_cap
+
+    start = threading.Barrier(5)
+
+    def file(n: int) -> Proposal | NotReturnable:
+        start.wait()
+        fields = {
+            "customer_id": "CUST-1001",
+            "order_id": "ORD-79001",
+            "thread_id": f"thr_tab{n}",
+            "submission_key": f"key-{n}",
+            "lines": [{"sku": "HUB-SMART-2", "name": "Smart Hub", "quantity": 2, "unit_price_cents": 8999}],
+            "reason": str(Reason.DAMAGED),
+            "resolution": str(Resolution.STORE_CREDIT),
+            "quote": {},
+            "evidence": {},
+        }
+        try:
+            return create_within_cap(fields, {"HUB-SMART-2": 2})[0]
+        except NotReturnable as refused:
+            return refused
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(5) as pool:
+        outcomes = list(pool.map(file, range(5)))
+    assert sum(isinstance(o, Proposal) for o in outcomes) == 2, outcomes
+    assert Proposal.objects.count() == 2
 
 
 async def test_the_sweep_leaves_a_backlog_alone(seeded, emitted, settings):
