@@ -72,7 +72,10 @@ async def note_customer_turn(thread_id: str, customer_id: str, *, said: str | No
         said = " ".join(said.split())
         await ConversationMessage.objects.acreate(thread_id=thread_id, author="customer", text=said)
     preview = {"last_message": said[:PREVIEW_CHARS], "customer_messages": F("customer_messages") + 1} if said else {}
-    conversation = await Conversation.objects.filter(thread_id=thread_id).afirst()
+    try:
+        conversation: Conversation | None = await Conversation.objects.aget(thread_id=thread_id)
+    except Conversation.DoesNotExist:
+        conversation = None
     language = translation.get_language() or ""
     if conversation is None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,7 +26,7 @@ from chatkit.types import (
     is_streaming_req,
 )
 from django.conf import settings
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from chat.context import ChatContext
 from chat.conversations import close_deleted_by_customer, note_click, thread_title
@@ -103,9 +104,17 @@ class ReturnsChatServer(ChatKitServer[ChatContext]):
             await close_deleted_by_customer(request.params.thread_id)
         return result
 
+    def _serialize(self, obj: BaseModel) -> bytes:
+        """The library's JSON for the customer; a streamed event the dashboards mirror is read back from the same
+        bytes rather than dumped a second time (a widget is the dearest thing a turn serialises)."""
+        data = super()._serialize(obj)
+        if self.mirror is not None and isinstance(obj, MIRRORED):
+            self.mirror.add(json.loads(data))
+        return data
+
     async def _process_streaming_impl(self, request: Any, context: ChatContext) -> AsyncIterator[ThreadStreamEvent]:
         """The library's stream, each event also announced for the staff dashboards once it is stored (in
-        bursts: chat.mirror)."""
+        bursts: chat.mirror; the library serialises each event as it passes: ``_serialize``)."""
         thread_id = getattr(getattr(request, "params", None), "thread_id", None)
         try:
             async for event in super()._process_streaming_impl(request, context):
@@ -113,8 +122,6 @@ class ReturnsChatServer(ChatKitServer[ChatContext]):
                     thread_id = event.thread.id
                 if thread_id and self.mirror is None:
                     self.mirror = TurnMirror(thread_id, context.customer_id)
-                if self.mirror is not None and isinstance(event, MIRRORED):
-                    self.mirror.add(event.model_dump(mode="json", exclude_none=True))
                 yield event
         finally:
             if self.mirror is not None:

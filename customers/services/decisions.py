@@ -44,12 +44,10 @@ class StaleProposal(ReturnsError):
 
 
 def load(proposal_id: int) -> Proposal:
-    proposal = (
-        Proposal.objects.select_related("decided_by", "decided_by_rule", "escalated_by").filter(pk=proposal_id).first()
-    )
-    if proposal is None:
-        raise NotFound(f"Proposal {proposal_id} does not exist.")
-    return proposal
+    try:
+        return Proposal.objects.select_related("decided_by", "decided_by_rule", "escalated_by").get(pk=proposal_id)
+    except Proposal.DoesNotExist:
+        raise NotFound(f"Proposal {proposal_id} does not exist.") from None
 
 
 def ensure_current(proposal: Proposal, version: int) -> None:

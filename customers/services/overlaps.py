@@ -61,9 +61,10 @@ def create_within_cap(fields: Mapping[str, Any], returnable: Mapping[str, int]) 
     """
     customer_id, order_id = fields["customer_id"], fields["order_id"]
     _take_turn(customer_id)
-    filed = Proposal.objects.filter(thread_id=fields["thread_id"], submission_key=fields["submission_key"]).first()
-    if filed is not None:
-        return filed, False
+    try:
+        return Proposal.objects.get(thread_id=fields["thread_id"], submission_key=fields["submission_key"]), False
+    except Proposal.DoesNotExist:
+        pass
     wanted = units_by_sku(fields["lines"])
     others = [
         other
