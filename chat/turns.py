@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from asgiref.sync import sync_to_async
+
 from chat.models import AssistantTurn, Conversation
 
 MAX_TOOL_CALLS = 20  # per turn, as stored and shown (a model that loops is cut by max_turns before this)
@@ -23,9 +25,15 @@ async def record_turn(
     """Store the turn, with where the return stood after it (``step``, a FlowStep); the event to tell the
     dashboards with, which show it under the assistant's messages. When the step ``moved`` (or the thread had
     none yet), the conversation's row is told too (one statement, for insights' stalls); a turn that leaves the
-    return where it was costs nothing more."""
-    step = step[:40]
-    turn = await AssistantTurn.objects.acreate(
+    return where it was costs nothing more. Both in one trip to the database thread: every turn makes it."""
+    turn = await sync_to_async(_store_turn)(thread_id, customer_id, item_ids, report, step[:40], moved)
+    return {"type": "assistant.turn", "item_ids": item_ids, **turn.as_json()}
+
+
+def _store_turn(
+    thread_id: str, customer_id: str, item_ids: list[str], report: TurnReport, step: str, moved: bool
+) -> AssistantTurn:
+    turn = AssistantTurn.objects.create(
         thread_id=thread_id,
         customer_id=customer_id,
         engine=report.engine[:200],
@@ -35,8 +43,8 @@ async def record_turn(
         step=step,
     )
     if step and moved:
-        await Conversation.objects.filter(thread_id=thread_id).exclude(last_step=step).aupdate(last_step=step)
-    return {"type": "assistant.turn", "item_ids": item_ids, **turn.as_json()}
+        Conversation.objects.filter(thread_id=thread_id).exclude(last_step=step).update(last_step=step)
+    return turn
 
 
 def turns_by_item(thread_id: str, limit: int = 500) -> dict[str, dict[str, Any]]:
