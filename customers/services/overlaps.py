@@ -68,16 +68,16 @@ def create_within_cap(fields: Mapping[str, Any], returnable: Mapping[str, int]) 
     wanted = units_by_sku(fields["lines"])
     others = [
         other
-        for other in _open_of(customer_id, order_id).select_for_update()
+        for other in _open_of(customer_id, order_id).select_for_update().order_by("pk")
         if _overlap(wanted, _wanted(other), returnable)
     ]
     if len(others) > settings.OVERLAPPING_REQUESTS_ALLOWED:
-        numbers = ", ".join(f"#{other.pk}" for other in sorted(others, key=lambda other: other.pk))
+        numbers = ", ".join(f"#{other.pk}" for other in others)
         raise NotReturnable(
             f"you already have requests waiting for these items ({numbers}). Only one of them can go ahead, "
             "so our team will decide on those first."
         )
-    proposal = Proposal.objects.create(**fields, overlaps=sorted(other.pk for other in others))
+    proposal = Proposal.objects.create(**fields, overlaps=[other.pk for other in others])
     for other in others:
         other.overlaps = [*other.overlaps, proposal.pk]
         other.save(update_fields=["overlaps"])
