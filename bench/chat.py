@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -178,13 +180,34 @@ async def crowd(base: str, floor: str, size: int, pacing: Pacing) -> dict:
     }
 
 
-def prepared_env(tmp: Path, service_env: dict[str, str], **extra: str) -> dict[str, str]:
-    """The app's environment for a benchmark run (a fresh SQLite and Cosmos database), migrated and seeded."""
+@contextlib.contextmanager
+def bench_database(tmp: Path, server_url: str | None) -> Iterator[str]:
+    """A fresh database for one run: a SQLite file, or on ``server_url``'s PostgreSQL one created and dropped."""
+    if not server_url:
+        yield f"sqlite:///{tmp / 'bench.sqlite3'}"
+        return
+    import psycopg
+
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield str(URL(server_url).with_path(f"/{name}"))
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def prepared_env(
+    tmp: Path, service_env: dict[str, str], database_url: str | None = None, **extra: str
+) -> dict[str, str]:
+    """The app's environment for a benchmark run (a fresh Cosmos database; a fresh SQLite one unless
+    ``database_url`` names another), migrated and seeded."""
     env = {
         **os.environ,
         **service_env,
         "VAR_DIR": str(tmp),
-        "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
+        "DATABASE_URL": database_url or f"sqlite:///{tmp / 'bench.sqlite3'}",
         "COSMOS_DATABASE": f"bench-{uuid.uuid4().hex[:8]}",
         "DEBUG": "false",
         # Production settings over plain HTTP on 127.0.0.1: a key of the run's own, no HTTPS redirect.

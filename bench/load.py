@@ -397,6 +397,30 @@ class Watched:
         return (self.rss_end - self.rss_start) / self.rss_start if self.rss_start else float("nan")
 
 
+class WatchedServer(Watched):
+    """A server that works in child processes (PostgreSQL's backends): CPU of the live ones and of those gone."""
+
+    def cpu(self) -> float:
+        try:
+            times = self.process.cpu_times()
+            live = sum(sum(child.cpu_times()[:2]) for child in self.process.children())
+        except Exception:
+            return 0.0
+        return times.user + times.system + times.children_user + times.children_system + live
+
+
+def postmaster_pid() -> int | None:
+    """The local PostgreSQL server's main process, if one runs on this machine."""
+    import psutil
+
+    names = {"postgres", "postmaster"}
+    for process in psutil.process_iter(["name", "ppid"]):
+        with contextlib.suppress(psutil.Error):
+            if process.info["name"] in names and psutil.Process(process.info["ppid"]).name() not in names:
+                return process.pid
+    return None
+
+
 def machine_cpu() -> tuple[float, float]:
     import psutil
 
@@ -619,6 +643,11 @@ def main() -> int:
     parser.add_argument("--socket-processes", type=int, default=1, help="0: the web processes serve the sockets")
     parser.add_argument("--logs", type=Path, help="keep the servers' logs here")
     parser.add_argument("--profile", type=Path, help="run the web processes under cProfile, stats written here")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL"),
+        help="a PostgreSQL server to run on (a database is created and dropped); default a SQLite file",
+    )
     args = parser.parse_args()
     if args.warmup is None:
         args.warmup = max(10.0, min(60.0, args.duration / 10), args.ramp)
@@ -627,13 +656,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         logs = args.logs or tmp
-        with devstack.started_services(tmp / "logs") as services:
-            from bench.chat import prepared_env
+        with contextlib.ExitStack() as stack:
+            from bench.chat import bench_database, prepared_env
             from bench.console import PASSWORD, seed_bench_customers
 
+            services = stack.enter_context(devstack.started_services(tmp / "logs"))
+            database_url = stack.enter_context(bench_database(tmp, args.database_url))
             service_env = {name: value for service in services for name, value in service.env.items()}
             queue = f"bench-{uuid.uuid4().hex[:6]}"
-            env = prepared_env(tmp, service_env, CELERY_QUEUE=queue, DEMO_PASSWORD=PASSWORD)  # staff_session's
+            env = prepared_env(tmp, service_env, database_url, CELERY_QUEUE=queue, DEMO_PASSWORD=PASSWORD)  # staff
             shared = ("COSMOS_DATABASE", "DATABASE_URL", "REDIS_URL", "COSMOS_ENDPOINT", "COSMOS_KEY", "SECRET_KEY")
             os.environ.update({k: env[k] for k in shared if k in env})
             os.environ.setdefault("DJANGO_SETTINGS_MODULE", "returns_console.settings")
@@ -675,6 +706,8 @@ def main() -> int:
                 watched.append(args.worker_entry)
                 watched += [Watched(f"{s.name} ({Path(s.process.args[0]).name})", s.process.pid) for s in services]
                 watched.append(Watched("floor daphne", floor.pid, judged=False))
+                if args.database_url and (postmaster := postmaster_pid()):
+                    watched.append(WatchedServer("PostgreSQL (all its processes)", postmaster, judged=False))
                 base, sockets = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{socket_port}"
                 row = asyncio.run(run(args, base, sockets, f"http://127.0.0.1:{floor_port}", env, watched))
                 if args.profile:

@@ -12,21 +12,54 @@ is the thread-per-request model of WSGI servers; asgiref supports lending an exe
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
 import django
 from asgiref.sync import ThreadSensitiveContext
 from django.core.handlers.asgi import ASGIHandler
+from django.db import connections
 
 MAX_IDLE_THREADS = 32
 STARTED_THREADS = 8  # made before the process serves, so its first busy moment makes none on the loop
 
 
+class RequestExecutor(ThreadPoolExecutor):
+    """One request's thread. Each sync call gives its pooled database connection back when it ends.
+
+    Django returns a request's connection only when the request ends, and a chat turn streams for as long as
+    its Cosmos reads and writes take: holding a pooled connection through those waits would let a few dozen
+    turns in flight drain a pool of ten. Channels' ``database_sync_to_async`` gives connections back after
+    each call for the same reason; here the request's own thread does it, outside transactions, and only
+    for pooled connections (closing a SQLite connection would mean opening it again).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(1, thread_name_prefix="request")
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        return super().submit(_then_release_pooled, fn, *args, **kwargs)
+
+
+def _then_release_pooled(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        release_pooled_connections()
+
+
+def release_pooled_connections() -> None:
+    """Give this thread's idle pooled connections back to their pools (a no-op for other backends)."""
+    for connection in connections.all(initialized_only=True):
+        pooled = getattr(connection, "pool", None) is not None
+        if pooled and connection.connection is not None and not connection.in_atomic_block:
+            connection.close()
+
+
 def _executor() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(1, thread_name_prefix="request")
+    return RequestExecutor()
 
 
 class RequestThreads:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from returns_console.database_pool import forget_pools_after_fork, postgres_options
 from returns_console.security import MiddlewareList, fail_closed_flag, production_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -142,6 +143,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A pooled connection is checked before it is lent, so one dropped by a database restart is replaced
+    # rather than failing a request.
+    DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),  # e.g. ?sslmode=require from the URL
+        **postgres_options(os.environ, DATABASES["default"]["CONN_MAX_AGE"]),
+    }
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    forget_pools_after_fork()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
