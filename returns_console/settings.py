@@ -335,6 +335,9 @@ CHAT_RATE_PER_MINUTE = env_int("CHAT_RATE_PER_MINUTE", 40, minimum=1)
 REFERENCE_DATA_MAX_AGE_SECONDS = env_int("REFERENCE_DATA_MAX_AGE_SECONDS", 60, minimum=0)
 # Open return requests a new one may share units with (customers/services/overlaps.py): one more is refused.
 OVERLAPPING_REQUESTS_ALLOWED = env_int("OVERLAPPING_REQUESTS_ALLOWED", 1, minimum=0)
+# How long the console feed keeps a conversation's events for dashboards that reconnect (its newest 1,000); one
+# away longer reads the conversation instead (returns_console/console/events.py).
+CONSOLE_FEED_LOG_SECONDS = env_int("CONSOLE_FEED_LOG_SECONDS", 24 * 3600, minimum=60)
 
 LOGGING = {
     "version": 1,

@@ -76,15 +76,16 @@ class ConsoleConsumer(LiveEventsConsumer):
             if not isinstance(conversation, str) or not isinstance(last, int) or isinstance(last, bool) or last < 0:
                 await self.send_json({"type": "error", "message": f"Bad resync entry for {conversation!r}."})
                 continue
-            missed = await events.since(conversation, last)
-            for event in missed:
+            missed = await events.replay(conversation, last)
+            for event in missed.events:
                 await self.send_json({"type": "event", **event})
             await self.send_json(
                 {
                     "type": "resynced",
                     "conversation": conversation,
-                    "last_seq": missed[-1]["seq"] if missed else last,
+                    "last_seq": missed.events[-1]["seq"] if missed.events else last,
                     "epoch": epoch,  # not the dashboard's: the feed restarted, and what it has is stale
+                    "complete": missed.complete,  # false: the log no longer reaches back; read the conversation
                 }
             )
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -27,7 +28,11 @@ from customers.redis_client import async_redis
 
 GROUP = "console"
 DETAIL_KINDS = frozenset({"chat", "note"})  # what only the dashboards with the conversation open get
-LOG_TTL_SECONDS = 7 * 24 * 3600
+# What a reconnecting dashboard needs, not a history (the conversation itself is in Cosmos DB): a log kept a week
+# at 500 turns/s is ~7 GB of Redis. A conversation's numbering outlives its log, so a dashboard that kept its
+# numbers sees a gap (and reads the conversation) rather than new events numbered from 1 again.
+COUNTER_TTL_SECONDS = 30 * 24 * 3600
+MAX_LOG_EVENTS = 1000  # per conversation: the newest are kept
 MAX_RESYNC = 500
 # The feed's epoch names one life of Redis's numbering: after Redis restarts empty, numbers start again at 1 under
 # a new epoch, and a dashboard that sees another epoch reloads instead of dropping "old" numbers it thinks it has.
@@ -42,17 +47,18 @@ if not epoch then
 end
 """
 _EPOCH = _CURRENT_EPOCH + "return epoch\n"
-# KEYS[2] the conversation's counter, KEYS[3] its log; ARGV[2] the log's lifetime, ARGV[3..] the events, numbered
-# one after another in that order.
+# KEYS[2] the conversation's counter, KEYS[3] its log; ARGV[2] the log's lifetime, ARGV[3] the counter's, ARGV[4]
+# how many events the log keeps, ARGV[5..] the events, numbered one after another in that order.
 _PUBLISH = (
     _CURRENT_EPOCH
     + """
-local n = #ARGV - 2
+local n = #ARGV - 4
 local last = redis.call('INCRBY', KEYS[2], n)
 for i = 1, n do
-  redis.call('ZADD', KEYS[3], last - n + i, ARGV[i + 2])
+  redis.call('ZADD', KEYS[3], last - n + i, ARGV[i + 4])
 end
-redis.call('EXPIRE', KEYS[2], ARGV[2])
+redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -1 - tonumber(ARGV[4]))
+redis.call('EXPIRE', KEYS[2], ARGV[3])
 redis.call('EXPIRE', KEYS[3], ARGV[2])
 return {last, epoch}
 """
@@ -93,7 +99,8 @@ class _Burst:
         self.stored = [_stored(event) for event in burst]
 
     def script_args(self) -> list[Any]:
-        return [3, EPOCH_KEY, *_keys(self.conversation), uuid.uuid4().hex, LOG_TTL_SECONDS] + [
+        lifetimes = [settings.CONSOLE_FEED_LOG_SECONDS, COUNTER_TTL_SECONDS, MAX_LOG_EVENTS]
+        return [3, EPOCH_KEY, *_keys(self.conversation), uuid.uuid4().hex, *lifetimes] + [
             body for _, body in self.stored
         ]
 
@@ -165,10 +172,26 @@ def publish_sync(conversation: str, event: dict[str, Any]) -> dict[str, Any]:
 
 async def since(conversation: str, last_seq: int) -> list[dict[str, Any]]:
     """The conversation's events after ``last_seq``, in order (at most MAX_RESYNC; ask again for more)."""
-    rows = await async_redis(settings.REDIS_URL).zrangebyscore(
-        _keys(conversation)[1], f"({last_seq}", "+inf", start=0, num=MAX_RESYNC, withscores=True
-    )
-    return [{**json.loads(body), "conversation": conversation, "seq": int(score)} for body, score in rows]
+    return (await replay(conversation, last_seq)).events
+
+
+@dataclass(frozen=True)
+class Replay:
+    events: list[dict[str, Any]]
+    complete: bool  # False: the log no longer holds all that was missed; read the conversation instead
+
+
+async def replay(conversation: str, last_seq: int) -> Replay:
+    """``since``, and whether it covers everything after ``last_seq``: the log keeps the newest MAX_LOG_EVENTS for
+    CONSOLE_FEED_LOG_SECONDS, so a dashboard away longer (or further behind) is told to read the conversation."""
+    seq_key, log_key = _keys(conversation)
+    async with async_redis(settings.REDIS_URL).pipeline(transaction=True) as pipe:
+        pipe.zrangebyscore(log_key, f"({last_seq}", "+inf", start=0, num=MAX_RESYNC, withscores=True)
+        pipe.get(seq_key)
+        rows, counter = await pipe.execute()
+    events = [{**json.loads(body), "conversation": conversation, "seq": int(score)} for body, score in rows]
+    first = events[0]["seq"] if events else int(counter or 0) + 1
+    return Replay(events, complete=first <= last_seq + 1)
 
 
 async def last_seq(conversation: str) -> int:

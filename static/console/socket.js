@@ -120,7 +120,9 @@ function connect() {
       else if (data.type === "presence") onPresence(data);
       else if (data.type === "resynced") {
         state.resyncing.delete(data.conversation);
-        feedRestarted(data.epoch);
+        if (feedRestarted(data.epoch)) return;
+        // the feed no longer holds all that was missed (away longer than it keeps): read the conversation
+        if (data.complete === false && data.conversation === state.selected) select(data.conversation).catch(() => {});
       }
     },
     onClose: (event) => {

@@ -6,12 +6,12 @@ test-output/screenshots/."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
 from tests.live import LiveStack, live_stack
 
@@ -73,10 +73,13 @@ def _agent(
     username: str = "agent",
     laptop_clock: timedelta | None = None,
     notifications: bool = False,
+    feed: Callable[[WebSocketRoute], None] | None = None,
 ) -> Page:
     """A signed-in dashboard; ``laptop_clock``: how far the agent's computer clock is off; ``notifications``:
-    the browser allows them and the page's are recorded."""
+    the browser allows them and the page's are recorded; ``feed`` stands between the page and /ws/console/."""
     context = browser.new_context(viewport={"width": 1440, "height": 900})
+    if feed is not None:
+        context.route_web_socket(re.compile(r"/ws/console/"), feed)
     if laptop_clock is not None:
         context.clock.install(time=datetime.now(UTC) + laptop_clock)
     if notifications:
@@ -219,6 +222,45 @@ def test_agent_takes_over_talks_live_and_hands_back(stack: LiveStack, browser: B
     expect(customer.locator(".bubble.assistant").filter(has_text="assistant is back")).to_be_visible(timeout=10000)
     _say(customer, "I want to return some items")
     expect(customer.locator(".card").filter(has_text="Maria").last).to_be_visible(timeout=15000)
+    agent.context.close()
+    customer.context.close()
+
+
+def test_a_dashboard_that_missed_more_than_the_feed_keeps_reads_the_conversation(stack: LiveStack, browser: Browser):
+    """The feed keeps a conversation's newest events for a day: a dashboard whose gap reaches further back (its
+    laptop slept, say) is told so on resync and reads the conversation, rather than waiting for events that are
+    gone and showing a transcript with a hole in it."""
+    import sqlite3
+
+    import redis
+
+    lost = {"dropping": False}
+
+    def feed(page_side: WebSocketRoute) -> None:
+        server = page_side.connect_to_server()
+        page_side.on_message(server.send)
+        server.on_message(lambda frame: None if lost["dropping"] else page_side.send(frame))
+
+    agent = _agent(browser, stack.url, stack.env["DEMO_PASSWORD"], feed=feed)
+    customer = _customer(browser, stack.url, "chloe.martin@example.com", "ORD-79134")
+    _say(customer, "hello there")
+    row = agent.locator(".conv-button").filter(has_text="Chloe")
+    expect(row).to_be_visible(timeout=10000)
+    row.click()
+    expect(agent.locator("#messages .bubble.user").filter(has_text="hello there")).to_be_visible(timeout=10000)
+
+    lost["dropping"] = True  # the agent's laptop sleeps: nothing reaches the page
+    _say(customer, "one of the items arrived scratched")
+    expect(customer.locator(".bubble.assistant").last).to_be_visible(timeout=10000)
+    customer.wait_for_timeout(500)
+    with sqlite3.connect(stack.logs / "live.sqlite3") as db:
+        [(thread,)] = db.execute("SELECT thread_id FROM chat_conversation WHERE customer_id = 'CUST-1012'")
+    redis.Redis.from_url(stack.env["REDIS_URL"]).delete(f"console:log:{thread}")  # ...longer than the log keeps
+
+    lost["dropping"] = False
+    _say(customer, "are you still there")
+    expect(agent.locator("#messages .bubble.user").filter(has_text="arrived scratched")).to_be_visible(timeout=10000)
+    expect(agent.locator("#messages .bubble.user").filter(has_text="are you still there")).to_be_visible()
     agent.context.close()
     customer.context.close()
 

@@ -159,7 +159,7 @@ async def test_a_dashboard_that_reconnects_gets_exactly_what_it_missed_in_order(
         replay.append(message)
     assert [e["seq"] for e in replay] == list(range(last + 1, last + 21))
     assert sorted(e["n"] for e in replay) == list(range(3, 23))  # nothing lost, nothing twice
-    assert message["last_seq"] == last + 20
+    assert message["last_seq"] == last + 20 and message["complete"] is True
     await back.disconnect()
 
 
@@ -238,3 +238,64 @@ async def test_after_redis_loses_the_feed_events_carry_a_new_epoch_so_dashboards
     resynced = await socket.receive_json_from(timeout=5)
     assert resynced["type"] == "resynced" and resynced["epoch"] == after["epoch"]
     await socket.disconnect()
+
+
+async def test_the_log_keeps_a_conversations_newest_events_for_a_day_and_its_numbers_for_a_month(
+    services_settings, monkeypatch
+):
+    import redis as redis_sync
+    from django.conf import settings
+
+    monkeypatch.setattr(events, "MAX_LOG_EVENTS", 5)
+    conversation = _fresh_id()
+    await events.publish_many(conversation, [{"kind": "proposal", "n": n} for n in range(3)])
+    for n in range(3, 8):
+        await events.publish(conversation, {"kind": "proposal", "n": n})
+    assert [e["seq"] for e in await events.since(conversation, 0)] == [4, 5, 6, 7, 8]
+    client = redis_sync.Redis.from_url(settings.REDIS_URL)
+    counter, log = events._keys(conversation)
+    assert settings.CONSOLE_FEED_LOG_SECONDS - 5 < client.ttl(log) <= settings.CONSOLE_FEED_LOG_SECONDS
+    assert client.ttl(counter) > 29 * 24 * 3600
+
+
+@pytest.mark.parametrize(("last", "complete"), [(8, True), (3, True), (2, False), (0, False)])
+async def test_a_replay_says_whether_the_log_still_reaches_back_to_what_was_missed(
+    services_settings, monkeypatch, last, complete
+):
+    monkeypatch.setattr(events, "MAX_LOG_EVENTS", 5)
+    conversation = _fresh_id()
+    for n in range(8):
+        await events.publish(conversation, {"kind": "proposal", "n": n})
+    replay = await events.replay(conversation, last)
+    assert replay.complete is complete
+    assert [e["seq"] for e in replay.events] == list(range(max(last, 3) + 1, 9))
+
+
+async def test_a_dashboard_away_longer_than_the_log_is_told_to_read_the_conversation(services_settings):
+    import redis as redis_sync
+    from django.conf import settings
+
+    cookie = await _session_cookie("anna")
+    socket = _socket(cookie)
+    assert (await socket.connect())[0]
+    conversation = _fresh_id()
+    await events.publish(conversation, {"kind": "proposal", "n": 0})
+    [seen] = await _events(socket, 1)
+    await socket.disconnect()
+
+    for n in range(1, 4):
+        await events.publish(conversation, {"kind": "proposal", "n": n})
+    redis_sync.Redis.from_url(settings.REDIS_URL).delete(events._keys(conversation)[1])  # the log lapsed
+    after = await events.publish(conversation, {"kind": "proposal", "n": 4})
+    assert after["seq"] == 5  # numbering carries on: the counter outlives the log
+
+    back = _socket(cookie)
+    assert (await back.connect())[0]
+    await back.send_json_to({"type": "resync", "since": {conversation: seen["seq"]}})
+    replay = []
+    while (message := await back.receive_json_from(timeout=5))["type"] != "resynced":
+        replay.append(message)
+    assert [e["seq"] for e in replay] == [5] and message["complete"] is False
+    await back.send_json_to({"type": "resync", "since": {conversation: 5}})
+    assert (await back.receive_json_from(timeout=5))["complete"] is True  # up to date: nothing missing
+    await back.disconnect()
