@@ -49,6 +49,14 @@ def _file_return(customer: Page, *said: str) -> None:
     expect(customer.locator(".card").filter(has_text="Waiting for review").last).to_be_visible(timeout=15000)
 
 
+def _open(agent: Page, who: str, said: str) -> None:
+    """The agent opens ``who``'s conversation from the list once it shows up, and sees what they ``said``."""
+    row = agent.locator(".conv-button").filter(has_text=who)
+    expect(row).to_be_visible(timeout=10000)
+    row.click()
+    expect(agent.locator("#messages .bubble.user").filter(has_text=said)).to_be_visible(timeout=10000)
+
+
 # Desktop notifications go to the operating system, out of a test's sight: the page's own Notification is kept
 # and every one it shows is also noted in window.shownNotifications.
 RECORD_NOTIFICATIONS = """
@@ -177,10 +185,7 @@ def test_agent_takes_over_talks_live_and_hands_back(stack: LiveStack, browser: B
     agent = _agent(browser, stack.url, stack.env["DEMO_PASSWORD"])
     customer = _customer(browser, stack.url, "maria.garcia@example.com", "ORD-79007")
     _say(customer, "hi")
-    row = agent.locator(".conv-button").filter(has_text="Maria")
-    expect(row).to_be_visible(timeout=10000)
-    row.click()
-    expect(agent.locator("#messages .bubble.user").filter(has_text="hi")).to_be_visible(timeout=10000)
+    _open(agent, "Maria", "hi")
 
     agent.get_by_role("button", name="Take over").click()
     expect(agent.locator("#composer")).to_be_visible()
@@ -244,10 +249,7 @@ def test_a_dashboard_that_missed_more_than_the_feed_keeps_reads_the_conversation
     agent = _agent(browser, stack.url, stack.env["DEMO_PASSWORD"], feed=feed)
     customer = _customer(browser, stack.url, "chloe.martin@example.com", "ORD-79134")
     _say(customer, "hello there")
-    row = agent.locator(".conv-button").filter(has_text="Chloe")
-    expect(row).to_be_visible(timeout=10000)
-    row.click()
-    expect(agent.locator("#messages .bubble.user").filter(has_text="hello there")).to_be_visible(timeout=10000)
+    _open(agent, "Chloe", "hello there")
 
     lost["dropping"] = True  # the agent's laptop sleeps: nothing reaches the page
     _say(customer, "one of the items arrived scratched")
@@ -291,10 +293,7 @@ def test_the_copilot_drafts_a_reply_the_agent_edits_and_a_new_message_makes_it_s
     agent = _agent(browser, stack.url, stack.env["DEMO_PASSWORD"])
     customer = _customer(browser, stack.url, "linda.chen@example.com", "ORD-79005")
     _say(customer, "is there a restocking fee if I changed my mind?")
-    row = agent.locator(".conv-button").filter(has_text="Linda")
-    expect(row).to_be_visible(timeout=10000)
-    row.click()
-    expect(agent.locator("#messages .bubble.user").filter(has_text="restocking fee")).to_be_visible(timeout=10000)
+    _open(agent, "Linda", "restocking fee")
     agent.get_by_role("button", name="Draft a reply").click()
     expect(agent.locator("#copilot-reply")).to_contain_text("Hi Linda,", timeout=10000)
     expect(agent.locator("#copilot-policy")).to_contain_text("Restocking fee")
