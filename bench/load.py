@@ -664,7 +664,8 @@ def main() -> int:
             database_url = stack.enter_context(bench_database(tmp, args.database_url))
             service_env = {name: value for service in services for name, value in service.env.items()}
             queue = f"bench-{uuid.uuid4().hex[:6]}"
-            env = prepared_env(tmp, service_env, database_url, CELERY_QUEUE=queue, DEMO_PASSWORD=PASSWORD)  # staff
+            # DEMO_PASSWORD: the staff accounts' password, which staff_session signs in with
+            env = prepared_env(tmp, service_env, database_url, CELERY_QUEUE=queue, DEMO_PASSWORD=PASSWORD)
             shared = ("COSMOS_DATABASE", "DATABASE_URL", "REDIS_URL", "COSMOS_ENDPOINT", "COSMOS_KEY", "SECRET_KEY")
             os.environ.update({k: env[k] for k in shared if k in env})
             os.environ.setdefault("DJANGO_SETTINGS_MODULE", "returns_console.settings")

@@ -14,6 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from returns_console.database_pool import forget_pools_after_fork, postgres_options
+from returns_console.environment import env_int
 from returns_console.security import MiddlewareList, fail_closed_flag, production_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -29,16 +30,6 @@ def env_bool(name: str, default: bool) -> bool:
 
 def env_list(name: str, default: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
-
-
-def env_int(name: str, default: int, minimum: int = 0) -> int:
-    """A whole number from the environment; anything else stops start-up with the variable's name."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.lstrip("-").isdigit() or int(raw) < minimum:
-        raise ImproperlyConfigured(f"{name} must be a whole number of at least {minimum}, not {raw!r}.")
-    return int(raw)
 
 
 DEBUG = env_bool("DEBUG", False)

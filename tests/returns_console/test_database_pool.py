@@ -36,8 +36,9 @@ def test_a_pool_of_zero_connects_per_request_or_keeps_conn_max_age():
     [
         ({}, 60, "DATABASE_POOL_MAX_SIZE=0"),
         ({"DATABASE_POOL_MAX_SIZE": "ten"}, 0, "whole number"),
-        ({"DATABASE_POOL_MIN_SIZE": "-1"}, 0, "negative"),
+        ({"DATABASE_POOL_MIN_SIZE": "-1"}, 0, "at least 0"),
         ({"DATABASE_POOL_TIMEOUT": "0"}, 0, "above 0"),
+        ({"DATABASE_POOL_TIMEOUT": "soon"}, 0, "number of seconds above 0"),
     ],
 )
 def test_settings_that_cannot_work_are_refused_with_the_reason(environ, conn_max_age, says):
