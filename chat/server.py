@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,6 +13,7 @@ from chatkit.store import NotFoundError
 from chatkit.types import (
     Action,
     ChatKitReq,
+    ErrorEvent,
     FeedbackKind,
     ProgressUpdateEvent,
     ThreadCreatedEvent,
@@ -19,6 +21,7 @@ from chatkit.types import (
     ThreadItemRemovedEvent,
     ThreadItemReplacedEvent,
     ThreadMetadata,
+    ThreadsCustomActionReq,
     ThreadsDeleteReq,
     ThreadStreamEvent,
     UserMessageItem,
@@ -26,6 +29,7 @@ from chatkit.types import (
     is_streaming_req,
 )
 from django.conf import settings
+from django.utils.translation import gettext as _
 from pydantic import BaseModel, TypeAdapter
 
 from chat.context import ChatContext
@@ -39,6 +43,8 @@ from chat.signals import conversation_event
 from chat.store import CosmosChatStore
 from chat.turns import record_turn, turns_by_item
 from chat.widgets import describe_click
+
+logger = logging.getLogger(__name__)
 
 # What staff dashboards mirror. Text deltas are left out: the items they build arrive whole in thread.item.done.
 MIRRORED = (
@@ -113,19 +119,54 @@ class ReturnsChatServer(ChatKitServer[ChatContext]):
         return data
 
     async def _process_streaming_impl(self, request: Any, context: ChatContext) -> AsyncIterator[ThreadStreamEvent]:
-        """The library's stream, each event also announced for the staff dashboards once it is stored (in
-        bursts: chat.mirror; the library serialises each event as it passes: ``_serialize``)."""
+        """The library's stream, stored in one write at its end (CosmosChatStore.defer_writes), each event also
+        announced for the staff dashboards once it is stored (in bursts: chat.mirror; the library serialises each
+        event as it passes: ``_serialize``)."""
         thread_id = getattr(getattr(request, "params", None), "thread_id", None)
+        self.store.defer_writes()
         try:
-            async for event in super()._process_streaming_impl(request, context):
+            async for event in self._dispatch(request, context):
                 if isinstance(event, ThreadCreatedEvent):
                     thread_id = event.thread.id
                 if thread_id and self.mirror is None:
-                    self.mirror = TurnMirror(thread_id, context.customer_id)
+                    self.mirror = TurnMirror(thread_id, context.customer_id, before_announce=self.store.save_deferred)
                 yield event
+            try:
+                await self.store.save_deferred()
+            except Exception:
+                logger.exception("the turn in %s was not stored", thread_id)
+                yield ErrorEvent(message=_("We could not save that step. Please try it again."), allow_retry=True)
         finally:
+            await self._end_turn(thread_id)
+
+    async def _end_turn(self, thread_id: str | None) -> None:
+        """A turn cut short (the customer left) keeps what it showed; then the dashboards are told what was
+        stored, and nothing of a turn whose writes failed."""
+        try:
+            await self.store.save_deferred()
+        except Exception:
+            logger.warning("the turn in %s was not stored; its events are not mirrored", thread_id, exc_info=True)
             if self.mirror is not None:
-                await self.mirror.close()
+                self.mirror.discard()
+        if self.mirror is not None:
+            await self.mirror.close()
+
+    def _dispatch(self, request: Any, context: ChatContext) -> AsyncIterator[ThreadStreamEvent]:
+        if isinstance(request, ThreadsCustomActionReq):
+            return self._custom_action(request, context)
+        return super()._process_streaming_impl(request, context)
+
+    async def _custom_action(
+        self, request: ThreadsCustomActionReq, context: ChatContext
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """The library's custom action without reading the clicked widget (one Cosmos read a click): the view
+        has checked its id is signed for this thread (chat/ownership.py), and the engine acts on the action's
+        payload against the return's state, never on the sender."""
+        thread = await self.store.load_thread(request.params.thread_id, context=context)
+        async for event in self._process_events(
+            thread, context, lambda: self.action(thread, request.params.action, None, context)
+        ):
+            yield event
 
     async def respond(
         self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: ChatContext

@@ -207,7 +207,7 @@ CHANNEL_LAYERS = {
 # A turn's events reach the dashboards in bursts (chat/mirror.py): at the turn's end, or this many milliseconds
 # after the first event of a longer turn. 5 ms keeps bench/console.py's mirror lag within its target (p99 18.5 ms
 # against 2x the Redis round trip + 5 ms; 50 ms gave 59 ms) while a turn's close events still share a frame.
-MIRROR_WINDOW_SECONDS = env_int("MIRROR_WINDOW_MS", 5, minimum=1) / 1000
+MIRROR_WINDOW_SECONDS = env_int("MIRROR_WINDOW_MS", 100, minimum=1) / 1000
 
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)

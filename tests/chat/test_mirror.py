@@ -65,3 +65,29 @@ async def test_closing_while_a_burst_is_being_announced_waits_for_it_and_keeps_t
 async def test_a_turn_with_nothing_to_mirror_announces_nothing(announced):
     await TurnMirror("thr_1", "CUST-1", window=0.01).close()
     assert announced == []
+
+
+async def test_a_burst_leaves_only_after_the_turns_writes_are_stored(announced):
+    order: list[str] = []
+
+    async def store_writes() -> None:
+        order.append(f"stored before burst {len(announced) + 1}")
+
+    mirror = TurnMirror("thr_1", "CUST-1", window=10, before_announce=store_writes)
+    mirror.add({"n": 0})
+    await mirror.close()
+    assert order == ["stored before burst 1"] and len(announced) == 1
+
+
+async def test_a_burst_whose_writes_failed_is_not_announced(announced):
+    async def failing() -> None:
+        raise OSError("Cosmos away")
+
+    mirror = TurnMirror("thr_1", "CUST-1", window=0.01, before_announce=failing)
+    mirror.add({"n": 0})
+    await asyncio.sleep(0.05)  # the window's burst meets the failure: logged, not announced
+    assert announced == []
+    mirror.add({"n": 1})
+    mirror.discard()  # the turn's end learnt it was not stored
+    await mirror.close()
+    assert announced == []
