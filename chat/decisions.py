@@ -199,6 +199,4 @@ async def tell_customer(repo: CosmosRepository, proposal: Proposal) -> None:
     with translation.override(language or None):
         text, card, copy_text = decision_message(proposal, record)
         items = _items(proposal.thread_id, text, card, copy_text, ask_rating)
-    store = CosmosChatStore(repo.database)
-    for item in items:
-        await post_to_thread(store, proposal.customer_id, proposal.thread_id, item)
+    await post_to_thread(CosmosChatStore(repo.database), proposal.customer_id, proposal.thread_id, *items)

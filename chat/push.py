@@ -12,7 +12,7 @@ from channels.layers import get_channel_layer
 from chatkit.types import ThreadItem
 
 from chat.context import ChatContext
-from chat.signals import conversation_event
+from chat.signals import conversation_events
 from chat.store import CosmosChatStore
 
 
@@ -22,16 +22,20 @@ def customer_group(customer_id: str) -> str:
 
 
 async def post_to_thread(
-    store: CosmosChatStore, customer_id: str, thread_id: str, item: ThreadItem, layer: Any = None
+    store: CosmosChatStore, customer_id: str, thread_id: str, *items: ThreadItem, layer: Any = None
 ) -> None:
+    """Store ``items`` in one write (a decision posts its message, card and rating ask together), then push each
+    to the customer's page and tell the dashboards in one burst."""
     context = ChatContext(customer_id=customer_id, order_id="")
-    await store.add_thread_item(thread_id, item, context)
-    item_json = item.model_dump(mode="json", exclude_none=True)
+    store.defer_writes()
+    for item in items:
+        await store.add_thread_item(thread_id, item, context)
+    await store.save_deferred()
+    done = [{"type": "thread.item.done", "item": item.model_dump(mode="json", exclude_none=True)} for item in items]
     layer = layer or get_channel_layer()
     if layer is not None:
-        await layer.group_send(
-            customer_group(customer_id), {"type": "thread.item", "thread_id": thread_id, "item": item_json}
-        )
-    await conversation_event.asend(
-        sender=None, thread_id=thread_id, customer_id=customer_id, event={"type": "thread.item.done", "item": item_json}
-    )
+        for event in done:
+            await layer.group_send(
+                customer_group(customer_id), {"type": "thread.item", "thread_id": thread_id, "item": event["item"]}
+            )
+    await conversation_events.asend(sender=None, thread_id=thread_id, customer_id=customer_id, events=done)

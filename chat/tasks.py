@@ -9,7 +9,8 @@ from customers.cosmos.runner import process_repository
 from customers.models import Proposal
 
 
-@shared_task(name="chat.tell_customer", acks_late=True, max_retries=5, default_retry_delay=2)
+# Nothing reads its result (the message in the thread is the outcome): storing it cost a Redis write per task.
+@shared_task(name="chat.tell_customer", acks_late=True, max_retries=5, default_retry_delay=2, ignore_result=True)
 def tell_customer_task(proposal_id: int, state: str) -> str:
     """Tell the customer about a decision. ``state`` is the one announced: a later change sends its own task,
     so a delayed task never repeats an old message over a newer one."""
