@@ -74,7 +74,9 @@ class CosmosChatStore(Store[ChatContext]):
         reports it even when an earlier save (a mirror's burst) met it first."""
         if self._deferred_failure is not None:
             raise self._deferred_failure
-        held, self._deferred = self._deferred or {}, ({} if self._deferred is not None else None)
+        held = self._deferred or {}
+        if self._deferred is not None:
+            self._deferred = {}  # still deferring: what the turn writes next is held again
         by_partition: dict[str, list[dict[str, Any]]] = {}
         for doc in held.values():
             by_partition.setdefault(doc["customer_id"], []).append(doc)

@@ -205,8 +205,9 @@ CHANNEL_LAYERS = {
     }
 }
 # A turn's events reach the dashboards in bursts (chat/mirror.py): at the turn's end, or this many milliseconds
-# after the first event of a longer turn. 5 ms keeps bench/console.py's mirror lag within its target (p99 18.5 ms
-# against 2x the Redis round trip + 5 ms; 50 ms gave 59 ms) while a turn's close events still share a frame.
+# after the first event of a longer turn. Each burst first stores the turn's held writes, so 100 ms (was 5) keeps a
+# guided turn (10-40 ms) to one Cosmos batch. bench/console.py on 2026-11-28: mirror lag p99 43.6 ms at 100 ms and
+# 41.2 ms at 5 ms (the code before), both over its target of 2x the Redis round trip + 5 ms on that loaded day.
 MIRROR_WINDOW_SECONDS = env_int("MIRROR_WINDOW_MS", 100, minimum=1) / 1000
 
 # --- Celery -------------------------------------------------------------------------------------
