@@ -196,7 +196,8 @@ class Customer:
     async def wait_for_confirmation(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for message in ws:
             data = json.loads(message.data)
-            if data.get("type") == "thread.item" and "Confirmed" in json.dumps(data["item"]):
+            # The committed return's message (chat.decisions.decision_message); the card said "Confirmed" once.
+            if data.get("type") == "thread.item" and "approved and ready" in json.dumps(data["item"]):
                 self.confirmed_at = time.perf_counter()
                 return
 
