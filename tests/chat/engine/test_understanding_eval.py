@@ -17,20 +17,17 @@ answers those without using slots.
 
 from __future__ import annotations
 
-import json
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
-from functools import cache
 from pathlib import Path
 
 import pytest
 
+from chat.engine.training import EVALUATION_PATH, demo_catalogs, read_rows
 from chat.engine.understanding import CatalogItem, Intent, Understanding, understand
 
-DATA = Path(__file__).resolve().parent / "data" / "utterances.jsonl"
+DATA = EVALUATION_PATH
 OUTPUT = Path(__file__).resolve().parents[3] / "test-output" / "understanding-eval.txt"
 SLOTS = ("order_id", "items", "reason", "resolution", "shipping", "quantity")
 SPLITS = ("tune", "held_out")
@@ -52,20 +49,11 @@ class Outcome:
 
 
 def load_rows() -> list[dict]:
-    return [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_rows(DATA)
 
 
-@cache
 def catalogs() -> dict[str, tuple[CatalogItem, ...]]:
-    """Each demo customer's order lines as the guided engine offers them: newest order first, one per SKU."""
-    from customers.demo import build_demo_data
-
-    data = build_demo_data(date(2026, 11, 27))  # line order is the same on any day
-    found: dict[str, dict[str, CatalogItem]] = defaultdict(dict)
-    for order in sorted(data.orders, key=lambda order: order.ordered_at, reverse=True):
-        for line in order.lines:
-            found[order.customer_id].setdefault(line.sku, CatalogItem(line.sku, line.name))
-    return {customer: tuple(items.values()) for customer, items in found.items()}
+    return demo_catalogs()
 
 
 def _eval_intent(said: Understanding) -> str:
