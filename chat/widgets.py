@@ -216,15 +216,19 @@ NOT_RETURNABLE_KEY = "not-returnable"  # static/shared/widgets.js draws it folde
 REASON_ORDER = list(Reason)
 
 
-def reason_options(item_names: str) -> Card:
+def reason_options(item_names: str, suggested: Reason | None = None) -> Card:
+    """The reasons to pick from; one the assistant read in the customer's words comes first, highlighted."""
+    order = [suggested, *(reason for reason in REASON_ORDER if reason is not suggested)] if suggested else REASON_ORDER
     return Card(
         key="reasons",
         children=[
             Title(value=_("Why are you returning %(items)s?") % {"items": item_names}, size="sm"),
             Col(
                 children=[
-                    _button(choice_name(reason), Actions.SELECT_REASON, {"reason": str(reason)})
-                    for reason in REASON_ORDER
+                    _button(
+                        choice_name(reason), Actions.SELECT_REASON, {"reason": str(reason)}, primary=reason is suggested
+                    )
+                    for reason in order
                 ],
                 gap=2,
             ),

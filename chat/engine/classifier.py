@@ -18,6 +18,7 @@ import itertools
 import json
 import math
 import random
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from pathlib import Path
 
 MODEL_PATH = Path(__file__).resolve().parent / "data" / "understanding_model.json"
 CHAR_GRAMS = (3, 4, 5)
+PRUNE_BELOW = 0.01  # a feature no label weighs this much says nothing; leaving it out keeps the file small
 NO_REASON = "none"  # the reason head's label for a message that gives no reason
 
 
@@ -53,7 +55,7 @@ class Head:
 
     labels: tuple[str, ...]
     bias: tuple[float, ...]
-    weights: dict[str, tuple[float, ...]]
+    weights: dict[str, array]  # feature -> a weight per label, as 32-bit floats: ~30k features in a few MB
 
     def probabilities(self, found: Iterable[str]) -> list[float]:
         scores = list(self.bias)
@@ -73,11 +75,12 @@ class Head:
         return self.labels[best], probabilities[best]
 
     def to_json(self) -> dict:
-        return {"labels": list(self.labels), "bias": list(self.bias), "weights": self.weights}
+        weights = {feature: [round(weight, 4) for weight in row] for feature, row in self.weights.items()}
+        return {"labels": list(self.labels), "bias": list(self.bias), "weights": weights}
 
     @classmethod
     def from_json(cls, data: dict) -> Head:
-        weights = {feature: tuple(row) for feature, row in data["weights"].items()}
+        weights = {feature: array("f", row) for feature, row in data["weights"].items()}
         return cls(tuple(data["labels"]), tuple(data["bias"]), weights)
 
 
@@ -85,8 +88,8 @@ def train_head(
     examples: Sequence[tuple[list[str], str]],
     labels: Sequence[str],
     *,
-    epochs: int = 12,
-    l2: float = 1e-4,
+    epochs: int = 8,
+    l2: float = 3e-3,
     rate: float = 0.5,
     min_count: int = 2,
     seed: int = 122026,
@@ -127,9 +130,9 @@ def train_head(
                     squared[i] += step * step
                     row[i] -= rate * step / math.sqrt(squared[i])
     rounded = {
-        feature: tuple(round(weight, 4) for weight in row)
+        feature: array("f", (round(weight, 4) for weight in row))
         for feature, row in weights.items()
-        if any(abs(weight) >= 1e-3 for weight in row)
+        if any(abs(weight) >= PRUNE_BELOW for weight in row)
     }
     return Head(tuple(labels), tuple(round(value, 4) for value in bias), rounded)
 

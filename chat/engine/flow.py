@@ -42,6 +42,8 @@ class Flow:
     reason: Reason | None = None
     resolution: Resolution | None = None
     shipping: Shipping | None = None
+    # A reason read by the trained model, not yet confirmed: offered first when the reason is asked for.
+    suggested_reason: Reason | None = None
     proposal_id: int | None = None
     # Just rated the conversation: the next words, unless they ask for something, are the rating's comment.
     rating_comment: bool = False
@@ -56,6 +58,7 @@ class Flow:
                 reason=Reason(raw["reason"]) if raw.get("reason") else None,
                 resolution=Resolution(raw["resolution"]) if raw.get("resolution") else None,
                 shipping=Shipping(raw["shipping"]) if raw.get("shipping") else None,
+                suggested_reason=Reason(raw["suggested_reason"]) if raw.get("suggested_reason") else None,
                 proposal_id=raw.get("proposal_id"),
                 rating_comment=bool(raw.get("rating_comment")),
             )
@@ -95,7 +98,9 @@ class Flow:
 
     def submission_key(self) -> str:
         """Same return, same key: confirming one summary twice files one proposal; any change files anew."""
-        content = {k: v for k, v in asdict(self).items() if k not in ("proposal_id", "rating_comment")}
+        content = {
+            k: v for k, v in asdict(self).items() if k not in ("proposal_id", "rating_comment", "suggested_reason")
+        }
         return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
     def choose_item(self, order_id: str, sku: str, quantity: int) -> None:

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_noop
 from chat import conversations, ratings, widgets
 from chat.context import ChatContext
 from chat.engine.events import Emitter
-from chat.engine.flow import Flow
+from chat.engine.flow import Flow, FlowStep
 from chat.engine.tools import ReturnsTools
 from chat.engine.understanding import CatalogItem, Intent, ItemMention, Understanding, understand
 from chat.models import Conversation, ConversationMode
@@ -249,6 +249,10 @@ class _Turn:
             return
         if said.intent is Intent.START_RETURN and flow.proposal_id:
             flow.reset()  # a new return after one was filed
+        # "yes" to the reason it sounded like
+        accepted = said.intent is Intent.YES and flow.step is FlowStep.REASON and flow.suggested_reason is not None
+        if accepted:
+            flow.reason = flow.suggested_reason
         applied = [event async for event in self._apply_slots(said)]
         for event in applied:
             yield event
@@ -260,7 +264,9 @@ class _Turn:
             async for event in self._ask_what_to_change():
                 yield event
             return
-        understood = _has_slots(said) or said.intent in (Intent.START_RETURN, Intent.START_OVER, Intent.GREETING)
+        understood = (
+            accepted or _has_slots(said) or said.intent in (Intent.START_RETURN, Intent.START_OVER, Intent.GREETING)
+        )
         if not understood and said.intent in (Intent.THANKS,):
             async for event in self.out.say(_("You're welcome! Anything else I can help with?")):
                 yield event
@@ -324,7 +330,10 @@ class _Turn:
                 yield event
         if said.quantity and not said.items and len(flow.items) == 1:
             self._set_quantity(flow.items[0].sku, said.quantity)
-        if said.reason:
+        if said.reason and said.reason_guessed:
+            if flow.reason is None:
+                flow.suggested_reason = said.reason  # a guess is offered, never used unasked
+        elif said.reason:
             flow.reason = said.reason
         if said.resolution:
             flow.resolution = said.resolution
@@ -420,11 +429,15 @@ class _Turn:
             yield out.widget(widgets.returnable_items(self.overview, flow.order_id), "Returnable items")
             return
         if flow.reason is None:
-            async for event in out.say(
-                _("Got it: %(items)s. What's the reason for the return?") % {"items": self._item_names()}
-            ):
+            asked = (
+                _("Got it: %(items)s. It sounds like “%(reason)s”: is that right? Tap it to confirm, or pick another.")
+                % {"items": self._item_names(), "reason": widgets.choice_name(flow.suggested_reason)}
+                if flow.suggested_reason
+                else _("Got it: %(items)s. What's the reason for the return?") % {"items": self._item_names()}
+            )
+            async for event in out.say(asked):
                 yield event
-            yield out.widget(widgets.reason_options(self._item_names()), "Reasons")
+            yield out.widget(widgets.reason_options(self._item_names(), flow.suggested_reason), "Reasons")
             return
         if flow.resolution is None:
             yield out.progress(_("Working out your options…"))

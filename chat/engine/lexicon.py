@@ -645,6 +645,15 @@ CANCEL_PATTERNS = (
     r"keep (it|them) after all",
     r"not returning (it|them|anything)",
 )
+# Dropping the return even when the item is named ("I'll keep the hubs actually", "withdraw the return for the tv").
+STRONG_CANCEL_PATTERNS = (
+    r"(withdraw|stop|cancel|drop|call off) (the|my|this) return",
+    r"keep(ing)? (it|them|the \w+( \w+)?) (after all|actually)",
+    r"(i will|ill|i am going to|going to|gonna|i think i will) (just )?(keep|hold on to) (the|my) ",
+    r"(decided|decide) to (keep|hold on to)",
+    r"no (need|reason) (for|to) (the|a )?return",
+    r"(do not|no longer) (want|need) to (return|send) (anything|it|them)( back)? (anymore|after all)",
+)
 CHANGE_PATTERNS = (
     r"change(?! (my|our) mind)(?!d (my|our) mind)",
     r"edit",

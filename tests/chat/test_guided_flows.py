@@ -283,3 +283,27 @@ async def test_each_turn_records_the_step_the_return_stands_at(chat):
 
     row = await Row.objects.aget(thread_id=chat.thread_id)  # what insights read: kept on the row as it happens
     assert row.last_step == "return filed" and row.return_filed_at == (await _proposal()).created_at
+
+
+async def test_a_reason_only_the_trained_model_reads_is_offered_not_assumed(chat):
+    await chat.say("return the hub from ORD-79001, it keeps losing its connection every evening")
+    assert chat.widget_keys() == ["reasons"], "a guessed reason is asked about, never used unasked"
+    assert "It sounds like “Damaged/Defective”: is that right?" in chat.text()
+    label, _, payload = chat.buttons()[0]
+    assert (label, payload) == ("Damaged/Defective", {"reason": "Damaged/Defective"})
+    assert chat.last_widget().widget.children[1].children[0].style == "primary"
+    await chat.say("yes")
+    assert chat.widget_keys() == ["resolutions"]
+    await chat.say("refund")
+    await chat.say("drop off")
+    await chat.say("confirm")
+    assert (await _proposal()).reason == "Damaged/Defective"
+
+
+async def test_a_guessed_reason_can_be_turned_down_with_a_click(chat):
+    await chat.say("return the hub from ORD-79001, it keeps losing its connection every evening")
+    await chat.click(Actions.SELECT_REASON, {"reason": "Changed My Mind"})
+    await chat.say("store credit")
+    await chat.say("drop off")
+    await chat.say("confirm")
+    assert (await _proposal()).reason == "Changed My Mind"

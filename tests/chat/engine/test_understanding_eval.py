@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from chat.engine import understanding
 from chat.engine.training import EVALUATION_PATH, demo_catalogs, read_rows
 from chat.engine.understanding import CatalogItem, Intent, Understanding, understand
 
@@ -31,8 +32,9 @@ DATA = EVALUATION_PATH
 OUTPUT = Path(__file__).resolve().parents[3] / "test-output" / "understanding-eval.txt"
 SLOTS = ("order_id", "items", "reason", "resolution", "shipping", "quantity")
 SPLITS = ("tune", "held_out")
-HELD_OUT_TARGET = 0.90  # issue 12's target, not reached: see data/README.md
-HELD_OUT_FLOOR = 0.84  # measured on 2026-11-27 (365/431, with ids 902-1117); the rules may not fall below it
+HELD_OUT_TARGET = 0.90  # issue 12's target: the tables with the trained model's second reading
+# The tables alone, measured on 2026-11-28 (373/431): they are the fallback when no model is trained.
+TABLES_ALONE_FLOOR = 0.86
 
 
 @dataclass(frozen=True)
@@ -179,18 +181,16 @@ def _held_out_accuracy() -> float:
     return sum(o.right for o in held_out) / len(held_out)
 
 
-def test_held_out_accuracy_does_not_fall():
-    accuracy = _held_out_accuracy()
-    assert accuracy >= HELD_OUT_FLOOR, f"held-out accuracy {accuracy:.1%} < {HELD_OUT_FLOOR:.0%} (measured before)"
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12 target not reached: phrase rules reach ~70% on phrasings by authors who never saw them "
-    "(ids 449-1117); see data/README.md",
-)
 def test_held_out_accuracy_reaches_the_target():
-    assert _held_out_accuracy() >= HELD_OUT_TARGET
+    accuracy = _held_out_accuracy()
+    assert accuracy >= HELD_OUT_TARGET, f"held-out accuracy {accuracy:.1%} < {HELD_OUT_TARGET:.0%}"
+
+
+def test_the_tables_alone_do_not_fall_below_what_they_reached(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(understanding.classifier, "load_model", lambda: None)
+    held_out = [o for o in evaluate() if o.row["split"] == "held_out"]
+    accuracy = sum(o.right for o in held_out) / len(held_out)
+    assert accuracy >= TABLES_ALONE_FLOOR, f"tables alone {accuracy:.1%} < {TABLES_ALONE_FLOOR:.0%}"
 
 
 def test_understanding_is_deterministic():
@@ -199,5 +199,6 @@ def test_understanding_is_deterministic():
 
 
 def test_understanding_is_fast():
-    """It runs on every chat turn: well under a millisecond a message (about 0.1 ms on the 2-core machine)."""
+    """It runs on every chat turn: under a millisecond a message (about 0.5 ms on the 2-core machine, the trained
+    second reading included)."""
     assert _per_call_us(load_rows()) < 1000
