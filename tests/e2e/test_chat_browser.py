@@ -313,3 +313,20 @@ def test_the_pages_policy_blocks_inline_code_and_the_tests_see_it(
     assert any("script-src" in text for text in no_policy_violations), no_policy_violations
     no_policy_violations.clear()  # seen, as intended
     page.close()
+
+
+def test_a_reason_read_in_the_customers_words_is_offered_first(stack: LiveStack, browser: Browser, shots: Path):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    page = context.new_page()
+    _sign_in(page, stack.url)
+    _new_conversation(page)
+    _say(page, "return the hub from ORD-79001, it keeps losing its connection every evening")
+    _wait_for_card(page, "Why are you returning")
+    expect(page.locator(".bubble").filter(has_text="It sounds like “Damaged/Defective”").last).to_be_visible()
+    first = page.locator(".card").last.get_by_role("button").first
+    expect(first).to_have_text("Damaged/Defective")
+    expect(first).to_have_class(re.compile(r"\bprimary\b"))
+    page.screenshot(path=shots / "chat-13-suggested-reason.png")
+    _say(page, "yes")
+    _wait_for_card(page, "How would you like this resolved?")
+    context.close()
