@@ -115,5 +115,10 @@ class Flow:
                 return
         self.items.append(FlowItem(sku, quantity))
 
+    def choose_reason(self, reason: Reason) -> None:
+        """A reason the customer gave or confirmed; a guess offered before is settled by it."""
+        self.reason = reason
+        self.suggested_reason = None
+
     def reset(self) -> None:
         self.__dict__.update(Flow().__dict__)

@@ -141,7 +141,7 @@ class _Turn:
                     yield event
                 return
             elif action_type == Actions.SELECT_REASON:
-                flow.reason = Reason(str(payload.get("reason")))
+                flow.choose_reason(Reason(str(payload.get("reason"))))
             elif action_type == Actions.SELECT_RESOLUTION:
                 flow.resolution = Resolution(str(payload.get("resolution")))
             elif action_type == Actions.SELECT_SHIPPING:
@@ -251,8 +251,8 @@ class _Turn:
             flow.reset()  # a new return after one was filed
         # "yes" to the reason it sounded like
         accepted = said.intent is Intent.YES and flow.step is FlowStep.REASON and flow.suggested_reason is not None
-        if accepted:
-            flow.reason = flow.suggested_reason
+        if accepted and flow.suggested_reason:
+            flow.choose_reason(flow.suggested_reason)
         applied = [event async for event in self._apply_slots(said)]
         for event in applied:
             yield event
@@ -334,7 +334,7 @@ class _Turn:
             if flow.reason is None:
                 flow.suggested_reason = said.reason  # a guess is offered, never used unasked
         elif said.reason:
-            flow.reason = said.reason
+            flow.choose_reason(said.reason)
         if said.resolution:
             flow.resolution = said.resolution
         if said.shipping:

@@ -305,5 +305,11 @@ async def test_a_guessed_reason_can_be_turned_down_with_a_click(chat):
     await chat.click(Actions.SELECT_REASON, {"reason": "Changed My Mind"})
     await chat.say("store credit")
     await chat.say("drop off")
+    await chat.say("change")
+    await chat.click(Actions.CHANGE_STEP, {"step": "reason"})
+    assert chat.widget_keys()[-1] == "reasons"
+    assert "It sounds like" not in chat.text(), "a guess turned down is not offered again"
+    assert chat.buttons()[0][0] == "Damaged/Defective"  # the usual order
+    await chat.click(Actions.SELECT_REASON, {"reason": "Changed My Mind"})
     await chat.say("confirm")
     assert (await _proposal()).reason == "Changed My Mind"
