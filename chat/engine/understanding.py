@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from chat.engine import classifier
 from chat.engine import lexicon as lx
@@ -734,14 +734,13 @@ def read_message(text: str, catalog: Sequence[CatalogItem]) -> tuple[str | None,
 
 
 def _second_reading(
-    clean: str, intent: Intent, *, has_slots: bool, question: bool, want_reason: bool
+    model: classifier.Model | None, clean: str, intent: Intent, *, has_slots: bool, question: bool, want_reason: bool
 ) -> tuple[Intent, Reason | None]:
     """What the trained model (``classifier.py``) adds to the tables' reading: the reason it reads in a return or
     an answer (asked for, where the tables found none), and an intent only where the tables fell back on their
     weakest cue and the model is sure (``SECOND_READING_INTENTS``): "I sent the hub back last week, no refund
     yet" asks about a return. Its other corrections lost more than they won in cross-validation over authors
     the tables never saw."""
-    model = classifier.load_model()
     if model is None:
         return intent, None
     found = classifier.features(clean)
@@ -760,7 +759,13 @@ def _second_reading(
     return intent, guess
 
 
-def understand(text: str, catalog: Sequence[CatalogItem]) -> Understanding:
+TRAINED = "trained"  # understand()'s default model: the one trained and committed (classifier.MODEL_PATH)
+
+
+def understand(
+    text: str, catalog: Sequence[CatalogItem], *, model: classifier.Model | Literal["trained"] | None = TRAINED
+) -> Understanding:
+    """What ``text`` says, read against the customer's ``catalog``; ``model`` None reads with the tables alone."""
     raw = text or ""
     order_id, clean = read_message(raw, catalog)
     words = clean.split()
@@ -785,7 +790,12 @@ def understand(text: str, catalog: Sequence[CatalogItem]) -> Understanding:
     has_slots = bool(mentions or reason or resolution or shipping or quantity)
     intent = _intent(clean, words, raw, hits, bool(mentions), bool(order_id), has_slots)
     intent, guess = _second_reading(
-        clean, intent, has_slots=has_slots, question=_is_question(words, raw), want_reason=reason is None
+        classifier.load_model() if model == TRAINED else model,
+        clean,
+        intent,
+        has_slots=has_slots,
+        question=_is_question(words, raw),
+        want_reason=reason is None,
     )
     reason_guessed = guess is not None
     reason = reason or guess

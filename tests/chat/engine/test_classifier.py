@@ -13,6 +13,7 @@ from chat.engine.classifier import Head, features, load_model, save_model, train
 from chat.engine.training import (
     EVALUATION_PATH,
     TRAINING_PATH,
+    cross_validate,
     fingerprint,
     read_rows,
     train_model,
@@ -119,3 +120,13 @@ def test_the_model_corrects_a_return_verb_inside_a_status_question(monkeypatch: 
 def test_the_model_file_is_json_of_two_heads():
     data = json.loads(classifier.MODEL_PATH.read_text(encoding="utf-8"))
     assert set(data) == {"intent", "reason", "trained_on"}
+
+
+def test_cross_validation_reads_each_author_with_a_model_that_never_saw_them():
+    written = read_rows(TRAINING_PATH)
+    two = [row for row in written if row["author"] in ("A", "B")][::4]
+    table = cross_validate(two, training_rows([EVALUATION_PATH])[::4])
+    assert [author for author, *_ in table] == ["A", "B"]
+    for author, count, alone, helped in table:
+        assert count == sum(row["author"] == author for row in two)
+        assert 0 <= alone <= count and 0 <= helped <= count
