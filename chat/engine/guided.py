@@ -218,7 +218,10 @@ class _Turn:
         flow = self.flow
         if flow.rating_comment:
             flow.rating_comment = False
-            if said.intent in COMMENT_INTENTS and not _has_slots(said):
+            # Free words after a rating are its comment unless the tables themselves hear a request: the
+            # trained model would read "great service" as asking for help.
+            plain = understand(text, catalog, model=None)
+            if plain.intent in COMMENT_INTENTS and not _has_slots(plain):
                 async for event in self._rating_comment(text):
                     yield event
                 return

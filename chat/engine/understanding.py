@@ -747,8 +747,8 @@ def _second_reading(
     corrections = SECOND_READING_INTENTS.get(intent, ())
     if corrections and not (intent is Intent.UNKNOWN and has_slots):
         label, sure = model.intent.predict(found)
-        # "I want to return some items" is no question about the rules, however sure the model is.
-        asks_rules = label == Intent.POLICY_QUESTION.value and intent is Intent.START_RETURN
+        # "I want to return some items" or "quick answers" is no question about the rules, however sure it is.
+        asks_rules = label == Intent.POLICY_QUESTION.value
         if sure >= INTENT_GATE and label in corrections and (question or not asks_rules):
             intent = Intent(label)
     guess = None

@@ -65,6 +65,15 @@ async def test_a_request_after_rating_is_answered_not_taken_as_a_comment(chat):
     assert (await ConversationRating.objects.aget()).comment == ""
 
 
+@pytest.mark.parametrize("comment", ["quick answers", "great service"])
+async def test_a_short_comment_the_trained_model_would_misread_is_kept_as_the_comment(chat, comment):
+    await chat.say("I'm done")
+    await chat.click(Actions.RATE, {"rating": 5})
+    await chat.say(comment)
+    assert "passed that on to the team" in chat.text()
+    assert (await ConversationRating.objects.aget()).comment == comment
+
+
 @pytest.mark.parametrize("rating", [0, 6, "5", True, None, 4.5])
 async def test_a_rating_outside_1_to_5_is_refused_and_nothing_is_stored(chat, rating):
     await chat.say("that is all")
