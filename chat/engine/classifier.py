@@ -49,6 +49,13 @@ def features(clean: str) -> list[str]:
     return found
 
 
+def _softmax(scores: list[float]) -> list[float]:
+    top = max(scores)  # subtracted so exp never overflows
+    exps = [math.exp(score - top) for score in scores]
+    total = sum(exps)
+    return [value / total for value in exps]
+
+
 @dataclass(frozen=True)
 class Head:
     """One multinomial logistic regression: a label per message and how sure it is."""
@@ -64,10 +71,7 @@ class Head:
             if row is not None:
                 for i, weight in enumerate(row):
                     scores[i] += weight
-        top = max(scores)
-        exps = [math.exp(score - top) for score in scores]
-        total = sum(exps)
-        return [value / total for value in exps]
+        return _softmax(scores)
 
     def predict(self, found: Iterable[str]) -> tuple[str, float]:
         probabilities = self.probabilities(found)
@@ -115,10 +119,7 @@ def train_head(
             for feature in present:
                 for i, weight in enumerate(weights[feature]):
                     scores[i] += weight
-            top = max(scores)
-            exps = [math.exp(score - top) for score in scores]
-            total = sum(exps)
-            gradient = [value / total for value in exps]
+            gradient = _softmax(scores)
             gradient[index[label]] -= 1.0
             for i, step in enumerate(gradient):
                 bias_squares[i] += step * step

@@ -214,7 +214,6 @@ class _Turn:
     # --- text -----------------------------------------------------------------------------------
     async def on_text(self, text: str) -> AsyncIterator[ThreadStreamEvent]:
         catalog = list({v.line.sku: CatalogItem(v.line.sku, v.line.name) for v in self.overview.lines}.values())
-        said = understand(text, catalog)
         flow = self.flow
         if flow.rating_comment:
             flow.rating_comment = False
@@ -225,6 +224,7 @@ class _Turn:
                 async for event in self._rating_comment(text):
                     yield event
                 return
+        said = understand(text, catalog)
         if said.intent is Intent.START_RETURN and not said.items:
             said = await self._semantic_item(said, text)
         if said.intent is Intent.CANCEL:
@@ -253,9 +253,9 @@ class _Turn:
         if said.intent is Intent.START_RETURN and flow.proposal_id:
             flow.reset()  # a new return after one was filed
         # "yes" to the reason it sounded like
-        accepted = said.intent is Intent.YES and flow.step is FlowStep.REASON and flow.suggested_reason is not None
-        if accepted and flow.suggested_reason:
-            flow.choose_reason(flow.suggested_reason)
+        accepted = flow.suggested_reason if said.intent is Intent.YES and flow.step is FlowStep.REASON else None
+        if accepted:
+            flow.choose_reason(accepted)
         applied = [event async for event in self._apply_slots(said)]
         for event in applied:
             yield event
@@ -268,7 +268,9 @@ class _Turn:
                 yield event
             return
         understood = (
-            accepted or _has_slots(said) or said.intent in (Intent.START_RETURN, Intent.START_OVER, Intent.GREETING)
+            bool(accepted)
+            or _has_slots(said)
+            or said.intent in (Intent.START_RETURN, Intent.START_OVER, Intent.GREETING)
         )
         if not understood and said.intent in (Intent.THANKS,):
             async for event in self.out.say(_("You're welcome! Anything else I can help with?")):

@@ -797,7 +797,6 @@ def understand(
         question=_is_question(words, raw),
         want_reason=reason is None,
     )
-    reason_guessed = guess is not None
     reason = reason or guess
     if intent is Intent.CANCEL:
         mentions = ()  # "I'll keep the hubs": the item is what stays, not what goes back
@@ -814,5 +813,5 @@ def understand(
         quantity=quantity,
         all_units=all_units,
         policy_topic=raw.strip() if intent is Intent.POLICY_QUESTION else None,
-        reason_guessed=reason_guessed and reason is not None,
+        reason_guessed=guess is not None and reason is not None,  # a question's guess is dropped with its slots
     )

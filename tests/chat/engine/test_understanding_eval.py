@@ -25,7 +25,7 @@ import pytest
 
 from chat.engine import understanding
 from chat.engine.training import EVALUATION_PATH, SLOTS, Outcome, demo_catalogs, judge, read_rows
-from chat.engine.understanding import CatalogItem, understand
+from chat.engine.understanding import understand
 
 DATA = EVALUATION_PATH
 OUTPUT = Path(__file__).resolve().parents[3] / "test-output" / "understanding-eval.txt"
@@ -39,13 +39,9 @@ def load_rows() -> list[dict]:
     return read_rows(DATA)
 
 
-def catalogs() -> dict[str, tuple[CatalogItem, ...]]:
-    return demo_catalogs()
-
-
 def evaluate(rows: Sequence[dict] | None = None) -> list[Outcome]:
     rows = load_rows() if rows is None else rows
-    books = catalogs()
+    books = demo_catalogs()
     return [judge(row, understand(row["text"], books[row["customer"]])) for row in rows]
 
 
@@ -89,7 +85,7 @@ def table(outcomes: Sequence[Outcome], per_call_us: float | None = None) -> str:
 
 
 def _per_call_us(rows: Sequence[dict]) -> float:
-    books = catalogs()
+    books = demo_catalogs()
     calls = [(row["text"], books[row["customer"]]) for row in rows]
     for text, catalog in calls:
         understand(text, catalog)
@@ -109,7 +105,7 @@ def test_the_set_is_labelled_and_split():
     assert len({row["text"] for row in rows}) == len(rows), "each utterance once"
     held_out = sum(row["split"] == "held_out" for row in rows)
     assert 0.3 <= held_out / len(rows) <= 0.5
-    books = catalogs()
+    books = demo_catalogs()
     for row in rows:
         skus = {item.sku for item in books[row["customer"]]}
         assert all(item["sku"] in skus for item in row.get("items", [])), row
