@@ -16,6 +16,6 @@ COPY --from=vendor /vendor/node_modules/chart.js/dist node_modules/chart.js/dist
 RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
     DJANGO_SETTINGS_MODULE=returns_console.settings python manage.py collectstatic --noinput
 EXPOSE 8000
-# Daphne's client bounds as in returns_console/devstack.py (DAPHNE_OPTIONS).
-CMD ["daphne", "--websocket_connect_timeout=5", "--ping-interval=20", "--ping-timeout=20", \
+# Daphne on uvloop (returns_console/serve.py), its client bounds as in returns_console/devstack.py (DAPHNE_OPTIONS).
+CMD ["python", "-m", "returns_console.serve", "--websocket_connect_timeout=5", "--ping-interval=20", "--ping-timeout=20", \
      "--application-close-timeout=10", "-b", "0.0.0.0", "-p", "8000", "returns_console.asgi:application"]

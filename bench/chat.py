@@ -242,7 +242,7 @@ def main() -> int:
             port, floor_port = devstack.free_port(), devstack.free_port()
             webs = devstack.start_web(env, port, args.web_processes, (args.logs or tmp) / "web.log")
             floor = devstack.spawn(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(floor_port), "bench.floor_sse:app"],
+                [*devstack.DAPHNE_COMMAND, "-b", "127.0.0.1", "-p", str(floor_port), "bench.floor_sse:app"],
                 env,
                 tmp / "floor.log",
             )

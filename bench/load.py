@@ -106,6 +106,9 @@ def serve_profiled(out: str, daphne_args: list[str]) -> None:
     signal.signal(signal.SIGUSR1, clear)
     signal.signal(signal.SIGUSR2, write)
     start_here()
+    from returns_console.serve import use_fast_loop
+
+    use_fast_loop()
     from daphne.cli import CommandLineInterface
 
     CommandLineInterface().run(daphne_args)
@@ -337,6 +340,7 @@ def dashboards_process(base: str, sockets: str, count: int, ready: Any, stop: An
     that hash to it), signed in one after another (the staff sign-in throttle counts attempts in flight)."""
 
     from bench.console import Dashboard, staff_session
+    from returns_console.serve import use_fast_loop
 
     async def main() -> None:
         url = sockets.replace("http", "ws") + "/ws/console/"
@@ -356,6 +360,7 @@ def dashboards_process(base: str, sockets: str, count: int, ready: Any, stop: An
         await asyncio.gather(*watchers, return_exceptions=True)
         results.put(([d.seen for d in dashboards], [d.views for d in dashboards], dropped))
 
+    use_fast_loop()  # the load generator shares the machine with the servers: its own CPU is kept small
     asyncio.run(main())
 
 
@@ -600,9 +605,8 @@ def start_profiled_web(env: dict, port: int, processes: int, log: Path, out: Pat
     """devstack.start_web with each Daphne process run by serve_profiled (this file)."""
     from returns_console import devstack
 
-    listener = devstack.listen(port)
+    listeners = devstack.listen_each(port, max(1, processes))
     try:
-        fd = listener.fileno()
         return [
             devstack.spawn(
                 [
@@ -612,17 +616,18 @@ def start_profiled_web(env: dict, port: int, processes: int, log: Path, out: Pat
                     str(out / f"web{number}.prof"),
                     *devstack.DAPHNE_OPTIONS,
                     "--fd",
-                    str(fd),
+                    str(listener.fileno()),
                     devstack.ASGI_APP,
                 ],
                 env,
                 log,
-                pass_fds=[fd],
+                pass_fds=[listener.fileno()],
             )
-            for number in range(1, max(1, processes) + 1)
+            for number, listener in enumerate(listeners, 1)
         ]
     finally:
-        listener.close()
+        for listener in listeners:
+            listener.close()
 
 
 def main() -> int:
@@ -630,6 +635,7 @@ def main() -> int:
         serve_profiled(sys.argv[2], sys.argv[3:])
         return 0
     from returns_console import devstack
+    from returns_console.serve import use_fast_loop
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=600.0, help="seconds of load")
@@ -692,7 +698,7 @@ def main() -> int:
             )
             worker = devstack.spawn(devstack.worker_command("WARNING", env["CELERY_QUEUE"]), env, logs / "worker.log")
             floor = devstack.spawn(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(floor_port), "bench.floor_sse:app"],
+                [*devstack.DAPHNE_COMMAND, "-b", "127.0.0.1", "-p", str(floor_port), "bench.floor_sse:app"],
                 env,
                 logs / "floor.log",
             )
@@ -710,6 +716,7 @@ def main() -> int:
                 if args.database_url and (postmaster := postmaster_pid()):
                     watched.append(WatchedServer("PostgreSQL (all its processes)", postmaster, judged=False))
                 base, sockets = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{socket_port}"
+                use_fast_loop()
                 row = asyncio.run(run(args, base, sockets, f"http://127.0.0.1:{floor_port}", env, watched))
                 if args.profile:
                     files = [args.profile / f"web{n}.prof" for n in range(1, len(webs) + 1)]

@@ -119,12 +119,6 @@ async def note_customer_turn(thread_id: str, customer_id: str, *, said: str | No
     return conversation
 
 
-async def note_click(thread_id: str, words: str) -> dict[str, Any]:
-    """Keep what a click meant ("chose Store Credit") for the staff transcript and search; the event to mirror."""
-    click = await ConversationMessage.objects.acreate(thread_id=thread_id, author=ConversationMessage.CLICK, text=words)
-    return click.as_event()
-
-
 async def ask_for_person(conversation: Conversation) -> None:
     """The customer asked for a person: the conversation joins the team's waiting list now, saying why."""
     if conversation.attention == Attention.ASKED_FOR_PERSON:

@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 from pydantic import BaseModel, TypeAdapter
 
 from chat.context import ChatContext
-from chat.conversations import close_deleted_by_customer, note_click, thread_title
+from chat.conversations import close_deleted_by_customer, thread_title
 from chat.engine.flow import METADATA_KEY, Flow
 from chat.engine.guided import GuidedEngine
 from chat.engine.llm.engine import LLMEngine
@@ -41,7 +41,7 @@ from chat.mirror import TurnMirror
 from chat.models import Feedback
 from chat.signals import conversation_event
 from chat.store import CosmosChatStore
-from chat.turns import record_turn, turns_by_item
+from chat.turns import HeldClick, record_turn, turns_by_item
 from chat.widgets import describe_click
 
 logger = logging.getLogger(__name__)
@@ -62,9 +62,10 @@ async def _reported(
     thread: ThreadMetadata,
     context: ChatContext,
     mirror: TurnMirror | None,
+    click: HeldClick | None = None,
 ) -> AsyncIterator[ThreadStreamEvent]:
     """Pass a turn's events through, then record which engine answered it (and the model's tool calls) and the
-    step the return stands at after it."""
+    step the return stands at after it, with the ``click`` that started it."""
     answered: list[str] = []
     before = Flow.load(thread.metadata).step if METADATA_KEY in thread.metadata else None
     async for event in events:
@@ -73,7 +74,9 @@ async def _reported(
         yield event
     if answered:
         step = Flow.load(thread.metadata).step
-        turn = await record_turn(thread.id, context.customer_id, answered, engine.report, step, moved=step != before)
+        turn = await record_turn(
+            thread.id, context.customer_id, answered, engine.report, step, moved=step != before, click=click
+        )
         if mirror is not None:
             mirror.add(turn)
         else:
@@ -97,6 +100,7 @@ class ReturnsChatServer(ChatKitServer[ChatContext]):
         super().__init__(store)
         self.engine = assistant_engine(store)
         self.mirror: TurnMirror | None = None  # the streaming turn's events for the dashboards
+        self.click: HeldClick | None = None  # the click that started this turn, stored with its record
 
     async def process_parsed(self, request: Any, context: ChatContext) -> StreamingResult | NonStreamingResult:
         """``process()`` for a request already parsed with ``REQUEST_ADAPTER`` (the view parses it to validate).
@@ -129,7 +133,7 @@ class ReturnsChatServer(ChatKitServer[ChatContext]):
                 if isinstance(event, ThreadCreatedEvent):
                     thread_id = event.thread.id
                 if thread_id and self.mirror is None:
-                    self.mirror = TurnMirror(thread_id, context.customer_id, before_announce=self.store.save_deferred)
+                    self.mirror = TurnMirror(thread_id, context.customer_id, before_announce=self._store_held)
                 yield event
             try:
                 await self.store.save_deferred()
@@ -139,11 +143,18 @@ class ReturnsChatServer(ChatKitServer[ChatContext]):
         finally:
             await self._end_turn(thread_id)
 
+    async def _store_held(self) -> None:
+        """What the turn holds back is stored before the dashboards hear of it: its Cosmos writes, then its click
+        (a turn that could not be stored leaves no click either: the customer is asked to try it again)."""
+        await self.store.save_deferred()
+        if self.click is not None:
+            await self.click.store()
+
     async def _end_turn(self, thread_id: str | None) -> None:
         """A turn cut short (the customer left) keeps what it showed; then the dashboards are told what was
         stored, and nothing of a turn whose writes failed."""
         try:
-            await self.store.save_deferred()
+            await self._store_held()
         except Exception:
             logger.warning("the turn in %s was not stored; its events are not mirrored", thread_id, exc_info=True)
             if self.mirror is not None:
@@ -184,11 +195,16 @@ class ReturnsChatServer(ChatKitServer[ChatContext]):
         self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: ChatContext
     ) -> AsyncIterator[ThreadStreamEvent]:
         payload = action.payload if isinstance(action.payload, dict) else {}
-        click = await note_click(thread.id, describe_click(action.type, payload))
+        self.click = HeldClick(thread.id, describe_click(action.type, payload))
         if self.mirror is not None:
-            self.mirror.add(click)
+            self.mirror.add(self.click.event)  # filled in once stored, before any burst leaves
         async for event in _reported(
-            self.engine.action(thread, action.type, payload, context), self.engine, thread, context, self.mirror
+            self.engine.action(thread, action.type, payload, context),
+            self.engine,
+            thread,
+            context,
+            self.mirror,
+            self.click,
         ):
             yield event
 

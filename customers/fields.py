@@ -15,8 +15,12 @@ class ClockDateTimeField(models.DateTimeField):
     ``timezone.now()``, so a stored time and the rules' calendar never disagree (a demo or test on another day)."""
 
     def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        """``auto_now_add`` keeps a time set before the first save: a record written after the moment it describes
+        (a click stored with the turn it started, chat.turns) carries that moment."""
         if self.auto_now or (self.auto_now_add and add):
-            value: datetime = clock.now()
-            setattr(model_instance, self.attname, value)
+            value: datetime | None = getattr(model_instance, self.attname) if add and not self.auto_now else None
+            if value is None:
+                value = clock.now()
+                setattr(model_instance, self.attname, value)
             return value
         return super().pre_save(model_instance, add)

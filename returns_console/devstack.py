@@ -38,6 +38,8 @@ DAPHNE_OPTIONS = (
     "--ping-timeout=20",
     "--application-close-timeout=10",
 )
+# Daphne on uvloop (returns_console/serve.py; EVENT_LOOP=asyncio for the standard loop).
+DAPHNE_COMMAND = (sys.executable, "-m", "returns_console.serve")
 # settings.py's default, for adding the pages' port to it.
 DEFAULT_ALLOWED_HOSTS = "localhost,127.0.0.1,[::1]"
 
@@ -207,16 +209,33 @@ def reconcile(env: dict[str, str]) -> bool:
     return False
 
 
-def listen(port: int) -> socket.socket:
-    """The listening socket that Daphne processes share (by fd): the kernel spreads connections over them."""
-    return socket.create_server(("127.0.0.1", port), reuse_port=False, backlog=1024)
+def listen(port: int, reuse_port: bool = False) -> socket.socket:
+    """A listening socket for a Daphne process (passed by fd)."""
+    return socket.create_server(("127.0.0.1", port), reuse_port=reuse_port, backlog=1024)
+
+
+def listen_each(port: int, processes: int) -> list[socket.socket]:
+    """One listening socket per Daphne process on the same port (SO_REUSEPORT): the kernel deals new connections
+    out evenly by their address. Sharing one socket, whichever process woke first took what was waiting, and
+    bench/load.py saw one process get ~70% of the customers, whose connections (kept alive) stayed with it."""
+    if processes <= 1:
+        return [listen(port)]
+    listeners: list[socket.socket] = []
+    try:
+        for _ in range(processes):
+            listeners.append(listen(port, reuse_port=True))
+    except BaseException:
+        for listener in listeners:
+            listener.close()
+        raise
+    return listeners
 
 
 def spawn_daphne(
     listener: socket.socket, env: dict[str, str], log: Path | None, app: str = ASGI_APP
 ) -> subprocess.Popen[bytes]:
     fd = listener.fileno()
-    return spawn([sys.executable, "-m", "daphne", *DAPHNE_OPTIONS, "--fd", str(fd), app], env, log, pass_fds=[fd])
+    return spawn([*DAPHNE_COMMAND, *DAPHNE_OPTIONS, "--fd", str(fd), app], env, log, pass_fds=[fd])
 
 
 def allowed_hosts_with_page_port(hosts: str, port: int) -> str:
@@ -230,13 +249,14 @@ def allowed_hosts_with_page_port(hosts: str, port: int) -> str:
 def start_web(
     env: dict[str, str], port: int, processes: int, log: Path | None, app: str = ASGI_APP
 ) -> list[subprocess.Popen[bytes]]:
-    """Daphne processes sharing one listening socket: the kernel spreads connections over them, so a busy
-    process (Python runs one core per process) does not hold up requests another could serve."""
-    listener = listen(port)
+    """Daphne processes on one port (``listen_each``), so the load spreads over the cores (Python runs one
+    core per process)."""
+    listeners = listen_each(port, max(1, processes))
     try:
-        return [spawn_daphne(listener, env, log, app) for _ in range(max(1, processes))]
+        return [spawn_daphne(listener, env, log, app) for listener in listeners]
     finally:
-        listener.close()  # the children hold it now
+        for listener in listeners:
+            listener.close()  # the children hold them now
 
 
 def web_processes() -> int:
@@ -306,15 +326,16 @@ def kill_group(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def app_children(env: dict[str, str], listeners: dict[str, socket.socket], log_dir: Path) -> list[Supervised]:
-    """Daphne processes for pages and the chat on ``listeners["web"]``, one Daphne process of its own for the
-    websockets on ``listeners["sockets"]`` (WEBSOCKET_PORT: the pages open their sockets there), a Celery worker.
-    The listeners stay open in `make run`, so a web process that dies is started again on the same socket."""
+def app_children(env: dict[str, str], listeners: dict[str, list[socket.socket]], log_dir: Path) -> list[Supervised]:
+    """Daphne processes for pages and the chat, one on each of ``listeners["web"]``, one Daphne process of its own
+    for the websockets on ``listeners["sockets"]`` (WEBSOCKET_PORT: the pages open their sockets there), a Celery
+    worker. The listeners stay open in `make run`, so a web process that dies is started again on its socket
+    (connections dealt to it meanwhile wait in its queue)."""
     web = [
-        Supervised(f"web {number}", functools.partial(spawn_daphne, listeners["web"], env, log_dir / "web.log"))
-        for number in range(1, max(1, web_processes()) + 1)
+        Supervised(f"web {number}", functools.partial(spawn_daphne, listener, env, log_dir / "web.log"))
+        for number, listener in enumerate(listeners["web"], 1)
     ]
-    sockets = functools.partial(spawn_daphne, listeners["sockets"], env, log_dir / "sockets.log")
+    sockets = functools.partial(spawn_daphne, listeners["sockets"][0], env, log_dir / "sockets.log")
     worker = functools.partial(spawn, worker_command(), env, log_dir / "worker.log")
     return [*web, Supervised("sockets", sockets), Supervised("worker", worker)]
 
@@ -351,8 +372,8 @@ def run() -> int:
         manage(["seed_demo"], env)
         reconcile(env)
         listeners = {
-            "web": stack.enter_context(listen(port)),
-            "sockets": stack.enter_context(listen(int(env["WEBSOCKET_PORT"]))),
+            "web": [stack.enter_context(listener) for listener in listen_each(port, max(1, web_processes()))],
+            "sockets": [stack.enter_context(listen(int(env["WEBSOCKET_PORT"])))],
         }
         apps = app_children(env, listeners, log_dir)
         stack.callback(stop_all, apps)  # before the listeners close; the services stop after both

@@ -46,6 +46,19 @@ from customers.services.quote import RefundQuote
 
 logger = logging.getLogger(__name__)
 
+# Clicks on the choices of the return in progress: what is left to return was read when the items were offered, and
+# the confirm click assesses the return on orders read afresh, so these may use this process's copy of the orders
+# (one Cosmos query fewer a click). Typed messages, menus and starting again read them now.
+GOES_ON_FROM_WHAT_WAS_SHOWN = frozenset(
+    {
+        Actions.SELECT_ITEM,
+        Actions.SELECT_REASON,
+        Actions.SELECT_RESOLUTION,
+        Actions.SELECT_SHIPPING,
+        Actions.SET_QUANTITY,
+    }
+)
+
 # What happens next, honestly: the conversation is in the team's queue now; nobody is promised at a time we do not know.
 HANDOFF_ANSWER = gettext_noop(
     "I've passed this conversation to our support team: it is in their queue now, marked as asking for a person. "
@@ -96,9 +109,18 @@ class GuidedEngine:
         yield out.progress(_("Looking up your orders…"))
         repo = await loop_repository()
         policy = await aactive_policy()
-        # Choices may be shown from copies of the customer and catalog; a confirm click files, so it reads all.
+        # Choices may be shown from copies of the customer and catalog, and a click that goes on from what was just
+        # shown from a copy of the orders too; a confirm click files, so it reads all.
         max_age = 0.0 if action and action[0] == Actions.CONFIRM else settings.REFERENCE_DATA_MAX_AGE_SECONDS
-        overview = await customer_overview(repo, context.customer_id, policy, store_today(), reference_max_age=max_age)
+        orders_max_age = max_age if action and action[0] in GOES_ON_FROM_WHAT_WAS_SHOWN else 0.0
+        overview = await customer_overview(
+            repo,
+            context.customer_id,
+            policy,
+            store_today(),
+            reference_max_age=max_age,
+            orders_max_age=orders_max_age,
+        )
         await conversations.describe_customer(
             conversation, overview.customer, [line.order.order_id for line in overview.lines]
         )

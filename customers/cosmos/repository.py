@@ -136,9 +136,15 @@ class CosmosRepository:
     async def get_order(self, customer_id: str, order_id: str) -> Order:
         return docs.order_from_document(await self._customer_document(customer_id, order_id, docs.ORDER, "Order"))
 
-    async def list_orders(self, customer_id: str) -> list[Order]:
-        rows = await self._partition_query(customer_id, docs.ORDER, "ordered_at")
-        return [docs.order_from_document(row) for row in rows]
+    async def list_orders(self, customer_id: str, *, max_age: float = 0.0) -> list[Order]:
+        """``max_age``: this process's copy read that many seconds ago will do (a commit in another process
+        changes what is left to return, so only where what was shown is enough: see customer_overview)."""
+        found, orders = self._kept("orders", customer_id, max_age)
+        if not found:
+            rows = await self._partition_query(customer_id, docs.ORDER, "ordered_at")
+            orders = [docs.order_from_document(row) for row in rows]
+            self._keep("orders", customer_id, orders)
+        return list(orders)
 
     async def get_return(self, customer_id: str, return_id: str) -> ReturnRecord:
         return docs.return_from_document(await self._customer_document(customer_id, return_id, docs.RETURN, "Return"))

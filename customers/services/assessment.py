@@ -50,15 +50,24 @@ class Assessment:
 
 
 async def customer_overview(
-    repo: CosmosRepository, customer_id: str, policy: ReturnPolicy, today: date, *, reference_max_age: float = 0.0
+    repo: CosmosRepository,
+    customer_id: str,
+    policy: ReturnPolicy,
+    today: date,
+    *,
+    reference_max_age: float = 0.0,
+    orders_max_age: float = 0.0,
 ) -> CustomerOverview:
     """Every line of every order of the customer, newest order first, each with its eligibility.
 
-    Orders are always read now (a commit in another process changes what is left to return); the customer and
-    the products may be copies up to ``reference_max_age`` seconds old, which is fine for showing choices but
-    not for filing: a proposal is assessed on a fresh overview."""
+    The customer and the products may be copies up to ``reference_max_age`` seconds old, which is fine for
+    showing choices but not for filing: a proposal is assessed on a fresh overview. Orders change when a return
+    commits in another process (what is left to return), so a copy of them (``orders_max_age``) is only for
+    steps that go on from what was just shown: the caller reads them afresh wherever items are offered."""
     customer = await repo.get_customer(customer_id, max_age=reference_max_age)
-    orders = sorted(await repo.list_orders(customer_id), key=lambda order: order.ordered_at, reverse=True)
+    orders = sorted(
+        await repo.list_orders(customer_id, max_age=orders_max_age), key=lambda order: order.ordered_at, reverse=True
+    )
     products = await repo.get_products(
         [line.sku for order in orders for line in order.lines], max_age=reference_max_age
     )
@@ -69,7 +78,7 @@ async def customer_overview(
         for order in orders
         for line in order.lines
     )
-    return CustomerOverview(customer, lines, fresh=reference_max_age <= 0)
+    return CustomerOverview(customer, lines, fresh=reference_max_age <= 0 and orders_max_age <= 0)
 
 
 def assess(

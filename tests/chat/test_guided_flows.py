@@ -313,3 +313,27 @@ async def test_a_guessed_reason_can_be_turned_down_with_a_click(chat):
     await chat.click(Actions.SELECT_REASON, {"reason": "Changed My Mind"})
     await chat.say("confirm")
     assert (await _proposal()).reason == "Changed My Mind"
+
+
+async def test_clicks_go_on_from_the_items_shown_and_the_confirm_checks_the_orders_as_they_are_now(chat, repo):
+    """A click on the return's choices may use this process's copy of the orders (what was just shown); the
+    confirm click, typed words and starting again read them afresh, so a return committed elsewhere meanwhile
+    (here: every hub already returned) is never filed twice."""
+    from bench.chat import CLICKS
+
+    await chat.say("hi")  # the items, read now
+    doc = await repo.customer_data.read_item("ORD-79001", partition_key="CUST-1001")
+    for line in doc["lines"]:
+        if line["sku"] == "HUB-SMART-2":
+            line["returned_quantity"] = line["quantity"]
+    await repo.customer_data.replace_item("ORD-79001", doc)
+
+    *choices, (confirm, confirm_payload) = CLICKS
+    for action, payload in choices:
+        await chat.click(action, payload)
+    assert chat.widget_keys() == ["summary"]  # the return, chosen from the items shown
+    await chat.click(confirm, confirm_payload)
+    assert not await Proposal.objects.filter(thread_id=chat.thread_id).aexists()
+
+    await chat.click(Actions.START_OVER, {})
+    assert "Smart Home Hub" not in " ".join(text for text, _, _ in chat.buttons())

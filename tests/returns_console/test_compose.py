@@ -18,6 +18,7 @@ from returns_console.devstack import DAPHNE_OPTIONS
 ROOT = Path(__file__).resolve().parents[2]
 # What an operator must provide: the file ships no secret of its own.
 REQUIRED = {"SECRET_KEY": "s" * 10 + "0123456789abcdefghijklmnopqrstuvwxyz-_", "REDIS_PASSWORD": "0123abcd" * 4}
+SERVE = ["python", "-m", "returns_console.serve"]  # Daphne on uvloop (returns_console/serve.py)
 
 
 def _config(**env: str) -> subprocess.CompletedProcess[str]:
@@ -45,8 +46,8 @@ def compose() -> dict:
 def test_services(compose: dict):
     services = compose["services"]
     assert set(services) == {"web", "sockets", "worker", "redis", "cosmos"}
-    assert "daphne" in services["web"]["command"]
-    assert services["sockets"]["command"].startswith("daphne")
+    assert "exec python -m returns_console.serve " in services["web"]["command"]  # Daphne on uvloop
+    assert services["sockets"]["command"].startswith("python -m returns_console.serve ")
     assert services["worker"]["command"].startswith("celery -A returns_console worker")
     assert services["cosmos"]["image"].startswith("mcr.microsoft.com/cosmosdb/linux/azure-cosmos-emulator")
 
@@ -123,26 +124,28 @@ def test_the_cosmos_emulator_is_not_published_to_the_host(compose: dict):
 
 @pytest.mark.parametrize(("password", "seeded"), [("", False), ("demo-pw-for-test", True)])
 def test_demo_staff_only_with_a_demo_password(compose: dict, tmp_path: Path, password: str, seeded: bool):
-    """The web container's start-up script, run by sh with stand-ins for python and daphne."""
+    """The web container's start-up script, run by sh with a stand-in for python."""
     assert compose["services"]["web"]["environment"]["DEMO_PASSWORD"] == ""  # no default password
     assert _config(**REQUIRED, DEMO_PASSWORD=password).returncode == 0
     command = compose["services"]["web"]["command"]
-    ran = _run_with_stand_ins(command, tmp_path, {"python": "", "daphne": ""}, {"DEMO_PASSWORD": password})
+    ran = _run_with_stand_ins(command, tmp_path, {"python": ""}, {"DEMO_PASSWORD": password})
     assert ["manage.py", "migrate", "--noinput"] in ran["python"]
     assert (["manage.py", "seed_demo"] in ran["python"]) is seeded
-    assert len(ran["daphne"]) == 1
+    assert len([args for args in ran["python"] if args[:2] == SERVE[1:]]) == 1
 
 
 # --- Daphne ---------------------------------------------------------------------------------------------------------
 
 
 def test_every_daphne_bounds_slow_clients_as_make_run_does(compose: dict, tmp_path: Path):
-    web = _run_with_stand_ins(compose["services"]["web"]["command"], tmp_path, {"python": "", "daphne": ""}, {})
+    web = _run_with_stand_ins(compose["services"]["web"]["command"], tmp_path, {"python": ""}, {})
+    [served] = [args[2:] for args in web["python"] if args[:2] == SERVE[1:]]
     sockets = shlex.split(compose["services"]["sockets"]["command"])
     dockerfile = (ROOT / "Dockerfile").read_text()
     [cmd] = re.findall(r"^CMD (\[.*?\])$", dockerfile, flags=re.MULTILINE | re.DOTALL)
     image = json.loads(cmd.replace("\\\n", ""))
-    for args in (web["daphne"][0], sockets[1:], image[1:]):
+    assert sockets[:3] == image[:3] == SERVE
+    for args in (served, sockets[3:], image[3:]):
         assert [a for a in args if a.startswith("--") and "=" in a] == list(DAPHNE_OPTIONS)
         assert args[-1] == "returns_console.asgi:application" and "0.0.0.0" in args
 

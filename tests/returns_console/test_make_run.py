@@ -185,7 +185,9 @@ def test_make_run_restarts_dead_children_and_keeps_cosmos_data_across_runs(tmp_p
         # Redis and the emulator (started again on the same ports, the emulator with its data).
         doomed = _children_of_make_run(marker)
         commands = " | ".join(doomed.values())
-        assert len(doomed) == 5 and all(name in commands for name in ("celery", "daphne", "redis", "emulator.js"))
+        assert len(doomed) == 5 and all(
+            name in commands for name in ("celery", "returns_console.serve", "redis", "emulator.js")
+        )
         for pid in doomed:
             os.kill(pid, signal.SIGKILL)
         for name in ("worker", "web 1", "sockets", "redis", "cosmos"):

@@ -112,6 +112,26 @@ async def test_a_burst_of_one_conversation_is_numbered_in_order_and_reaches_a_da
     await socket.disconnect()
 
 
+async def test_events_published_from_sync_code_reach_dashboards_as_the_async_ones_do(services_settings):
+    """The worker and the API views publish from sync code, on a sync Redis client speaking the layer's wire."""
+    from asgiref.sync import sync_to_async
+
+    reader, other = _socket(await _session_cookie("anna")), _socket(await _session_cookie("ben"))
+    assert (await reader.connect())[0] and (await other.connect())[0]
+    conversation = _fresh_id()
+    await _view(reader, conversation)
+    await other.receive_json_from(timeout=5)  # the reader's presence
+
+    await events.publish(conversation, {"kind": "proposal", "n": 1})
+    sent = await sync_to_async(events.publish_sync, thread_sensitive=False)(conversation, {"kind": "note", "n": 2})
+    await sync_to_async(events.publish_sync, thread_sensitive=False)(conversation, {"kind": "proposal", "n": 3})
+    assert sent["seq"] == 2
+    assert [(e["seq"], e["n"]) for e in await _events(reader, 3)] == [(1, 1), (2, 2), (3, 3)]
+    assert [(e["seq"], e["n"]) for e in await _events(other, 2)] == [(1, 1), (3, 3)]  # a note: only its readers
+    for socket in (reader, other):
+        await socket.disconnect()
+
+
 async def test_chat_events_reach_only_the_dashboards_that_have_the_conversation_open(services_settings):
     """The list's events go to everyone; messages and widgets to those reading that conversation."""
     reader, other = _socket(await _session_cookie("anna")), _socket(await _session_cookie("ben"))

@@ -206,7 +206,21 @@ async def test_the_transcript_says_what_the_customer_clicked(seeded):
         "chose the reason Damaged/Defective",
         "chose Store Credit",
     ]
-    assert all(click["created_at"] for click in detail["clicks"])
+    # Stored with the record of the turn it started, a click keeps its own moment: between the widget it
+    # answered and the assistant's reply, where the transcript places it.
+    from datetime import UTC, datetime
+
+    def moment(text: str) -> datetime:
+        at = datetime.fromisoformat(text)
+        return at if at.tzinfo else at.replace(tzinfo=UTC)  # the library's items are UTC without an offset
+
+    timeline = sorted(
+        [(moment(click["created_at"]), "click") for click in detail["clicks"]]
+        + [(moment(item["created_at"]), item["type"]) for item in detail["items"]]
+    )
+    kinds = [kind for _, kind in timeline]
+    for at in (index for index, kind in enumerate(kinds) if kind == "click"):
+        assert kinds[at - 1] != "click" and kinds[at + 1] in ("assistant_message", "widget"), kinds
     found = (await agent.get("/console/api/conversations", {"q": "Store Credit"})).json()["conversations"]
     assert chat.thread_id in [row["thread_id"] for row in found]
 
