@@ -188,7 +188,8 @@ def customer_conversations(customer_id: str, limit: int = 50) -> list[dict[str, 
 
 def row_for(thread_id: str) -> dict[str, Any] | None:
     try:
-        conversation = Conversation.objects.select_related("assigned_to", "resolved_by").get(thread_id=thread_id)
+        # Not joined to the users: building that SQL costs more than the rare read of an assignee or resolver.
+        conversation = Conversation.objects.get(thread_id=thread_id)
     except Conversation.DoesNotExist:
         return None
     pending = _pending_by_thread([thread_id]).get(thread_id, (0, None, 0, 0))
