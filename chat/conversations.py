@@ -37,6 +37,7 @@ from customers import clock
 from customers.cosmos.runner import loop_repository
 from customers.domain import Customer
 from customers.errors import InvalidRequest, NotFound, ReturnsError
+from customers.lookups import UniqueLookup
 from customers.models import AuditAction
 from customers.services import audit
 from customers.services.authority import require_supervisor
@@ -57,6 +58,10 @@ def thread_title(text: str) -> str:
     return f"{cut}…"
 
 
+# Read on every turn (and for every dashboard row): its SQL is built once (customers.lookups).
+CONVERSATION_BY_THREAD = UniqueLookup(Conversation, "thread_id")
+
+
 async def note_customer_turn(thread_id: str, customer_id: str, *, said: str | None = None) -> Conversation:
     """Record that the customer typed (``said``) or clicked now; creates the conversation on its first turn.
 
@@ -73,7 +78,7 @@ async def note_customer_turn(thread_id: str, customer_id: str, *, said: str | No
         await ConversationMessage.objects.acreate(thread_id=thread_id, author="customer", text=said)
     preview = {"last_message": said[:PREVIEW_CHARS], "customer_messages": F("customer_messages") + 1} if said else {}
     try:
-        conversation: Conversation | None = await Conversation.objects.aget(thread_id=thread_id)
+        conversation: Conversation | None = await sync_to_async(CONVERSATION_BY_THREAD.get)(thread_id)
     except Conversation.DoesNotExist:
         conversation = None
     language = translation.get_language() or ""

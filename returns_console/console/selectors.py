@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from chat.conversations import CONVERSATION_BY_THREAD
 from chat.models import (
     Attention,
     Conversation,
@@ -189,7 +190,7 @@ def customer_conversations(customer_id: str, limit: int = 50) -> list[dict[str, 
 def row_for(thread_id: str) -> dict[str, Any] | None:
     try:
         # Not joined to the users: building that SQL costs more than the rare read of an assignee or resolver.
-        conversation = Conversation.objects.get(thread_id=thread_id)
+        conversation = CONVERSATION_BY_THREAD.get(thread_id)
     except Conversation.DoesNotExist:
         return None
     pending = _pending_by_thread([thread_id]).get(thread_id, (0, None, 0, 0))
