@@ -605,7 +605,7 @@ def start_profiled_web(env: dict, port: int, processes: int, log: Path, out: Pat
     """devstack.start_web with each Daphne process run by serve_profiled (this file)."""
     from returns_console import devstack
 
-    listeners = devstack.listen_each(port, max(1, processes))
+    listeners = devstack.listen_each(port, processes)
     try:
         return [
             devstack.spawn(

@@ -18,7 +18,7 @@ class ClockDateTimeField(models.DateTimeField):
         """``auto_now_add`` keeps a time set before the first save: a record written after the moment it describes
         (a click stored with the turn it started, chat.turns) carries that moment."""
         if self.auto_now or (self.auto_now_add and add):
-            value: datetime | None = getattr(model_instance, self.attname) if add and not self.auto_now else None
+            value: datetime | None = None if self.auto_now else getattr(model_instance, self.attname)
             if value is None:
                 value = clock.now()
                 setattr(model_instance, self.attname, value)

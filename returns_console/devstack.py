@@ -251,7 +251,7 @@ def start_web(
 ) -> list[subprocess.Popen[bytes]]:
     """Daphne processes on one port (``listen_each``), so the load spreads over the cores (Python runs one
     core per process)."""
-    listeners = listen_each(port, max(1, processes))
+    listeners = listen_each(port, processes)
     try:
         return [spawn_daphne(listener, env, log, app) for listener in listeners]
     finally:
@@ -326,16 +326,18 @@ def kill_group(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def app_children(env: dict[str, str], listeners: dict[str, list[socket.socket]], log_dir: Path) -> list[Supervised]:
-    """Daphne processes for pages and the chat, one on each of ``listeners["web"]``, one Daphne process of its own
-    for the websockets on ``listeners["sockets"]`` (WEBSOCKET_PORT: the pages open their sockets there), a Celery
-    worker. The listeners stay open in `make run`, so a web process that dies is started again on its socket
-    (connections dealt to it meanwhile wait in its queue)."""
+def app_children(
+    env: dict[str, str], web_listeners: list[socket.socket], sockets_listener: socket.socket, log_dir: Path
+) -> list[Supervised]:
+    """Daphne processes for pages and the chat, one on each of ``web_listeners``, one Daphne process of its own for
+    the websockets on ``sockets_listener`` (WEBSOCKET_PORT: the pages open their sockets there), a Celery worker.
+    The listeners stay open in `make run`, so a web process that dies is started again on its socket (connections
+    dealt to it meanwhile wait in its queue)."""
     web = [
         Supervised(f"web {number}", functools.partial(spawn_daphne, listener, env, log_dir / "web.log"))
-        for number, listener in enumerate(listeners["web"], 1)
+        for number, listener in enumerate(web_listeners, 1)
     ]
-    sockets = functools.partial(spawn_daphne, listeners["sockets"][0], env, log_dir / "sockets.log")
+    sockets = functools.partial(spawn_daphne, sockets_listener, env, log_dir / "sockets.log")
     worker = functools.partial(spawn, worker_command(), env, log_dir / "worker.log")
     return [*web, Supervised("sockets", sockets), Supervised("worker", worker)]
 
@@ -371,11 +373,9 @@ def run() -> int:
         manage(["migrate", "--noinput"], env)
         manage(["seed_demo"], env)
         reconcile(env)
-        listeners = {
-            "web": [stack.enter_context(listener) for listener in listen_each(port, max(1, web_processes()))],
-            "sockets": [stack.enter_context(listen(int(env["WEBSOCKET_PORT"])))],
-        }
-        apps = app_children(env, listeners, log_dir)
+        web_listeners = [stack.enter_context(listener) for listener in listen_each(port, web_processes())]
+        sockets_listener = stack.enter_context(listen(int(env["WEBSOCKET_PORT"])))
+        apps = app_children(env, web_listeners, sockets_listener, log_dir)
         stack.callback(stop_all, apps)  # before the listeners close; the services stop after both
         for child in apps:
             child.start()
