@@ -197,6 +197,7 @@ class Tally:
 
     def __init__(self) -> None:
         self.turns: list[tuple[float, float, float, float]] = []
+        self.kinds: list[str] = []  # what each turn of self.turns was: its action, or the greeting
         self.errors: collections.Counter[str] = collections.Counter()
         self.returns = 0
         self.approved = 0
@@ -213,7 +214,7 @@ def error_kind(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[:60]}" if text else type(error).__name__
 
 
-async def timed_turn(session: Any, url: str, body: dict, headers: dict, tally: Tally) -> list[dict]:
+async def timed_turn(session: Any, url: str, body: dict, headers: dict, tally: Tally, kind: str) -> list[dict]:
     """One turn over SSE: first byte, last byte, and when each sampled item arrived (for the mirror lag)."""
     started = time.perf_counter()
     first = None
@@ -243,6 +244,7 @@ async def timed_turn(session: Any, url: str, body: dict, headers: dict, tally: T
             started_at, at, thread, _ = tally.received[event["item"]["id"]]
             tally.received[event["item"]["id"]] = (started_at, at, thread, ended)
     tally.turns.append((started, first or ended - started, ended - started, ended))
+    tally.kinds.append(kind)
     if any(event["type"] == "error" for event in parsed):
         raise RuntimeError("error event in the stream")
     return parsed
@@ -278,14 +280,14 @@ async def customer_loop(
                 await pacing.read_answer()
         while time.perf_counter() < deadline:
             try:
-                parsed = await timed_turn(session, url, GREETING, headers, tally)
+                parsed = await timed_turn(session, url, GREETING, headers, tally, "greeting")
                 thread_id = next(e["thread"]["id"] for e in parsed if e["type"] == "thread.created")
                 for action, payload in clicks(order_id):
                     await pacing.read_answer()
                     if time.perf_counter() >= deadline:
                         return
                     request = click_request(thread_id, parsed, action, payload)
-                    parsed = await timed_turn(session, url, request, headers, tally)
+                    parsed = await timed_turn(session, url, request, headers, tally, action)
                 tally.returns += 1
             except Exception as failed:
                 tally.errors[error_kind(failed)] += 1
@@ -502,6 +504,10 @@ async def run(args: argparse.Namespace, base: str, sockets: str, floor: str, env
 
     window = deadline - warm_end
     measured = [turn for turn in tally.turns if warm_end <= turn[0] < deadline]
+    by_kind: dict[str, list[float]] = collections.defaultdict(list)
+    for turn, kind in zip(tally.turns, tally.kinds, strict=True):
+        if warm_end <= turn[0] < deadline:
+            by_kind[kind].append(turn[2])
     completed = sum(1 for turn in tally.turns if warm_end <= turn[3] <= deadline)
     ends = [turn[2] for turn in measured]
     firsts = [turn[1] for turn in measured]
@@ -528,6 +534,7 @@ async def run(args: argparse.Namespace, base: str, sockets: str, floor: str, env
         "completed": completed,
         "measured": len(measured),
         "ends": ends,
+        "by_kind": by_kind,
         "firsts": firsts,
         "floor": floor_window,
         "redis": redis_floor,
@@ -566,6 +573,11 @@ def report(args: argparse.Namespace, row: dict, watched: list[Watched]) -> tuple
         f"  ({row['measured']} turns started in the window)",
         f"  turn first byte            p50 {ms(row['firsts'], 0.5):8.1f} ms  p90 {ms(row['firsts'], 0.9):8.1f} ms"
         f"  p99 {ms(row['firsts'], 0.99):8.1f} ms",
+        *(
+            f"    {kind:<24} p50 {ms(ends_of, 0.5):8.1f} ms  p90 {ms(ends_of, 0.9):8.1f} ms  p99"
+            f" {ms(ends_of, 0.99):8.1f} ms  ({len(ends_of)} turns)"
+            for kind, ends_of in row["by_kind"].items()
+        ),
         f"  floor: bare SSE endpoint, {args.floor_clients} clients, same pacing, during the load"
         f"  p50 {floor_p50:6.1f} ms  p99 {ms(floor, 0.99):6.1f} ms;  chat p50 turn end / floor p50:"
         f" {end_p50 / floor_p50 if floor_p50 else float('nan'):.0f}x",

@@ -7,7 +7,7 @@ dashboards update; what staff say is posted into the customer's thread and pushe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -40,6 +40,7 @@ from customers.errors import InvalidRequest, NotFound, ReturnsError
 from customers.lookups import UniqueLookup
 from customers.models import AuditAction
 from customers.services import audit
+from customers.services.assessment import CustomerOverview
 from customers.services.authority import require_supervisor
 
 ACTIVITY_RESOLUTION = timedelta(seconds=30)
@@ -62,8 +63,38 @@ def thread_title(text: str) -> str:
 CONVERSATION_BY_THREAD = UniqueLookup(Conversation, "thread_id")
 
 
-async def note_customer_turn(thread_id: str, customer_id: str, *, said: str | None = None) -> Conversation:
-    """Record that the customer typed (``said``) or clicked now; creates the conversation on its first turn.
+# Who the customer is, for a conversation's row: read when the conversation is created (``note_customer_turn``).
+Description = Callable[[], Awaitable[CustomerOverview]]
+
+
+def _described(customer: Customer, order_ids: Sequence[str], known_order_ids: str = "") -> dict[str, str]:
+    return {
+        "customer_name": customer.name,
+        "customer_tier": str(customer.tier),
+        "customer_email": customer.email,
+        "order_ids": " ".join(sorted(set(order_ids))) or known_order_ids,
+    }
+
+
+def _who(overview: CustomerOverview) -> tuple[Customer, list[str]]:
+    return overview.customer, [line.order.order_id for line in overview.lines]
+
+
+def _note_said(thread_id: str, said: str | None) -> Conversation | None:
+    """What the customer typed, stored; and the conversation, if it exists yet (one trip to the database thread)."""
+    if said is not None:
+        ConversationMessage.objects.create(thread_id=thread_id, author="customer", text=said)
+    try:
+        return CONVERSATION_BY_THREAD.get(thread_id)
+    except Conversation.DoesNotExist:
+        return None
+
+
+async def note_customer_turn(
+    thread_id: str, customer_id: str, *, said: str | None = None, description: Description | None = None
+) -> Conversation:
+    """Record that the customer typed (``said``) or clicked now; creates the conversation on its first turn,
+    described (``description``: who the customer is) so that dashboards hear of it once, whole.
 
     One read per turn. The time is written when it matters: always while an agent has the conversation (it
     starts the waiting clock), otherwise at most every ACTIVITY_RESOLUTION, which is all the list's ordering
@@ -73,14 +104,10 @@ async def note_customer_turn(thread_id: str, customer_id: str, *, said: str | No
     """
     now = clock.now()
     typed = said is not None
-    if typed:
+    if said is not None:
         said = " ".join(said.split())
-        await ConversationMessage.objects.acreate(thread_id=thread_id, author="customer", text=said)
     preview = {"last_message": said[:PREVIEW_CHARS], "customer_messages": F("customer_messages") + 1} if said else {}
-    try:
-        conversation: Conversation | None = await sync_to_async(CONVERSATION_BY_THREAD.get)(thread_id)
-    except Conversation.DoesNotExist:
-        conversation = None
+    conversation = await sync_to_async(_note_said)(thread_id, said)
     language = translation.get_language() or ""
     if conversation is None:
         try:
@@ -91,6 +118,7 @@ async def note_customer_turn(thread_id: str, customer_id: str, *, said: str | No
                 last_customer_at=now,
                 last_message=preview.get("last_message", ""),
                 customer_messages=1 if said else 0,
+                **(_described(*_who(await description())) if description is not None else {}),
             )
         except IntegrityError:  # the same thread's other tab got there first
             return await Conversation.objects.aget(thread_id=thread_id)
@@ -138,12 +166,7 @@ async def ask_for_person(conversation: Conversation) -> None:
 
 async def describe_customer(conversation: Conversation, customer: Customer, order_ids: Sequence[str] = ()) -> None:
     """Name, tier, email and order ids for the dashboard's list and search, copied once from the system of record."""
-    found = {
-        "customer_name": customer.name,
-        "customer_tier": str(customer.tier),
-        "customer_email": customer.email,
-        "order_ids": " ".join(sorted(set(order_ids))) or conversation.order_ids,
-    }
+    found = _described(customer, order_ids, conversation.order_ids)
     if all(getattr(conversation, field) == value for field, value in found.items()):
         return
     for field, value in found.items():

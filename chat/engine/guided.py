@@ -99,28 +99,36 @@ class GuidedEngine:
         text: str | None = None,
         action: tuple[str, dict[str, Any]] | None = None,
     ) -> AsyncIterator[ThreadStreamEvent]:
+        policy = await aactive_policy()
+        # Choices may be shown from copies of the customer and catalog, and a click that goes on from what was just
+        # shown from a copy of the orders too; a confirm click files, so it reads all.
+        max_age = 0.0 if action and action[0] == Actions.CONFIRM else settings.REFERENCE_DATA_MAX_AGE_SECONDS
+        orders_max_age = max_age if action and action[0] in GOES_ON_FROM_WHAT_WAS_SHOWN else 0.0
+        overview: CustomerOverview | None = None
+
+        async def read_overview() -> CustomerOverview:
+            nonlocal overview
+            if overview is None:
+                overview = await customer_overview(
+                    await loop_repository(),
+                    context.customer_id,
+                    policy,
+                    store_today(),
+                    reference_max_age=max_age,
+                    orders_max_age=orders_max_age,
+                )
+            return overview
+
+        # A new conversation is created described: the dashboards hear of it once, with the customer's name.
         conversation = await conversations.note_customer_turn(
-            thread.id, context.customer_id, said=text if action is None else None
+            thread.id, context.customer_id, said=text if action is None else None, description=read_overview
         )
         if conversation.mode == ConversationMode.HUMAN:
             return  # an agent has this conversation: the customer's words reach them, the assistant stays quiet
         out = Emitter(self.store, thread, context)
         flow = Flow.load(thread.metadata)
         yield out.progress(_("Looking up your orders…"))
-        repo = await loop_repository()
-        policy = await aactive_policy()
-        # Choices may be shown from copies of the customer and catalog, and a click that goes on from what was just
-        # shown from a copy of the orders too; a confirm click files, so it reads all.
-        max_age = 0.0 if action and action[0] == Actions.CONFIRM else settings.REFERENCE_DATA_MAX_AGE_SECONDS
-        orders_max_age = max_age if action and action[0] in GOES_ON_FROM_WHAT_WAS_SHOWN else 0.0
-        overview = await customer_overview(
-            repo,
-            context.customer_id,
-            policy,
-            store_today(),
-            reference_max_age=max_age,
-            orders_max_age=orders_max_age,
-        )
+        overview = await read_overview()
         await conversations.describe_customer(
             conversation, overview.customer, [line.order.order_id for line in overview.lines]
         )

@@ -10,7 +10,7 @@ insights read: SQLite's writers queue for one lock); Redis 4 (session, rate limi
 publish). Filing the proposal (confirm) adds its checks (one: the customer's open requests for the same units), its
 row and auto-approval rules in two transactions (four write transactions in all), and its own feed event; for
 insights, the proposal's line rows (saved with it in one transaction) and the conversation's row marked as ending
-with a return.
+with a return. A new conversation is created with who the customer is, so the dashboards hear of it once.
 """
 
 from __future__ import annotations
@@ -80,3 +80,24 @@ async def test_each_click_of_a_return_stays_within_its_round_trips(repo, service
         over = {kind: round_trips[kind] for kind in budget if made[kind] > budget[kind]}
         assert not over, f"{action}: {made} over the budget {budget}: {over}"
         assert made["cosmos"] >= 2, "the counting missed requests: a click reads and writes the thread at least"
+
+
+GREETING = {"cosmos": 4, "sql": 8, "sql writes": 3, "redis": 6}  # a new conversation's first message
+
+
+async def test_a_new_conversation_stays_within_its_round_trips(repo, services_settings, round_trips):
+    """Its first message stored, the conversation created with who the customer is (the dashboards hear of it
+    once, named: one row read, one event), the greeting's widget and the turn's record."""
+    services_settings.MIRROR_WINDOW_SECONDS = 10
+    await seed(repo)
+    chat = await Conversation.sign_in()
+    await chat.say("hi")  # the first of the process: the SDK reads the containers' metadata once
+    chat.thread_id = None
+    for calls in round_trips.values():
+        calls.clear()
+    await chat.say("hi")
+    made = {kind: len(calls) for kind, calls in round_trips.items()}
+    over = {kind: round_trips[kind] for kind in GREETING if made[kind] > GREETING[kind]}
+    assert not over, f"a new conversation: {made} over the budget {GREETING}: {over}"
+    announced = [sql for sql in round_trips["sql"] if sql.startswith('SELECT "customers_proposal"')]
+    assert len(announced) == 1, "the conversation's row is read once, for one announcement"

@@ -465,13 +465,15 @@ class LLMEngine:
             async for event in self.guided.respond(thread, message, context):
                 yield event
             return
+        repo = await loop_repository()
+        tools = ReturnsTools(repo, context.customer_id, await aactive_policy())
         # The thread's latest items are read while the turn is noted: two round trips at once, not one after another.
         latest = asyncio.ensure_future(
             self.store.load_thread_items(thread.id, None, HISTORY_ITEMS + SUMMARISED_ITEMS, "desc", context)
         )
         try:
             conversation = await conversations.note_customer_turn(
-                thread.id, context.customer_id, said=text if message else None
+                thread.id, context.customer_id, said=text if message else None, description=tools.overview
             )
         except BaseException:
             latest.cancel()
@@ -482,8 +484,6 @@ class LLMEngine:
             return  # an agent has this conversation: the assistant stays quiet
         if said is not None and said.intent is Intent.HUMAN:
             await conversations.ask_for_person(conversation)
-        repo = await loop_repository()
-        tools = ReturnsTools(repo, context.customer_id, await aactive_policy())
         emitter = Emitter(self.store, thread, context)
         turn = LLMTurn(context, tools, flow, emitter)
         self.report = TurnReport(self.label, tool_calls=turn.tool_calls)
