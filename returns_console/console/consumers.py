@@ -3,6 +3,7 @@ numbered per conversation, with resync; and who has which conversation open."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -109,23 +110,25 @@ class ConsoleConsumer(LiveEventsConsumer):
                     await self.channel_layer.group_discard(events.conversation_group(previous), self.channel_name)
                 if conversation:
                     await self.channel_layer.group_add(events.conversation_group(conversation), self.channel_name)
-            if previous and previous != conversation:
-                await self._announce(previous, await presence.leave(previous, self.channel_name, self.username))
-            if conversation:
-                viewers = await presence.arrive(conversation, self.channel_name, self.username)
-                if conversation != previous:
-                    await self._announce(conversation, viewers)
+            viewers = await presence.move(self.channel_name, self.username, previous, conversation)
+            if previous != conversation:  # staying (a refresh) changes nothing anyone sees
+                await self._announce(viewers)
         except (RedisError, OSError):
             logger.exception("live feed unavailable; %s's view of %s was not shared", self.username, conversation)
 
-    async def _announce(self, conversation: str, viewers: list[str]) -> None:
-        await self.channel_layer.group_send(
-            events.GROUP, {"type": "console.presence", "conversation": conversation, "viewers": viewers}
-        )
+    async def _announce(self, viewers: dict[str, list[str]]) -> None:
+        """Who has each conversation open now, to every dashboard: one message for a move from one to the next,
+        its frames serialised here once rather than by each dashboard's consumer."""
+        frames = [
+            json.dumps({"type": "presence", "conversation": conversation, "viewers": names})
+            for conversation, names in viewers.items()
+        ]
+        if frames:
+            await self.channel_layer.group_send(events.GROUP, {"type": "console.presence", "frames": frames})
 
     async def console_event(self, message: dict[str, Any]) -> None:
         await self.send(text_data=message["text"])
 
     async def console_presence(self, message: dict[str, Any]) -> None:
-        conversation, viewers = message["conversation"], message["viewers"]
-        await self.send_json({"type": "presence", "conversation": conversation, "viewers": viewers})
+        for frame in message["frames"]:
+            await self.send(text_data=frame)

@@ -33,24 +33,36 @@ def _names(members: list[bytes]) -> list[str]:
     return sorted({member.decode().split("|", 1)[1] for member in members})
 
 
-async def arrive(conversation: str, socket: str, username: str) -> list[str]:
-    """``username`` has ``conversation`` open on ``socket`` (again): who has it open now."""
+async def move(socket: str, username: str, leaving: str | None, arriving: str | None) -> dict[str, list[str]]:
+    """``username`` on ``socket`` closed ``leaving`` and has ``arriving`` open (again), in one round trip: who
+    has each open now (an agent going from one conversation to the next is the common case)."""
     now = time.time()
     pipe = async_redis(settings.REDIS_URL).pipeline(transaction=True)
-    pipe.zadd(_key(conversation), {_member(socket, username): now + TTL_SECONDS})
-    pipe.expire(_key(conversation), math.ceil(TTL_SECONDS))
-    pipe.zremrangebyscore(_key(conversation), "-inf", now)
-    pipe.zrange(_key(conversation), 0, -1)
-    return _names((await pipe.execute())[-1])
+    member = _member(socket, username)
+    asked: list[tuple[str, int]] = []  # conversation, the position of its answer "who has it open"
+    if leaving is not None and leaving != arriving:
+        pipe.zrem(_key(leaving), member)
+        pipe.zremrangebyscore(_key(leaving), "-inf", now)
+        asked.append((leaving, len(pipe)))
+        pipe.zrange(_key(leaving), 0, -1)
+    if arriving is not None:
+        pipe.zadd(_key(arriving), {member: now + TTL_SECONDS})
+        pipe.expire(_key(arriving), math.ceil(TTL_SECONDS))
+        pipe.zremrangebyscore(_key(arriving), "-inf", now)
+        asked.append((arriving, len(pipe)))
+        pipe.zrange(_key(arriving), 0, -1)
+    answers = await pipe.execute()
+    return {conversation: _names(answers[position]) for conversation, position in asked}
+
+
+async def arrive(conversation: str, socket: str, username: str) -> list[str]:
+    """``username`` has ``conversation`` open on ``socket`` (again): who has it open now."""
+    return (await move(socket, username, None, conversation))[conversation]
 
 
 async def leave(conversation: str, socket: str, username: str) -> list[str]:
     """``socket`` closed ``conversation``: who still has it open."""
-    pipe = async_redis(settings.REDIS_URL).pipeline(transaction=True)
-    pipe.zrem(_key(conversation), _member(socket, username))
-    pipe.zremrangebyscore(_key(conversation), "-inf", time.time())
-    pipe.zrange(_key(conversation), 0, -1)
-    return _names((await pipe.execute())[-1])
+    return (await move(socket, username, conversation, None))[conversation]
 
 
 async def viewers(conversations: list[str]) -> dict[str, list[str]]:

@@ -81,6 +81,36 @@ async def test_a_dashboard_that_vanishes_without_closing_lapses(services_setting
     assert await presence.arrive(conversation, "a-live-socket", "ben") == ["ben"]
 
 
+async def test_moving_to_the_next_conversation_is_told_in_order_from_one_round_trip(services_settings, monkeypatch):
+    """An agent going from one conversation to the next: who has each open, read together (one pipeline), and
+    every dashboard hears the one left before the one opened; staying (the page's refresh) tells nobody."""
+    from redis.asyncio.client import Pipeline
+
+    first, second = _conversation(), _conversation()
+    assert await presence.move("tab-1", "anna", None, first) == {first: ["anna"]}
+    await presence.arrive(first, "tab-2", "ben")
+    executed = []
+    execute = Pipeline.execute
+    monkeypatch.setattr(Pipeline, "execute", lambda pipe, *a, **k: executed.append(len(pipe)) or execute(pipe, *a, **k))
+    assert await presence.move("tab-1", "anna", first, second) == {first: ["ben"], second: ["anna"]}
+    assert len(executed) == 1
+    assert list((await presence.move("tab-1", "anna", second, second)).items()) == [(second, ["anna"])]
+
+    anna, ben = _socket(await _session_cookie("anna")), _socket(await _session_cookie("ben"))
+    assert (await anna.connect())[0] and (await ben.connect())[0]
+    await anna.send_json_to({"type": "viewing", "conversation": first})
+    await _sees(ben, first, ["anna", "ben"])
+    await anna.send_json_to({"type": "viewing", "conversation": first})  # a refresh
+    await anna.send_json_to({"type": "viewing", "conversation": second})
+    told = [await ben.receive_json_from(timeout=5) for _ in range(2)]
+    assert [(m["type"], m["conversation"], m["viewers"]) for m in told] == [
+        ("presence", first, ["ben"]),
+        ("presence", second, ["anna"]),
+    ]
+    await anna.disconnect()
+    await ben.disconnect()
+
+
 @pytest.mark.parametrize(
     "bad",
     [
