@@ -43,6 +43,7 @@ import multiprocessing
 import os
 import pstats
 import signal
+import statistics
 import sys
 import tempfile
 import threading
@@ -58,6 +59,7 @@ sys.path.insert(0, str(ROOT))
 MIRROR_SAMPLE = 4  # mirror lag is timed for the items whose id hashes to 0 modulo this
 TURN_TIMEOUT = 120.0
 UNITS_PER_ORDER = 10_000  # every customer returns a hub again and again: the approved ones must not run out
+SPEED_EVERY = 10.0  # seconds between samples of the machine's speed (bench.chat.python_speed)
 AGENT_PAUSE = 2.0  # seconds between an agent's looks at the queue
 SIGN_IN_AT_ONCE = 4  # sign-ins in flight (the sign-in limiter counts attempts per address before judging them)
 
@@ -439,10 +441,11 @@ def machine_cpu() -> tuple[float, float]:
 
 
 async def run(args: argparse.Namespace, base: str, sockets: str, floor: str, env: dict, watched: list[Watched]) -> dict:
-    from bench.chat import Pacing
+    from bench.chat import Pacing, python_speed
     from bench.console import expected_live, redis_round_trips
 
     redis_floor = await redis_round_trips(env["REDIS_URL"], 300)
+    speeds: list[float] = []
     context = multiprocessing.get_context("spawn")
     ready, stop, results = context.Event(), context.Event(), context.Queue()
     watcher = context.Process(target=dashboards_process, args=(base, sockets, args.dashboards, ready, stop, results))
@@ -477,7 +480,13 @@ async def run(args: argparse.Namespace, base: str, sockets: str, floor: str, env
                 process.rss()
             await asyncio.sleep(5)
 
+    async def sample_speed() -> None:
+        while True:
+            speeds.append(await asyncio.to_thread(python_speed))
+            await asyncio.sleep(SPEED_EVERY)
+
     sampler = asyncio.create_task(sample_memory())
+    speed_sampler = asyncio.create_task(sample_speed())
     await asyncio.sleep(max(0.0, warm_end - time.perf_counter()))
     for number, child in enumerate(psutil.Process(args.worker_pid).children(recursive=True), 1):
         watched.insert(watched.index(args.worker_entry) + number, Watched(f"celery worker pool {number}", child.pid))
@@ -493,6 +502,7 @@ async def run(args: argparse.Namespace, base: str, sockets: str, floor: str, env
     for pid in args.profiled_pids:
         os.kill(pid, signal.SIGUSR2)
     sampler.cancel()
+    speed_sampler.cancel()
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
@@ -538,6 +548,7 @@ async def run(args: argparse.Namespace, base: str, sockets: str, floor: str, env
         "firsts": firsts,
         "floor": floor_window,
         "redis": redis_floor,
+        "speeds": speeds,
         "lags": lags,
         "mirror_expected": len(expected),
         "load_generator": load_generator,
@@ -601,6 +612,13 @@ def report(args: argparse.Namespace, row: dict, watched: list[Watched]) -> tuple
     lines.append(
         f"  CPU in the window: {row['busy']:.0f} s busy of {row['cores'] * row['window']:.0f} s;"
         f" web processes {web_cpu * per_turn:.1f} ms per turn; other programs on this machine {row['others']:.0f} s"
+    )
+    speeds = row["speeds"] or [float("nan")]
+    work = statistics.median(speeds)
+    lines.append(
+        f"  this machine's speed: a fixed piece of Python work (bench.chat.python_speed, every {SPEED_EVERY:g} s) took"
+        f" {work:.1f} ms of CPU (median of {len(speeds)}; {min(speeds):.1f}-{max(speeds):.1f}); per turn, in units"
+        f" of it: web {web_cpu * per_turn / work:.3f}, the machine all told {row['busy'] * per_turn / work:.3f}"
     )
     grown = [p for p in watched if p.judged and not p.growth < 0.20]
     ok_errors, ok_memory, ok_p99 = errors == 0, not grown, end_p99 < 1000

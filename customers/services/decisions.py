@@ -325,13 +325,17 @@ def matching_rule(proposal: Proposal, policy: ReturnPolicy) -> AutoApprovalRule 
     return None
 
 
-@transaction.atomic
 def approve_by_rule(*, proposal: Proposal, policy: ReturnPolicy) -> Proposal | None:
-    """Approve without a person when an enabled rule covers it; None: it waits for staff."""
-    rule = matching_rule(proposal, policy)
-    if rule is None:
+    """Approve without a person when an enabled rule covers it; None: it waits for staff.
+
+    The rules are read before any transaction: most filings match none, and a write transaction holds SQLite's
+    one write lock, which every chat turn of every process queues for. A match is checked again inside the
+    transaction that approves, so a rule disabled meanwhile approves nothing."""
+    if matching_rule(proposal, policy) is None:
         return None
-    return _approve(proposal, action=AuditAction.AUTO_APPROVE, rule=rule)
+    with transaction.atomic():
+        rule = matching_rule(proposal, policy)
+        return _approve(proposal, action=AuditAction.AUTO_APPROVE, rule=rule) if rule is not None else None
 
 
 @transaction.atomic

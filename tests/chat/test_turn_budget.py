@@ -8,7 +8,8 @@ state together; the database 5 statements and 1 write transaction (the conversat
 meant for the staff transcript, the turn's record, and the step the return moved to on the conversation's row, which
 insights read: SQLite's writers queue for one lock); Redis 4 (session, rate limit, the feed's numbering, its
 publish). Filing the proposal (confirm) adds its checks (one: the customer's open requests for the same units), its
-row and auto-approval rules in two transactions (four write transactions in all), and its own feed event; for
+row in one transaction, the auto-approval rules read outside any (a write transaction only to approve: three in
+all), and its own feed event; for
 insights, the proposal's line rows (saved with it in one transaction) and the conversation's row marked as ending
 with a return. A new conversation is created with who the customer is, so the dashboards hear of it once.
 """
@@ -29,7 +30,7 @@ from tests.customers.seeded import seed
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CHOOSING = {"cosmos": 2, "sql": 5, "sql writes": 1, "redis": 4}  # a click that picks an item, reason, resolution...
-FILING = {"cosmos": 5, "sql": 17, "sql writes": 4, "redis": 6}  # the confirm click
+FILING = {"cosmos": 5, "sql": 16, "sql writes": 3, "redis": 6}  # the confirm click
 WRITES = ("INSERT", "UPDATE", "DELETE")
 
 

@@ -130,6 +130,23 @@ async def test_rules_never_approve_above_the_ceiling(seeded):
     assert hub.state == "approved" and hub.decided_by_rule_id is not None
 
 
+async def test_a_rule_disabled_while_a_filing_is_checked_approves_nothing(seeded, monkeypatch):
+    """Rules are read before the approving transaction (most filings match none, and a write transaction holds
+    SQLite's one write lock); the match is read again inside it, so a rule an admin just disabled never approves."""
+    rule = await AutoApprovalRule.objects.acreate(name="Everything", enabled=True, max_amount="10000.00")
+    first_look = decisions.matching_rule
+
+    def then_disabled(proposal: Proposal, policy: Any) -> AutoApprovalRule | None:
+        found = first_look(proposal, policy)
+        AutoApprovalRule.objects.filter(pk=rule.pk).update(enabled=False)  # the admin, between the two reads
+        return found
+
+    monkeypatch.setattr(decisions, "matching_rule", then_disabled)
+    proposal = await file_seed_proposal(seeded)
+    assert proposal.state == "proposed" and proposal.decided_by_rule_id is None
+    assert await _actions(proposal) == []
+
+
 async def test_a_failed_commit_is_told_once_and_closed_by_a_supervisor(seeded, emitted):
     proposal = await file_seed_proposal(seeded)
     supervisor, agent = await _staff("supervisor"), await _staff("agent")
