@@ -126,14 +126,7 @@ def decision(view: View) -> View:
 
 
 async def _proposal_or_404(proposal_id: int) -> Proposal:
-    proposal = (
-        await Proposal.objects.select_related("decided_by", "decided_by_rule", "escalated_by")
-        .filter(pk=proposal_id)
-        .afirst()
-    )
-    if proposal is None:
-        raise NotFound(f"Proposal {proposal_id} does not exist.")
-    return proposal
+    return await sync_to_async(decisions.load)(proposal_id)  # NotFound: 404
 
 
 async def _fresh(proposal: Proposal) -> JsonResponse:

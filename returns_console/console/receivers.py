@@ -16,6 +16,7 @@ from chat.models import Conversation, ConversationNote
 from chat.signals import conversation_changed, conversation_event, conversation_events, conversation_note
 from chat.sockets import end_sockets, session_group, user_group
 from customers.models import Proposal
+from customers.services import decisions
 from customers.signals import proposal_changed, proposal_filed
 from returns_console.console import events
 from returns_console.console.selectors import row_for
@@ -59,7 +60,7 @@ async def _proposal_filed(sender: Any, proposal: Proposal, **_: Any) -> None:
 
 def _proposal_changed(sender: Any, proposal: Proposal, action: str, **_: Any) -> None:
     """Sent from sync code (API views, the worker) after the change committed."""
-    fresh = Proposal.objects.select_related("decided_by", "decided_by_rule", "escalated_by").get(pk=proposal.pk)
+    fresh = decisions.load(proposal.pk)
     event = {"kind": "proposal", "action": action, "proposal": proposal_json(fresh)}
     if action != "overlap":  # a link between two requests changes nothing on the conversation's row
         event["row"] = row_for(proposal.thread_id)

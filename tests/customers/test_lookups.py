@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 
 from chat.models import Attention, Conversation, ConversationMode
 from customers.lookups import UniqueLookup
+from customers.models import Proposal
 
 pytestmark = pytest.mark.django_db
 
@@ -53,3 +54,26 @@ def test_a_missing_row_raises_does_not_exist_and_a_value_is_never_spliced_into_t
 def test_only_unique_fields():
     with pytest.raises(ValueError, match="not unique"):
         UniqueLookup(Conversation, "customer_id")
+
+
+def test_with_select_related_the_related_rows_come_in_the_same_query(django_assert_num_queries):
+    agent = get_user_model().objects.create_user("lookup-assignee", password="pw-lookup-2", first_name="Ana")
+    Conversation.objects.create(thread_id="thr_lookup_3", customer_id="CUST-1001", assigned_to=agent)
+    Conversation.objects.create(thread_id="thr_lookup_4", customer_id="CUST-1002")  # nobody assigned: a null join
+    lookup = UniqueLookup(Conversation, "thread_id", select_related=("assigned_to",))
+    for thread_id in ("thr_lookup_3", "thr_lookup_4", "thr_lookup_3"):
+        expected = Conversation.objects.select_related("assigned_to").get(thread_id=thread_id)
+        with django_assert_num_queries(1):
+            found = lookup.get(thread_id)
+            assignee = found.assigned_to  # read from the same row: no second query
+        assert _fields(found) == _fields(expected)
+        assert (assignee and assignee.first_name) == (expected.assigned_to and expected.assigned_to.first_name)
+        assert (assignee is None) == (thread_id == "thr_lookup_4")
+
+
+def test_a_number_the_column_cannot_hold_is_simply_not_found():
+    lookup = UniqueLookup(Proposal, "id")
+    for number in (10**30, -(10**30), 2**63):
+        with pytest.raises(Proposal.DoesNotExist):
+            lookup.get(number)
+        assert not Proposal.objects.filter(pk=number).exists()  # as the ORM says
