@@ -83,28 +83,29 @@ def crowd_stats(firsts: list[float], results: list[object]) -> dict:
     }
 
 
+# python_speed's work, run by a bare interpreter (no imports of ours: its start-up would cost more than the work).
+FIXED_WORK = """
+import json, time
+event = {"type": "thread.item.done", "item": {"id": "wi_1", "content": [{"type": "text", "text": "x" * 200}] * 8}}
+best = float("inf")
+for _ in range(3):
+    started = time.process_time()
+    for number in range(2000):
+        data = json.loads(json.dumps({**event, "seq": number}))
+        f"{data['item']['id']}:{number}".encode()
+    best = min(best, time.process_time() - started)
+print(best * 1000)
+"""
+
+
 def python_speed() -> float:
     """CPU ms this machine takes for a fixed piece of Python work like a turn's (JSON in and out, dicts, strings),
-    in a fresh interpreter (a process holding a run's objects pays for them in garbage collection): the floor
-    that CPU per turn is read against. A shared host's CPU speed changes from hour to hour (the same code
-    measured 8 and 13 ms a click on one day), so figures of runs made at different times compare only as ratios
-    to this."""
-    code = "import sys; sys.path.insert(0, sys.argv[1]); from bench.chat import fixed_work; print(fixed_work())"
-    done = subprocess.run([sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True, check=True)
+    best of three, in a fresh interpreter (a process holding a run's objects pays for them in garbage
+    collection): the floor that CPU per turn is read against. A shared host's CPU speed changes from minute to
+    minute (the same code measured 8 and 13 ms a click on one day), so figures of runs made at different times
+    compare only as ratios to this."""
+    done = subprocess.run([sys.executable, "-S", "-c", FIXED_WORK], capture_output=True, text=True, check=True)
     return float(done.stdout)
-
-
-def fixed_work(rounds: int = 5) -> float:
-    """``python_speed``'s work in this process, best of ``rounds``."""
-    event = {"type": "thread.item.done", "item": {"id": "wi_1", "content": [{"type": "text", "text": "x" * 200}] * 8}}
-    best = float("inf")
-    for _ in range(rounds):
-        started = time.process_time()
-        for number in range(2000):
-            data = json.loads(json.dumps({**event, "seq": number}))
-            f"{data['item']['id']}:{number}".encode()
-        best = min(best, time.process_time() - started)
-    return best * 1000
 
 
 def pct(samples: list[float], fraction: float) -> float:

@@ -59,7 +59,7 @@ sys.path.insert(0, str(ROOT))
 MIRROR_SAMPLE = 4  # mirror lag is timed for the items whose id hashes to 0 modulo this
 TURN_TIMEOUT = 120.0
 UNITS_PER_ORDER = 10_000  # every customer returns a hub again and again: the approved ones must not run out
-SPEED_EVERY = 10.0  # seconds between samples of the machine's speed (bench.chat.python_speed)
+SPEED_EVERY = 30.0  # seconds between samples of the machine's speed (bench.chat.python_speed)
 AGENT_PAUSE = 2.0  # seconds between an agent's looks at the queue
 SIGN_IN_AT_ONCE = 4  # sign-ins in flight (the sign-in limiter counts attempts per address before judging them)
 
