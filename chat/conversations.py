@@ -7,7 +7,7 @@ dashboards update; what staff say is posted into the customer's thread and pushe
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -35,7 +35,6 @@ from chat.signals import conversation_changed, conversation_note
 from chat.store import CosmosChatStore
 from customers import clock
 from customers.cosmos.runner import loop_repository
-from customers.domain import Customer
 from customers.errors import InvalidRequest, NotFound, ReturnsError
 from customers.lookups import UniqueLookup
 from customers.models import AuditAction
@@ -67,17 +66,15 @@ CONVERSATION_BY_THREAD = UniqueLookup(Conversation, "thread_id")
 Description = Callable[[], Awaitable[CustomerOverview]]
 
 
-def _described(customer: Customer, order_ids: Sequence[str], known_order_ids: str = "") -> dict[str, str]:
+def _described(overview: CustomerOverview, known_order_ids: str = "") -> dict[str, str]:
+    """Name, tier, email and order ids of the customer, as a conversation's row keeps them."""
+    customer, order_ids = overview.customer, {line.order.order_id for line in overview.lines}
     return {
         "customer_name": customer.name,
         "customer_tier": str(customer.tier),
         "customer_email": customer.email,
-        "order_ids": " ".join(sorted(set(order_ids))) or known_order_ids,
+        "order_ids": " ".join(sorted(order_ids)) or known_order_ids,
     }
-
-
-def _who(overview: CustomerOverview) -> tuple[Customer, list[str]]:
-    return overview.customer, [line.order.order_id for line in overview.lines]
 
 
 def _note_said(thread_id: str, said: str | None) -> Conversation | None:
@@ -118,7 +115,7 @@ async def note_customer_turn(
                 last_customer_at=now,
                 last_message=preview.get("last_message", ""),
                 customer_messages=1 if said else 0,
-                **(_described(*_who(await description())) if description is not None else {}),
+                **(_described(await description()) if description is not None else {}),
             )
         except IntegrityError:  # the same thread's other tab got there first
             return await Conversation.objects.aget(thread_id=thread_id)
@@ -164,9 +161,9 @@ async def ask_for_person(conversation: Conversation) -> None:
     await conversation_changed.asend(sender=Conversation, conversation=conversation, action="asked_for_person")
 
 
-async def describe_customer(conversation: Conversation, customer: Customer, order_ids: Sequence[str] = ()) -> None:
+async def describe_customer(conversation: Conversation, overview: CustomerOverview) -> None:
     """Name, tier, email and order ids for the dashboard's list and search, copied once from the system of record."""
-    found = _described(customer, order_ids, conversation.order_ids)
+    found = _described(overview, conversation.order_ids)
     if all(getattr(conversation, field) == value for field, value in found.items()):
         return
     for field, value in found.items():

@@ -129,9 +129,7 @@ class GuidedEngine:
         flow = Flow.load(thread.metadata)
         yield out.progress(_("Looking up your orders…"))
         overview = await read_overview()
-        await conversations.describe_customer(
-            conversation, overview.customer, [line.order.order_id for line in overview.lines]
-        )
+        await conversations.describe_customer(conversation, overview)
         turn = _Turn(out, flow, overview, policy, context, thread, conversation)
         steps = turn.on_action(*action) if action is not None else turn.on_text(text or "")
         async for event in steps:

@@ -55,16 +55,6 @@ async def move(socket: str, username: str, leaving: str | None, arriving: str | 
     return {conversation: _names(answers[position]) for conversation, position in asked}
 
 
-async def arrive(conversation: str, socket: str, username: str) -> list[str]:
-    """``username`` has ``conversation`` open on ``socket`` (again): who has it open now."""
-    return (await move(socket, username, None, conversation))[conversation]
-
-
-async def leave(conversation: str, socket: str, username: str) -> list[str]:
-    """``socket`` closed ``conversation``: who still has it open."""
-    return (await move(socket, username, conversation, None))[conversation]
-
-
 async def viewers(conversations: list[str]) -> dict[str, list[str]]:
     """Who has each conversation open, in one round trip (for the list)."""
     if not conversations:

@@ -490,9 +490,7 @@ class LLMEngine:
         yield emitter.progress("Reading your messages…")
         if not conversation.customer_name:  # the first turn names the customer for the dashboard; later ones wait less
             overview = await tools.overview()
-            await conversations.describe_customer(
-                conversation, overview.customer, [line.order.order_id for line in overview.lines]
-            )
+            await conversations.describe_customer(conversation, overview)
         started = False
         try:
             page = await latest

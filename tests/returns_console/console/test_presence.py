@@ -74,11 +74,11 @@ async def test_the_same_agent_in_two_tabs_is_listed_once_until_both_close(servic
 async def test_a_dashboard_that_vanishes_without_closing_lapses(services_settings, monkeypatch):
     monkeypatch.setattr(presence, "TTL_SECONDS", 0.3)
     conversation = _conversation()
-    assert await presence.arrive(conversation, "socket-of-a-dead-process", "anna") == ["anna"]
+    assert await presence.move("socket-of-a-dead-process", "anna", None, conversation) == {conversation: ["anna"]}
     assert await presence.viewers([conversation]) == {conversation: ["anna"]}
     await asyncio.sleep(0.4)
     assert await presence.viewers([conversation]) == {conversation: []}
-    assert await presence.arrive(conversation, "a-live-socket", "ben") == ["ben"]
+    assert await presence.move("a-live-socket", "ben", None, conversation) == {conversation: ["ben"]}
 
 
 async def test_moving_to_the_next_conversation_is_told_in_order_from_one_round_trip(services_settings, monkeypatch):
@@ -88,7 +88,7 @@ async def test_moving_to_the_next_conversation_is_told_in_order_from_one_round_t
 
     first, second = _conversation(), _conversation()
     assert await presence.move("tab-1", "anna", None, first) == {first: ["anna"]}
-    await presence.arrive(first, "tab-2", "ben")
+    await presence.move("tab-2", "ben", None, first)
     executed = []
     execute = Pipeline.execute
     monkeypatch.setattr(Pipeline, "execute", lambda pipe, *a, **k: executed.append(len(pipe)) or execute(pipe, *a, **k))
