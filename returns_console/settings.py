@@ -212,6 +212,9 @@ CHANNEL_LAYERS = {
 # guided turn (10-40 ms) to one Cosmos batch. bench/console.py on 2026-11-28: mirror lag p99 43.6 ms at 100 ms and
 # 41.2 ms at 5 ms (the code before), both over its target of 2x the Redis round trip + 5 ms on that loaded day.
 MIRROR_WINDOW_SECONDS = env_int("MIRROR_WINDOW_MS", 100, minimum=1) / 1000
+# A dashboard socket gets the list's events (every conversation's) as one frame at most this often, and at once when
+# the window has passed (returns_console/console/fanout.py); an open conversation's chat events are never held.
+CONSOLE_FRAME_WINDOW_SECONDS = env_int("CONSOLE_FRAME_WINDOW_MS", 100, minimum=0) / 1000
 
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)

@@ -3,6 +3,7 @@ numbered per conversation, with resync; and who has which conversation open."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from typing import Any
@@ -11,7 +12,7 @@ from django.contrib.auth import get_user_model
 from redis.exceptions import RedisError
 
 from chat.sockets import LiveEventsConsumer, session_group, user_group
-from returns_console.console import events, presence
+from returns_console.console import events, fanout, presence
 
 NOT_STAFF = 4403
 MAX_RESYNC_CONVERSATIONS = 500
@@ -22,8 +23,11 @@ logger = logging.getLogger(__name__)
 
 
 class ConsoleConsumer(LiveEventsConsumer):
-    live_events = frozenset({"console.event", "console.presence"})
+    """Feed events reach the socket through its process's ``fanout`` (one subscription for all dashboards there),
+    not through a channel-layer membership of its own; the socket's own channel carries its session's end."""
+
     viewing: str | None = None
+    outbox: fanout.Outbox | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -32,16 +36,24 @@ class ConsoleConsumer(LiveEventsConsumer):
             return
         self.username = user.get_username()
         self.user_id = user.pk
-        await self.channel_layer.group_add(events.GROUP, self.channel_name)
         session = self.scope.get("session")
         await self.join_ending_groups(session_group(getattr(session, "session_key", "") or ""), user_group(user.pk))
         await self.accept()
+        self.fanout = await fanout.for_this_loop()
+        self.outbox = self.fanout.attach(self._send_frame)
 
     async def disconnect(self, code: int) -> None:
         if self.viewing:
             await self._view(None)
-        await self.channel_layer.group_discard(events.GROUP, self.channel_name)
+        if self.outbox is not None:
+            await self.fanout.detach(self.outbox)
         await self.leave_ending_groups()
+
+    def _held(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return self.outbox.exclusive() if self.outbox is not None else contextlib.nullcontext()
+
+    async def _send_frame(self, text: str) -> None:
+        await self.send(text_data=text)
 
     async def _still_staff(self) -> bool:
         """The account as it is now, not as it was when the socket opened: resync is where a dashboard that was
@@ -77,18 +89,19 @@ class ConsoleConsumer(LiveEventsConsumer):
             if not isinstance(conversation, str) or not isinstance(last, int) or isinstance(last, bool) or last < 0:
                 await self.send_json({"type": "error", "message": f"Bad resync entry for {conversation!r}."})
                 continue
-            missed = await events.replay(conversation, last)
-            for event in missed.events:
-                await self.send_json({"type": "event", **event})
-            await self.send_json(
-                {
-                    "type": "resynced",
-                    "conversation": conversation,
-                    "last_seq": missed.events[-1]["seq"] if missed.events else last,
-                    "epoch": epoch,  # not the dashboard's: the feed restarted, and what it has is stale
-                    "complete": missed.complete,  # false: the log no longer reaches back; read the conversation
-                }
-            )
+            async with self._held():  # live frames owed go first, those that come meanwhile after
+                missed = await events.replay(conversation, last)
+                for event in missed.events:
+                    await self.send_json({"type": "event", **event})
+                await self.send_json(
+                    {
+                        "type": "resynced",
+                        "conversation": conversation,
+                        "last_seq": missed.events[-1]["seq"] if missed.events else last,
+                        "epoch": epoch,  # not the dashboard's: the feed restarted, and what it has is stale
+                        "complete": missed.complete,  # false: the log no longer reaches back; read the conversation
+                    }
+                )
 
     async def _viewing(self, conversation: Any) -> None:
         """``{"type": "viewing", "conversation": id}`` when the agent opens one (and every REFRESH_SECONDS while
@@ -105,11 +118,8 @@ class ConsoleConsumer(LiveEventsConsumer):
         what came before and resyncs any gap), and every dashboard is told who is where now."""
         previous, self.viewing = self.viewing, conversation
         try:
-            if previous != conversation:
-                if previous:
-                    await self.channel_layer.group_discard(events.conversation_group(previous), self.channel_name)
-                if conversation:
-                    await self.channel_layer.group_add(events.conversation_group(conversation), self.channel_name)
+            if self.outbox is not None:
+                await self.fanout.view(self.outbox, conversation)
             viewers = await presence.move(self.channel_name, self.username, previous, conversation)
             if previous != conversation:  # staying (a refresh) changes nothing anyone sees
                 await self._announce(viewers)
@@ -125,10 +135,3 @@ class ConsoleConsumer(LiveEventsConsumer):
         ]
         if frames:
             await self.channel_layer.group_send(events.GROUP, {"type": "console.presence", "frames": frames})
-
-    async def console_event(self, message: dict[str, Any]) -> None:
-        await self.send(text_data=message["text"])
-
-    async def console_presence(self, message: dict[str, Any]) -> None:
-        for frame in message["frames"]:
-            await self.send(text_data=frame)

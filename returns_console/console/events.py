@@ -121,12 +121,15 @@ class _Burst:
             frames.setdefault(group, []).append(
                 f'{{"type":"event",{body[1:-1]},"conversation":{where},"seq":{seq},"epoch":{era}}}'
             )
-        return numbered, [(group, _message(texts)) for group, texts in frames.items()]
+        return numbered, [(group, self._message(group, texts)) for group, texts in frames.items()]
 
-
-def _message(frames: list[str]) -> dict[str, Any]:
-    text = frames[0] if len(frames) == 1 else '{"type":"events","events":[' + ",".join(frames) + "]}"
-    return {"type": "console.event", "text": text}
+    def _message(self, group: str, frames: list[str]) -> dict[str, Any]:
+        """For the process's fan-out (returns_console.console.fanout): a conversation's chat events name it, for
+        the dashboards there that have it open."""
+        message: dict[str, Any] = {"type": "console.event", "events": frames}
+        if group != GROUP:
+            message["conversation"] = self.conversation
+        return message
 
 
 async def publish(conversation: str, event: dict[str, Any]) -> dict[str, Any]:
