@@ -29,6 +29,7 @@ from chat.http import error, require_GET, require_POST
 from chat.server import REQUEST_ADAPTER, ReturnsChatServer
 from chat.sockets import end_sockets, session_group
 from chat.store import CosmosChatStore
+from chat.streaming import coalesced
 from customers.cosmos.runner import loop_repository
 from customers.services.identity import identify_customer, normalise_order_id
 
@@ -181,7 +182,7 @@ async def _answer_stream(result: StreamingResult) -> AsyncIterator[bytes]:
     meanwhile (the only id that passes the signature check and is still missing) ends with a clear error."""
     yield _sse(ProgressUpdateEvent(text=FIRST_PROGRESS))
     try:
-        async for chunk in result:
+        async for chunk in coalesced(result):
             yield chunk
     except NotFoundError:
         yield _sse(ErrorEvent(message="That conversation no longer exists. Please start a new one.", allow_retry=False))
