@@ -1,6 +1,6 @@
 """A streamed answer's bytes, written as they become ready rather than one write per event.
 
-A guided turn makes ~20 SSE events (its text streamed word by word, as a model streams tokens, then the items),
+A guided turn makes ~10-20 SSE events (its text streamed in pieces, as a model streams tokens, then the items),
 all between two waits for I/O. Each written on its own was an ASGI message, a trip through Daphne and Twisted and a
 send() on the socket, and a read by the client: about a twentieth of the web's CPU per turn went there. Here the
 turn runs as a task of its own and the response drains what is ready each time it wakes: what the turn makes

@@ -71,6 +71,25 @@ async def test_a_guided_answer_of_many_events_reaches_the_client_in_a_few_writes
     response = await chat.post(protocol.custom_action(chat.thread_id, chat.newest_widget.id, action, payload))
     pieces = [piece async for piece in response.streaming_content]
     events = protocol.parse_sse(b"".join(pieces))
-    assert len(events) >= 15  # the text word by word, the items, the thread's update
+    assert len(events) >= 10  # progress, the text in pieces, the items, the thread's update
     assert pieces[0].count(b"data: ") == 1  # "one moment", at once, before the conversation is read
     assert len(pieces) <= 6, [piece.count(b"data: ") for piece in pieces]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sure, I can help with that. Which item would you like to return from order ORD-79001?",
+        "Ok.",
+        "  spaced   out\ttext\n with breaks  ",
+        "Über 3 Artikel – kein Problem!",
+        "",
+    ],
+)
+def test_guided_text_streams_in_pieces_of_a_few_words_that_join_back_exactly(text):
+    from chat.engine.events import DELTA_CHARS, phrases
+
+    pieces = phrases(text)
+    assert "".join(pieces) == text
+    assert all(len(piece) >= DELTA_CHARS for piece in pieces[:-1])  # only the last may be short
+    assert len(pieces) <= max(1, len(text.split()))
