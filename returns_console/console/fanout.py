@@ -25,6 +25,7 @@ from returns_console.console import events
 
 logger = logging.getLogger(__name__)
 
+RECEIVE_RETRY_SECONDS = 1.0
 MAX_EVENTS_PER_FRAME = 200  # a backlog leaves as several frames, none too large for a browser to parse at once
 
 
@@ -144,7 +145,12 @@ class Fanout:
 
     async def _receive(self) -> None:
         while True:
-            message = await self.layer.receive(self.channel)
+            try:
+                message = await self.layer.receive(self.channel)
+            except Exception:  # the layer lost Redis: it reconnects and subscribes again; keep listening
+                logger.exception("console feed: receiving failed; trying again in %s s", RECEIVE_RETRY_SECONDS)
+                await asyncio.sleep(RECEIVE_RETRY_SECONDS)
+                continue
             try:
                 await self._deliver(message)
             except Exception:  # one bad message must not silence every dashboard of the process

@@ -132,3 +132,23 @@ def test_frames_keep_order_join_consecutive_events_and_split_a_backlog():
     ]
     backlog = fanout.frames([(True, event % n) for n in range(fanout.MAX_EVENTS_PER_FRAME + 1)])
     assert len(backlog) == 2 and backlog[1] == event % fanout.MAX_EVENTS_PER_FRAME
+
+
+async def test_the_feed_goes_on_after_receiving_from_the_layer_fails(services_settings, monkeypatch):
+    monkeypatch.setattr(fanout, "RECEIVE_RETRY_SECONDS", 0.05)
+    layer = get_channel_layer()
+    real_receive, failures = layer.receive, []
+
+    async def failing_once(channel: str) -> dict:
+        if not failures and channel.startswith(layer.prefix + "console.fanout."):
+            failures.append(channel)
+            raise ConnectionError("Redis went away")
+        return await real_receive(channel)
+
+    monkeypatch.setattr(layer, "receive", failing_once)  # before this loop's fan-out starts listening
+    [socket] = await _dashboards("anna")
+    conversation = _fresh_id()
+    await events.publish(conversation, {"kind": "proposal", "n": 1})
+    assert [(e["conversation"], e["n"]) for e in await _events(socket, 1)] == [(conversation, 1)]
+    assert failures
+    await socket.disconnect()
