@@ -36,10 +36,11 @@ class LiveEventsConsumer(AsyncJsonWebsocketConsumer):
     """A consumer whose live-event handlers only relay what the channel layer brings, never touching the database.
 
     Channels 4.2+ closes stale database connections before every message it dispatches, which is a hop to the
-    process's one sync thread and back: for the console that is one hop per event per open dashboard, queued
-    behind each other and behind any other sync work, and it held dashboards hundreds of milliseconds behind
-    the customer under a burst (bench/console.py). Message types in ``live_events`` skip it; connect, receive
-    and disconnect keep Channels' behaviour, since that is where a consumer may read the database.
+    process's one sync thread and back: for a live feed that is one hop per event per open socket, queued
+    behind each other and behind any other sync work, and it held the staff dashboards (which relayed their feed
+    this way then) hundreds of milliseconds behind the customer under a burst (bench/console.py). Message types
+    in ``live_events`` skip it; connect, receive and disconnect keep Channels' behaviour, since that is where a
+    consumer may read the database.
     """
 
     live_events: ClassVar[frozenset[str]] = frozenset()
