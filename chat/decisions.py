@@ -10,14 +10,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from chatkit.types import AssistantMessageContent, AssistantMessageItem, ThreadItem, WidgetItem
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from chat import ownership, widgets
-from chat.models import Conversation
+from chat.conversations import CONVERSATION_BY_THREAD
+from chat.models import Conversation, ConversationRating
 from chat.push import post_to_thread
-from chat.ratings import was_rated
 from chat.statuses import items_text, money_back_row, request_status, return_status
 from chat.store import CosmosChatStore
 from customers import clock
@@ -178,6 +179,16 @@ def _items(thread_id: str, text: str, card: Any, copy_text: str, ask_rating: boo
     ]
 
 
+def _language_and_rated(thread_id: str) -> tuple[str, bool]:
+    """The customer's language (this runs in a worker, outside their request) and whether they rated the
+    conversation already: one trip to the database thread."""
+    try:
+        language = CONVERSATION_BY_THREAD.get(thread_id).language
+    except Conversation.DoesNotExist:
+        language = ""
+    return language, ConversationRating.objects.filter(thread_id=thread_id).exists()
+
+
 async def tell_customer(repo: CosmosRepository, proposal: Proposal) -> None:
     """Post the decision into the proposal's conversation and push it to the customer's open page."""
     if proposal.state not in TOLD and not (proposal.state == ProposalState.PROPOSED and proposal.offer):
@@ -190,12 +201,9 @@ async def tell_customer(repo: CosmosRepository, proposal: Proposal) -> None:
             logger.warning(
                 "proposal %s committed as %s, but the return is not readable", proposal.pk, proposal.return_id
             )
-    # In the customer's language: this runs in a worker, outside their request.
-    language = (
-        await Conversation.objects.filter(thread_id=proposal.thread_id).values_list("language", flat=True).afirst()
-    )
+    language, rated = await sync_to_async(_language_and_rated)(proposal.thread_id)
     # A return approved and ready is the end of the conversation: how did we do?
-    ask_rating = record is not None and not await was_rated(proposal.thread_id)
+    ask_rating = record is not None and not rated
     with translation.override(language or None):
         text, card, copy_text = decision_message(proposal, record)
         items = _items(proposal.thread_id, text, card, copy_text, ask_rating)

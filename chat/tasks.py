@@ -6,7 +6,7 @@ from celery import shared_task
 
 from chat.decisions import tell_customer
 from customers.cosmos.runner import process_repository
-from customers.models import Proposal
+from customers.selectors.proposals import proposal_or_none
 
 
 # Nothing reads its result (the message in the thread is the outcome): storing it cost a Redis write per task.
@@ -14,7 +14,7 @@ from customers.models import Proposal
 def tell_customer_task(proposal_id: int, state: str) -> str:
     """Tell the customer about a decision. ``state`` is the one announced: a later change sends its own task,
     so a delayed task never repeats an old message over a newer one."""
-    proposal = Proposal.objects.filter(pk=proposal_id).first()
+    proposal = proposal_or_none(proposal_id)
     if proposal is None or proposal.state != state:
         return "superseded"
     process_repository.run(lambda repo: tell_customer(repo, proposal))

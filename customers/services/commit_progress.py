@@ -19,6 +19,7 @@ from django.db.models import Q, QuerySet
 from customers import clock
 from customers.domain import Reason, Resolution, Shipping
 from customers.models import AuditAction, AuditEntry, Proposal, ProposalState
+from customers.selectors.proposals import proposal_by_approval
 from customers.services import audit
 from customers.services.commit import ApprovedReturn, ReturnLineRequest
 from customers.services.quote import RefundQuote
@@ -59,8 +60,10 @@ def announce(proposal: Proposal, action: str) -> None:
 
 
 def send_commit(proposal: Proposal) -> None:
-    """Put the commit on the queue now (by task name: the task module imports this one)."""
-    current_app.send_task(COMMIT_TASK, args=[approved_return(proposal).to_payload()])
+    """Put the commit on the queue now (by task name: the task module imports this one). Its outcome is read
+    from the proposal, never from a task result: asking for none spares the sender a subscription to the
+    result's channel (one per commit, never read) and the worker the write."""
+    current_app.send_task(COMMIT_TASK, args=[approved_return(proposal).to_payload()], ignore_result=True)
 
 
 def enqueue_commit(proposal: Proposal) -> None:
@@ -77,46 +80,47 @@ def enqueue_commit(proposal: Proposal) -> None:
     transaction.on_commit(enqueue)
 
 
-def _by_approval(approval_id: str) -> Proposal | None:
-    return Proposal.objects.filter(approval_id=approval_id).exclude(approval_id="").first() if approval_id else None
-
-
 @transaction.atomic
 def mark_committing(approval_id: str) -> None:
     """The worker picked the commit up. Only from approved (a redelivered task after the commit finished
     must not move a committed proposal back)."""
-    updated = Proposal.objects.filter(approval_id=approval_id, state=ProposalState.APPROVED).update(
-        state=ProposalState.COMMITTING, updated_at=clock.now()
-    )
-    if updated:
-        proposal = _by_approval(approval_id)
-        assert proposal is not None
+    proposal = proposal_by_approval(approval_id)
+    if proposal is None:
+        return
+    now = clock.now()
+    if Proposal.objects.filter(pk=proposal.pk, state=ProposalState.APPROVED).update(
+        state=ProposalState.COMMITTING, updated_at=now
+    ):
+        proposal.state, proposal.updated_at = ProposalState.COMMITTING, now
         announce(proposal, "committing")
 
 
 @transaction.atomic
 def mark_committed(approval_id: str, return_id: str) -> Proposal | None:
-    """Record the commit once: a redelivered or re-sent task finds it committed and changes nothing."""
+    """Record the commit once: a redelivered or re-sent task finds it committed and changes nothing. One
+    conditional UPDATE (the state it may come from) makes exactly one of two racing tasks record it."""
+    proposal = proposal_by_approval(approval_id)
+    if proposal is None:
+        return None
     now = clock.now()
-    updated = (
-        Proposal.objects.filter(approval_id=approval_id)
-        .exclude(approval_id="")
-        .filter(state__in=(ProposalState.APPROVED, ProposalState.COMMITTING, ProposalState.FAILED))
-        .update(
-            state=ProposalState.COMMITTED,
-            return_id=return_id,
-            failure_code="",
-            failure_message="",
-            updated_at=now,
-        )
-    )
-    proposal = _by_approval(approval_id)
-    if updated and proposal is not None and proposal.commit_seconds is None:  # insights: filing to the first commit
-        proposal.commit_seconds = (now - proposal.created_at).total_seconds()
-        Proposal.objects.filter(pk=proposal.pk).update(commit_seconds=proposal.commit_seconds)
-    if updated and proposal is not None:
-        audit.record(AuditAction.COMMITTED, label="worker", proposal=proposal, note=f"Return {return_id}")
-        announce(proposal, "committed")
+    changes: dict[str, Any] = {
+        "state": ProposalState.COMMITTED,
+        "return_id": return_id,
+        "failure_code": "",
+        "failure_message": "",
+        "updated_at": now,
+    }
+    if proposal.commit_seconds is None:  # insights: filing to the first commit
+        changes["commit_seconds"] = (now - proposal.created_at).total_seconds()
+    updated = Proposal.objects.filter(
+        pk=proposal.pk, state__in=(ProposalState.APPROVED, ProposalState.COMMITTING, ProposalState.FAILED)
+    ).update(**changes)
+    if not updated:
+        return proposal_by_approval(approval_id)  # as another task or a decision left it
+    for field, value in changes.items():
+        setattr(proposal, field, value)
+    audit.record(AuditAction.COMMITTED, label="worker", proposal=proposal, note=f"Return {return_id}")
+    announce(proposal, "committed")
     return proposal
 
 
@@ -126,7 +130,7 @@ def mark_failed(approval_id: str, code: str, message: str) -> Proposal | None:
     updated = Proposal.objects.filter(
         approval_id=approval_id, state__in=(ProposalState.APPROVED, ProposalState.COMMITTING)
     ).update(state=ProposalState.FAILED, failure_code=code[:40], failure_message=message, updated_at=clock.now())
-    proposal = _by_approval(approval_id)
+    proposal = proposal_by_approval(approval_id)
     if updated and proposal is not None:
         # The customer hears of the first failure only; a retry that fails again is the supervisors' business.
         first = not AuditEntry.objects.filter(proposal=proposal, action=AuditAction.COMMIT_FAILED).exists()

@@ -22,9 +22,9 @@ from customers import clock
 from customers.cosmos.repository import CosmosRepository
 from customers.domain import Resolution, Shipping
 from customers.errors import InvalidRequest, NotFound, ReturnsError
-from customers.lookups import UniqueLookup
 from customers.models import AuditAction, AutoApprovalRule, Proposal, ProposalLine, ProposalState
 from customers.policy import ReturnPolicy
+from customers.selectors.proposals import approval_id_for, proposal_or_none
 from customers.services import audit
 from customers.services.authority import check_approval_limit, money, require_supervisor
 from customers.services.commit_progress import announce, can_retry, enqueue_commit
@@ -44,16 +44,12 @@ class StaleProposal(ReturnsError):
         self.proposal = proposal
 
 
-# Read for every decision and every announcement of one: its SQL (three joins, ~0.8 ms to build) is built once.
-PROPOSAL_WITH_DECIDERS = UniqueLookup(Proposal, "id", select_related=("decided_by", "decided_by_rule", "escalated_by"))
-
-
 def load(proposal_id: int) -> Proposal:
     """The proposal with who decided it (``NotFound`` when there is none)."""
-    try:
-        return PROPOSAL_WITH_DECIDERS.get(proposal_id)
-    except Proposal.DoesNotExist:
-        raise NotFound(f"Proposal {proposal_id} does not exist.") from None
+    proposal = proposal_or_none(proposal_id)
+    if proposal is None:
+        raise NotFound(f"Proposal {proposal_id} does not exist.")
+    return proposal
 
 
 def ensure_current(proposal: Proposal, version: int) -> None:
@@ -86,10 +82,6 @@ def _decide(proposal_id: int, version: int, changes: dict[str, Any], state: str 
     return proposal
 
 
-def _approval_id(proposal: Proposal) -> str:
-    return f"proposal-{proposal.pk}"
-
-
 def _approve(
     proposal: Proposal,
     *,
@@ -108,7 +100,7 @@ def _approve(
             "state": ProposalState.APPROVED,
             "decided_by": user,
             "decided_by_rule": rule,
-            "approval_id": _approval_id(proposal),
+            "approval_id": approval_id_for(proposal.pk),
             **(changes or {}),
         },
     )

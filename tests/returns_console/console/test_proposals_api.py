@@ -10,6 +10,7 @@ import json
 import pytest
 import redis
 from asgiref.sync import sync_to_async
+from celery import current_app
 from django.contrib.auth import get_user_model
 from django.test import AsyncClient
 
@@ -21,11 +22,16 @@ from tests.returns_console.console.conftest import CSRF, post_json, staff_client
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def _messages(redis_url: str, queue: str) -> list[dict]:
+    """The Celery messages waiting on ``queue``, oldest first (Redis lists push left)."""
+    return [json.loads(raw) for raw in reversed(redis.Redis.from_url(redis_url).lrange(queue, 0, -1))]
+
+
 def _queued(redis_url: str, queue: str) -> list[tuple[str, list]]:
-    """(task name, args) of the Celery messages waiting on ``queue``, oldest first (Redis lists push left)."""
-    messages = [json.loads(raw) for raw in redis.Redis.from_url(redis_url).lrange(queue, 0, -1)]
+    """(task name, args) of the Celery messages waiting on ``queue``, oldest first."""
     return [
-        (message["headers"]["task"], json.loads(base64.b64decode(message["body"]))[0]) for message in reversed(messages)
+        (message["headers"]["task"], json.loads(base64.b64decode(message["body"]))[0])
+        for message in _messages(redis_url, queue)
     ]
 
 
@@ -76,6 +82,11 @@ async def test_approving_enqueues_one_commit_after_the_decision_is_stored(seeded
     assert payload["approval_id"] == f"proposal-{proposal.pk}" and payload["lines"] == [
         {"sku": "HUB-SMART-2", "quantity": 1}
     ]
+    # Its outcome is read from the proposal: no task result is asked for, stored, or waited on.
+    for message in _messages(redis_url, inprocess_celery_queue)[len(before) :]:
+        assert message["headers"]["ignore_result"] is True, message["headers"]["task"]
+        channel = f"celery-task-meta-{message['headers']['id']}"
+        assert dict(current_app.backend.client.pubsub_numsub(channel))[channel.encode()] == 0
     entry = await AuditEntry.objects.aget(proposal_id=proposal.pk)
     assert (entry.action, entry.actor_label, entry.before["state"], entry.after["state"]) == (
         AuditAction.APPROVE,
