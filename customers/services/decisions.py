@@ -62,21 +62,25 @@ def ensure_current(proposal: Proposal, version: int) -> None:
         )
 
 
-def _decide(proposal_id: int, version: int, changes: dict[str, Any], state: str = ProposalState.PROPOSED) -> Proposal:
-    """Apply ``changes`` if the proposal is still in ``state`` at ``version``; else say who acted first."""
+def _decide(current: Proposal, version: int, changes: dict[str, Any], state: str = ProposalState.PROPOSED) -> Proposal:
+    """Apply ``changes`` if the proposal (``current``, as read before) is still in ``state`` at ``version``; else
+    say who acted first. One UPDATE: how long it waited (insights) comes from when it was filed, which never
+    changes."""
     now = clock.now()
     if "quote" in changes:
         changes = {**changes, **Proposal.money_columns(changes["quote"])}
-    updated = Proposal.objects.filter(pk=proposal_id, version=version, state=state).update(
-        **changes, version=F("version") + 1, decided_at=now, updated_at=now
+    updated = Proposal.objects.filter(pk=current.pk, version=version, state=state).update(
+        **changes,
+        version=F("version") + 1,
+        decided_at=now,
+        updated_at=now,
+        decision_seconds=(now - current.created_at).total_seconds(),
     )
-    proposal = load(proposal_id)
+    proposal = load(current.pk)
     if not updated:
         if state == ProposalState.PROPOSED:
             ensure_current(proposal, version)
         raise StaleProposal("This proposal changed while you were deciding; reload it.", proposal)
-    proposal.decision_seconds = (now - proposal.created_at).total_seconds()  # insights: how long they waited
-    Proposal.objects.filter(pk=proposal_id).update(decision_seconds=proposal.decision_seconds)
     if "lines" in changes:
         ProposalLine.keep(proposal)
     return proposal
@@ -94,7 +98,7 @@ def _approve(
 ) -> Proposal:
     before = audit.snapshot(proposal)
     decided = _decide(
-        proposal.pk,
+        proposal,
         proposal.version,
         {
             "state": ProposalState.APPROVED,
@@ -270,7 +274,7 @@ def reject(*, proposal_id: int, user: Any, version: int, message: str) -> Propos
     ensure_current(current, version)
     before = audit.snapshot(current)
     proposal = _decide(
-        proposal_id, version, {"state": ProposalState.REJECTED, "decided_by": user, "customer_message": message}
+        current, version, {"state": ProposalState.REJECTED, "decided_by": user, "customer_message": message}
     )
     audit.record(AuditAction.REJECT, user=user, proposal=proposal, before=before, note=message)
     announce(proposal, "rejected")
@@ -383,9 +387,10 @@ def close_failure(*, proposal_id: int, user: Any, version: int, message: str) ->
     message = message.strip()
     if not message:
         raise InvalidRequest("Closing needs a message for the customer.")
-    before = audit.snapshot(load(proposal_id))
+    current = load(proposal_id)
+    before = audit.snapshot(current)
     proposal = _decide(
-        proposal_id,
+        current,
         version,
         {"state": ProposalState.CLOSED, "customer_message": message},
         state=ProposalState.FAILED,
