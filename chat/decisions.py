@@ -17,8 +17,9 @@ from django.utils.translation import gettext as _
 
 from chat import ownership, widgets
 from chat.conversations import CONVERSATION_BY_THREAD
-from chat.models import Conversation, ConversationRating
+from chat.models import Conversation
 from chat.push import post_to_thread
+from chat.ratings import is_rated
 from chat.statuses import items_text, money_back_row, request_status, return_status
 from chat.store import CosmosChatStore
 from customers import clock
@@ -186,7 +187,7 @@ def _language_and_rated(thread_id: str) -> tuple[str, bool]:
         language = CONVERSATION_BY_THREAD.get(thread_id).language
     except Conversation.DoesNotExist:
         language = ""
-    return language, ConversationRating.objects.filter(thread_id=thread_id).exists()
+    return language, is_rated(thread_id)
 
 
 async def tell_customer(repo: CosmosRepository, proposal: Proposal) -> None:

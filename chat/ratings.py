@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from asgiref.sync import sync_to_async
+
 from chat.models import AssistantTurn, ConversationRating
 from chat.signals import conversation_event
 from customers.errors import InvalidRequest
@@ -26,8 +28,12 @@ async def _announce(rating: ConversationRating) -> None:
     await conversation_event.asend(sender=None, thread_id=rating.thread_id, customer_id=rating.customer_id, event=event)
 
 
+def is_rated(thread_id: str) -> bool:
+    return ConversationRating.objects.filter(thread_id=thread_id).exists()
+
+
 async def was_rated(thread_id: str) -> bool:
-    return await ConversationRating.objects.filter(thread_id=thread_id).aexists()
+    return await sync_to_async(is_rated)(thread_id)
 
 
 async def rate(thread_id: str, customer_id: str, rating: object) -> ConversationRating:

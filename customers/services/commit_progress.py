@@ -80,25 +80,30 @@ def enqueue_commit(proposal: Proposal) -> None:
     transaction.on_commit(enqueue)
 
 
+def _move(proposal: Proposal, from_states: tuple[str, ...], changes: dict[str, Any]) -> bool:
+    """Apply ``changes`` if the proposal is still in one of ``from_states``: one conditional UPDATE, so of two
+    racing tasks exactly one moves it; the instance is brought up to date when it moved."""
+    if not Proposal.objects.filter(pk=proposal.pk, state__in=from_states).update(**changes):
+        return False
+    for field, value in changes.items():
+        setattr(proposal, field, value)
+    return True
+
+
 @transaction.atomic
 def mark_committing(approval_id: str) -> None:
     """The worker picked the commit up. Only from approved (a redelivered task after the commit finished
     must not move a committed proposal back)."""
     proposal = proposal_by_approval(approval_id)
-    if proposal is None:
-        return
-    now = clock.now()
-    if Proposal.objects.filter(pk=proposal.pk, state=ProposalState.APPROVED).update(
-        state=ProposalState.COMMITTING, updated_at=now
+    if proposal is not None and _move(
+        proposal, (ProposalState.APPROVED,), {"state": ProposalState.COMMITTING, "updated_at": clock.now()}
     ):
-        proposal.state, proposal.updated_at = ProposalState.COMMITTING, now
         announce(proposal, "committing")
 
 
 @transaction.atomic
 def mark_committed(approval_id: str, return_id: str) -> Proposal | None:
-    """Record the commit once: a redelivered or re-sent task finds it committed and changes nothing. One
-    conditional UPDATE (the state it may come from) makes exactly one of two racing tasks record it."""
+    """Record the commit once: a redelivered or re-sent task finds it committed and changes nothing."""
     proposal = proposal_by_approval(approval_id)
     if proposal is None:
         return None
@@ -112,13 +117,8 @@ def mark_committed(approval_id: str, return_id: str) -> Proposal | None:
     }
     if proposal.commit_seconds is None:  # insights: filing to the first commit
         changes["commit_seconds"] = (now - proposal.created_at).total_seconds()
-    updated = Proposal.objects.filter(
-        pk=proposal.pk, state__in=(ProposalState.APPROVED, ProposalState.COMMITTING, ProposalState.FAILED)
-    ).update(**changes)
-    if not updated:
+    if not _move(proposal, (ProposalState.APPROVED, ProposalState.COMMITTING, ProposalState.FAILED), changes):
         return proposal_by_approval(approval_id)  # as another task or a decision left it
-    for field, value in changes.items():
-        setattr(proposal, field, value)
     audit.record(AuditAction.COMMITTED, label="worker", proposal=proposal, note=f"Return {return_id}")
     announce(proposal, "committed")
     return proposal
@@ -127,15 +127,21 @@ def mark_committed(approval_id: str, return_id: str) -> Proposal | None:
 @transaction.atomic
 def mark_failed(approval_id: str, code: str, message: str) -> Proposal | None:
     """A commit that failed for good lands in the supervisors' queue (state failed) with its reason."""
-    updated = Proposal.objects.filter(
-        approval_id=approval_id, state__in=(ProposalState.APPROVED, ProposalState.COMMITTING)
-    ).update(state=ProposalState.FAILED, failure_code=code[:40], failure_message=message, updated_at=clock.now())
     proposal = proposal_by_approval(approval_id)
-    if updated and proposal is not None:
-        # The customer hears of the first failure only; a retry that fails again is the supervisors' business.
-        first = not AuditEntry.objects.filter(proposal=proposal, action=AuditAction.COMMIT_FAILED).exists()
-        audit.record(AuditAction.COMMIT_FAILED, label="worker", proposal=proposal, note=f"{code}: {message}")
-        announce(proposal, "failed" if first else "failed_again")
+    if proposal is None:
+        return None
+    changes = {
+        "state": ProposalState.FAILED,
+        "failure_code": code[:40],
+        "failure_message": message,
+        "updated_at": clock.now(),
+    }
+    if not _move(proposal, (ProposalState.APPROVED, ProposalState.COMMITTING), changes):
+        return proposal_by_approval(approval_id)  # as another task or a decision left it
+    # The customer hears of the first failure only; a retry that fails again is the supervisors' business.
+    first = not AuditEntry.objects.filter(proposal=proposal, action=AuditAction.COMMIT_FAILED).exists()
+    audit.record(AuditAction.COMMIT_FAILED, label="worker", proposal=proposal, note=f"{code}: {message}")
+    announce(proposal, "failed" if first else "failed_again")
     return proposal
 
 
