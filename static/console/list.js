@@ -1,5 +1,6 @@
 // The conversation list: rows, filters and their counts, waiting times, unread counts.
 import { $, SLA, api, body, el, serverNow, state } from "./core.js";
+import { noticeChanges } from "./notifications.js";
 import { othersViewing, select } from "./transcript.js";
 
 // --- conversation list -----------------------------------------------------------------------
@@ -156,6 +157,8 @@ function tickWaits() {
   }
 }
 
+let listed = false; // the page's first read of the list notifies of nothing: it is what was there already
+
 async function loadList() {
   const data = await api("GET", `/console/api/conversations?filter=${state.filter === "resolved" ? "resolved" : "all"}`);
   if (data.epoch) state.epoch = data.epoch;
@@ -164,11 +167,18 @@ async function loadList() {
     // later event, would lose its name to a list read in between).
     const applied = state.lastSeq.get(row.thread_id);
     const older = applied !== undefined && row.last_seq < applied && state.rows.has(row.thread_id);
-    if (!older) state.rows.set(row.thread_id, row);
+    if (!older) {
+      // A later read can get ahead of the feed (after a reconnect, or while a new conversation's events are on
+      // their way): a change it brings is noticed here, as its events would have been, since they now find it made.
+      const before = state.rows.get(row.thread_id);
+      state.rows.set(row.thread_id, row);
+      if (listed) noticeChanges(before, row, {});
+    }
     state.read.set(row.thread_id, Math.max(state.read.get(row.thread_id) || 0, row.read_messages || 0));
     state.viewers.set(row.thread_id, row.viewers || []);
     if (!state.lastSeq.has(row.thread_id)) state.lastSeq.set(row.thread_id, row.last_seq);
   }
+  listed = true;
   renderList();
 }
 

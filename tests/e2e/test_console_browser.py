@@ -367,6 +367,47 @@ def test_a_customer_who_asks_for_a_person_reaches_the_waiting_list_and_is_resolv
     expect(customer.get_by_text("booked for Monday")).to_have_count(0)
 
 
+def test_a_customer_who_asked_for_a_person_while_the_dashboard_was_away_is_notified_when_it_reads_the_list(
+    stack: LiveStack, browser: Browser
+):
+    """The list read after a reconnect (or while a new conversation's events are still on their way) can bring a
+    change before the feed does; the feed's events then find it made. The agent is notified all the same."""
+    away = {"dropping": False}
+    sockets: list[WebSocketRoute] = []
+
+    def feed(page_side: WebSocketRoute) -> None:
+        sockets.append(page_side)
+        server = page_side.connect_to_server()
+        page_side.on_message(server.send)
+        server.on_message(lambda frame: None if away["dropping"] else page_side.send(frame))
+
+    agent = _agent(browser, stack.url, stack.env["DEMO_PASSWORD"], notifications=True, feed=feed)
+    agent.get_by_role("button", name="Notify me").click()
+    customer = _customer(browser, stack.url, "hannah.kim@example.com", "ORD-79140")
+    _say(customer, "hello")
+    row = agent.locator(".conv-button").filter(has_text="Hannah Kim")
+    expect(row).to_be_visible(timeout=10000)
+    expect(row.locator(".attention")).to_have_count(0)
+
+    away["dropping"] = True  # the agent's network drops: nothing reaches the page
+    _say(customer, "can I talk to someone please")
+    expect(customer.locator(".bubble.assistant").filter(has_text="in their queue now")).to_be_visible(timeout=10000)
+    customer.wait_for_timeout(500)  # the feed's events for it have come and been lost
+    shown = agent.evaluate("window.shownNotifications")
+    assert not [note for note in shown if note["body"].startswith("Hannah Kim")], shown
+    away["dropping"] = False
+    sockets[-1].close()  # the socket ends; the page reconnects and reads the list again
+
+    expect(row.locator(".attention")).to_have_text("asked for a person", timeout=10000)
+    agent.wait_for_function(
+        "window.shownNotifications.some(n => n.title === 'Waiting for you'"
+        " && n.body === 'Hannah Kim: asked for a person')",
+        timeout=5000,
+    )
+    agent.context.close()
+    customer.context.close()
+
+
 def test_an_agent_over_the_limit_asks_a_supervisor_who_is_told_live_and_approves(
     stack: LiveStack, browser: Browser, shots: Path
 ):
