@@ -6,13 +6,22 @@ not found: isolation does not depend on remembering a check.
 A streaming turn writes its items and the thread's state together: ``defer_writes()`` holds them and
 ``save_deferred()`` stores them as one transactional batch, so a turn costs one write request instead of three
 (each Cosmos request is ~0.6 ms of the web process's CPU) and is stored whole or not at all.
+
+A web process keeps each thread as it stored it at the end of a turn (``number_turn``), and the customer's next
+turn, when this process serves it, starts from that copy instead of reading it: a click reads nothing before
+answering. The copy is taken only for the turn numbered right after it, and that turn writes the thread on
+condition of the copy's etag, so a write the numbering missed fails the turn (the customer tries again) instead of
+being overwritten.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from azure.cosmos import PartitionKey
@@ -24,6 +33,7 @@ from pydantic import TypeAdapter
 
 from chat import ownership
 from chat.context import ChatContext
+from chat.limits import ThreadTurn
 from customers import clock
 
 CHAT_CONTAINER = "chat"
@@ -37,6 +47,19 @@ MAX_PAGE = 1000  # items in one page, whatever a client asks for
 MAX_BATCH = 100  # operations in one transactional batch (the service's limit)
 SEQ_STEP = 2048  # see _next_seq
 _attachments: TypeAdapter[Any] = TypeAdapter(Attachment)
+KEPT_THREADS = 1000  # threads a process keeps between their turns (a few KB each), the least recently used go
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """A thread as this process stored it at the end of ``turn``, with the etag Cosmos gave that write."""
+
+    turn: ThreadTurn
+    etag: str
+    json: str
+
+
+_kept: OrderedDict[tuple[str, str], _Kept] = OrderedDict()  # (customer, thread id) -> the thread as stored
 
 
 def _item_doc_id(thread_id: str, item_id: str) -> str:
@@ -61,6 +84,49 @@ class CosmosChatStore(Store[ChatContext]):
         self._seen_items: dict[tuple[str, str], dict[str, Any]] = {}  # (customer, document id) -> document
         self._deferred: dict[str, dict[str, Any]] | None = None  # document id -> document, while deferring
         self._deferred_failure: Exception | None = None
+        self._held_json: dict[str, str] = {}  # thread id -> the held thread document's state as JSON
+        self._saving = asyncio.Lock()  # a turn's saves land in the order they were made
+        self._turn: tuple[str, ThreadTurn] | None = None  # (thread id, which of its turns this request is)
+        self._guarded: dict[tuple[str, str], str] = {}  # (customer, thread id) -> etag its next write must match
+
+    # --- a thread kept between its turns ----------------------------------------------------------
+    def number_turn(self, thread_id: str, turn: ThreadTurn) -> None:
+        """This request is ``turn`` of the thread (``chat.limits.admit_turn`` counts them in Redis).
+
+        A copy this process stored at the end of the turn before is the thread as stored, and is used instead of
+        reading it (one Cosmos read a click fewer). The turn's write of the thread is then made on condition that
+        nobody wrote it since that copy (its etag): a writer the count missed (a turn let through while Redis was
+        away) makes this turn fail and be tried again rather than be overwritten.
+        """
+        self._turn = (thread_id, turn)
+
+    def _kept_copy(self, key: tuple[str, str]) -> _Kept | None:
+        if self._turn is None or self._turn[0] != key[1]:
+            return None
+        kept = _kept.get(key)
+        if kept is None or kept.turn != self._turn[1].previous():
+            return None
+        _kept.move_to_end(key)
+        return kept
+
+    def _stored(self, customer_id: str, thread_id: str, result: Any, json_text: str | None) -> None:
+        """After a write of the thread (``json_text``: its state as written): the etag its next write in this
+        request must match, and the copy kept for the next turn."""
+        key = (customer_id, thread_id)
+        etag = (
+            (result.get("eTag") or (result.get("resourceBody") or {}).get("_etag"))
+            if isinstance(result, dict)
+            else None
+        )
+        if key in self._guarded and etag:
+            self._guarded[key] = etag
+        if self._turn is not None and self._turn[0] == thread_id and etag and json_text is not None:
+            _kept[key] = _Kept(self._turn[1], etag, json_text)
+            _kept.move_to_end(key)
+            while len(_kept) > KEPT_THREADS:
+                _kept.popitem(last=False)
+        else:
+            _kept.pop(key, None)  # written outside a numbered turn: what this process kept is no longer the thread
 
     # --- one write for a turn -------------------------------------------------------------------
     def defer_writes(self) -> None:
@@ -73,26 +139,48 @@ class CosmosChatStore(Store[ChatContext]):
 
         A failed save drops what was held and is raised again by every later call, so the end of the turn
         reports it even when an earlier save (a mirror's burst) met it first."""
-        if self._deferred_failure is not None:
-            raise self._deferred_failure
-        held = self._deferred or {}
-        if self._deferred is not None:
-            self._deferred = {}  # still deferring: what the turn writes next is held again
-        by_partition: dict[str, list[dict[str, Any]]] = {}
-        for doc in held.values():
-            by_partition.setdefault(doc["customer_id"], []).append(doc)
-        try:
-            for partition, docs in by_partition.items():
-                for start in range(0, len(docs), MAX_BATCH):
-                    operations = [("upsert", (doc,)) for doc in docs[start : start + MAX_BATCH]]
-                    await self.container.execute_item_batch(batch_operations=operations, partition_key=partition)
-        except Exception as error:
-            self._deferred_failure = error
-            raise
+        async with self._saving:
+            if self._deferred_failure is not None:
+                raise self._deferred_failure
+            held = self._deferred or {}
+            if self._deferred is not None:
+                self._deferred = {}  # still deferring: what the turn writes next is held again
+            # The threads' states as held now: the turn may save a thread again while this batch is on its way.
+            states = {doc["id"]: self._held_json.get(doc["id"]) for doc in held.values() if doc["type"] == THREAD}
+            by_partition: dict[str, list[dict[str, Any]]] = {}
+            for doc in held.values():
+                by_partition.setdefault(doc["customer_id"], []).append(doc)
+            try:
+                for partition, docs in by_partition.items():
+                    for start in range(0, len(docs), MAX_BATCH):
+                        await self._batch(partition, docs[start : start + MAX_BATCH], states)
+            except Exception as error:
+                for doc in held.values():
+                    if doc["type"] == THREAD:  # stored or not, a kept copy can no longer be trusted
+                        _kept.pop((doc["customer_id"], doc["id"]), None)
+                self._deferred_failure = error
+                raise
+
+    async def _batch(self, partition: str, docs: list[dict[str, Any]], states: dict[str, str | None]) -> None:
+        """One transactional batch. A thread written on condition (``number_turn``) goes first: the local
+        emulator applies the operations before a failing one (Cosmos DB applies none), so nothing is stored."""
+        docs = sorted(docs, key=lambda doc: doc["type"] != THREAD or (partition, doc["id"]) not in self._guarded)
+        operations: list[Any] = []
+        for doc in docs:
+            etag = self._guarded.get((partition, doc["id"])) if doc["type"] == THREAD else None
+            operations.append(("upsert", (doc,), {"if_match_etag": etag}) if etag else ("upsert", (doc,)))
+        results = await self.container.execute_item_batch(batch_operations=operations, partition_key=partition)
+        for doc, result in zip(docs, results, strict=False):
+            if doc["type"] == THREAD:
+                self._stored(partition, doc["id"], result, states.get(doc["id"]))
 
     async def _upsert(self, doc: dict[str, Any]) -> None:
         if self._deferred is None:
-            await self.container.upsert_item(doc)
+            stored = await self.container.upsert_item(doc)
+            if doc["type"] == THREAD:
+                self._stored(
+                    doc["customer_id"], doc["id"], {"eTag": stored.get("_etag")}, self._held_json.get(doc["id"])
+                )
         else:
             self._deferred[doc["id"]] = doc
 
@@ -160,13 +248,20 @@ class CosmosChatStore(Store[ChatContext]):
     async def load_thread(self, thread_id: str, context: ChatContext) -> ThreadMetadata:
         key = (context.customer_id, thread_id)
         if key not in self._seen:
-            doc = await self._read(thread_id, context, THREAD)
-            self._seen[key] = json.dumps(doc["data"])
+            kept = self._kept_copy(key)
+            if kept is not None:
+                self._seen[key] = kept.json
+                self._guarded[key] = kept.etag
+            else:
+                doc = await self._read(thread_id, context, THREAD)
+                self._seen[key] = json.dumps(doc["data"])
         # Each caller gets a thread of its own to change: parsed from JSON (pydantic-core) rather than deep-copied
         # (Python's copy module walking the return's state), several times cheaper.
         return ThreadMetadata.model_validate_json(self._seen[key])
 
     async def save_thread(self, thread: ThreadMetadata, context: ChatContext) -> None:
+        state = thread.model_dump_json()
+        self._held_json[thread.id] = state
         await self._upsert(
             {
                 "id": thread.id,
@@ -177,7 +272,7 @@ class CosmosChatStore(Store[ChatContext]):
                 "data": thread.model_dump(mode="json"),
             }
         )
-        self._seen[(context.customer_id, thread.id)] = thread.model_dump_json()
+        self._seen[(context.customer_id, thread.id)] = state
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: ChatContext
@@ -202,6 +297,7 @@ class CosmosChatStore(Store[ChatContext]):
             await self.container.delete_item(row["id"], partition_key=context.customer_id)
         await self.container.delete_item(thread_id, partition_key=context.customer_id)
         self._seen.pop((context.customer_id, thread_id), None)
+        _kept.pop((context.customer_id, thread_id), None)
         self._seen_items = {k: v for k, v in self._seen_items.items() if v.get("thread_id") != thread_id}
 
     # --- items ----------------------------------------------------------------------------------

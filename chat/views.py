@@ -58,6 +58,8 @@ SUPPORTED_REQUESTS = frozenset(
 )
 # Requests that make the assistant answer: each is a turn, admitted by the customer's rate limit.
 TURNS = frozenset({"threads.create", "threads.add_user_message", "threads.custom_action", "threads.retry_after_item"})
+# Requests that change a thread's stored state without being a turn of it.
+CHANGES_OUTSIDE_TURNS = frozenset({"threads.update", "threads.delete"})
 _ready_containers: set[tuple[int, str]] = set()
 _container_lock = asyncio.Lock()
 
@@ -211,15 +213,25 @@ async def chatkit_endpoint(request: HttpRequest) -> HttpResponse:
         return error(400, "unsupported", f"'{parsed.type}' is not supported by this assistant.")
     if _names_foreign_ids(parsed, context):
         return error(404, "not_found", "That conversation or message does not exist.")
-    refusal = limits.check_content(parsed)
+    thread_id = getattr(getattr(parsed, "params", None), "thread_id", None)
+    refusal, turn = limits.check_content(parsed), None
     if refusal is None and parsed.type in TURNS:
-        refusal = await limits.admit_turn(context.customer_id, getattr(parsed.params, "thread_id", None))
+        admission = await limits.admit_turn(context.customer_id, thread_id)
+        refusal, turn = admission.refusal, admission.turn
     if refusal is not None:
         response = error(refusal.status, refusal.code, refusal.message)
         if refusal.retry_after_seconds:
             response["Retry-After"] = str(refusal.retry_after_seconds)
         return response
+    if parsed.type in CHANGES_OUTSIDE_TURNS:
+        try:  # before the change: a copy of the thread kept by a web process must not outlive it
+            await limits.thread_changed_outside_turns(thread_id)
+        except (RedisError, OSError):
+            logger.warning("thread %s not changed: Redis unavailable", thread_id)
+            return error(503, "unavailable", "That change is briefly unavailable. Please try again in a moment.")
     store = await chat_store()
+    if thread_id and turn is not None:
+        store.number_turn(thread_id, turn)
     server = ReturnsChatServer(store)
     try:
         result = await server.process_parsed(parsed, context)

@@ -86,17 +86,20 @@ async def test_a_burst_past_the_bucket_gets_429_with_retry_after_and_is_not_answ
 
 async def test_the_bucket_refills_over_time(fresh_limits, settings):
     settings.CHAT_RATE_BURST, settings.CHAT_RATE_PER_MINUTE = 2, 600  # a token every 100 ms
-    assert await limits.admit_turn("CUST-T1", None) is None
-    assert await limits.admit_turn("CUST-T1", None) is None
-    refused = await limits.admit_turn("CUST-T1", None)
+    assert (await limits.admit_turn("CUST-T1", None)).refusal is None
+    assert (await limits.admit_turn("CUST-T1", None)).refusal is None
+    refused = (await limits.admit_turn("CUST-T1", None)).refusal
     assert refused is not None and refused.status == 429 and refused.retry_after_seconds == 1
     await asyncio.sleep(0.25)
-    assert await limits.admit_turn("CUST-T1", None) is None
+    assert (await limits.admit_turn("CUST-T1", None)).refusal is None
 
 
 async def test_parallel_turns_never_take_more_than_the_bucket_holds(fresh_limits, settings):
     settings.CHAT_RATE_BURST, settings.CHAT_RATE_PER_MINUTE = 20, 1
-    results = await asyncio.gather(*(limits.admit_turn("CUST-T2", "thr_x") for _ in range(60)))
+    results = [
+        admission.refusal
+        for admission in await asyncio.gather(*(limits.admit_turn("CUST-T2", "thr_x") for _ in range(60)))
+    ]
     assert sum(result is None for result in results) == 20
     assert {result.code for result in results if result is not None} == {"rate_limited"}
 
@@ -104,15 +107,17 @@ async def test_parallel_turns_never_take_more_than_the_bucket_holds(fresh_limits
 async def test_a_thread_holds_a_bounded_number_of_turns(fresh_limits, settings):
     settings.CHAT_THREAD_MAX_TURNS = 10
     admitted = [await limits.admit_turn("CUST-T3", "thr_long") for _ in range(10)]
-    assert admitted == [None] * 10
-    full = await limits.admit_turn("CUST-T3", "thr_long")
+    assert [admission.refusal for admission in admitted] == [None] * 10
+    assert [admission.turn.number for admission in admitted] == list(range(1, 11))  # numbered, in one generation
+    assert len({admission.turn.generation for admission in admitted}) == 1
+    full = (await limits.admit_turn("CUST-T3", "thr_long")).refusal
     assert full is not None and full.status == 409 and full.code == "thread_full"
     assert "start a new conversation" in full.message
-    assert await limits.admit_turn("CUST-T3", "thr_other") is None  # a new conversation goes on
+    assert (await limits.admit_turn("CUST-T3", "thr_other")).refusal is None  # a new conversation goes on
 
 
 async def test_redis_away_lets_turns_through(settings):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
     started = time.perf_counter()
-    assert await limits.admit_turn("CUST-T4", "thr_y") is None
+    assert await limits.admit_turn("CUST-T4", "thr_y") == limits.Admission()  # let through, unnumbered
     assert time.perf_counter() - started < 5

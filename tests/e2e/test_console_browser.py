@@ -388,6 +388,8 @@ def test_a_customer_who_asked_for_a_person_while_the_dashboard_was_away_is_notif
     row = agent.locator(".conv-button").filter(has_text="Hannah Kim")
     expect(row).to_be_visible(timeout=10000)
     expect(row.locator(".attention")).to_have_count(0)
+    expect(customer.locator(".bubble.assistant").last).to_be_visible(timeout=10000)
+    agent.wait_for_load_state("networkidle")  # the list read a new conversation's first event asks for is done
 
     away["dropping"] = True  # the agent's network drops: nothing reaches the page
     _say(customer, "can I talk to someone please")
