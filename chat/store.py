@@ -120,6 +120,8 @@ class CosmosChatStore(Store[ChatContext]):
         )
         if key in self._guarded and etag:
             self._guarded[key] = etag
+        elif key in self._guarded:  # no new etag: a later write on the old one could only fail
+            del self._guarded[key]
         if self._turn is not None and self._turn[0] == thread_id and etag and json_text is not None:
             _kept[key] = _Kept(self._turn[1], etag, json_text)
             _kept.move_to_end(key)
