@@ -14,12 +14,17 @@ def broker_transport_options(visibility_timeout: int) -> dict[str, int]:
     """Redis transport: a dead worker's unacked task is redelivered ``visibility_timeout`` s after delivery.
 
     Kombu sweeps for such tasks every interval x throttle seconds (100 s by default); sweeping at a third of
-    the timeout keeps recovery close to the timeout itself, and one sweep is a single sorted-set query.
+    the timeout keeps recovery close to the timeout itself, and one sweep is a single sorted-set query. A sweep
+    holds a lock in Redis that a worker killed mid-sweep leaves behind until it expires (300 s by default: no
+    task was redelivered for that long); held as long as a sweep interval, a second sweep at worst restores a
+    task twice, which the idempotent commit absorbs.
     """
+    sweep_seconds = max(1, min(10, visibility_timeout // 3))
     return {
         "visibility_timeout": visibility_timeout,
-        "unacked_restore_interval": max(1, min(10, visibility_timeout // 3)),
+        "unacked_restore_interval": sweep_seconds,
         "unacked_restore_throttle": 1,
+        "unacked_mutex_expire": sweep_seconds,
     }
 
 

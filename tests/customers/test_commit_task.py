@@ -13,10 +13,13 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+import redis
 from celery import Celery
+from kombu.transport.redis import Channel
 
 from customers.cosmos.repository import CosmosRepository
 from customers.services.commit import return_id_for
+from returns_console.celery import broker_transport_options
 from returns_console.devstack import free_port, stop_process
 from tests.customers.seeded import approval, seed
 from tests.faultproxy import FaultProxy
@@ -107,6 +110,11 @@ async def test_worker_killed_mid_commit_leaves_exactly_one_return(repo, env, que
         stop_process(doomed)
         proxy.close()
     assert not result.ready()
+    # Killed during its sweep for unacknowledged tasks, a worker leaves the sweep's lock behind, set to expire
+    # as the transport is configured (kombu's default is 300 s: nothing was redelivered for that long).
+    options = broker_transport_options(int(env["CELERY_VISIBILITY_TIMEOUT"]))
+    held = options.get("unacked_mutex_expire", Channel.unacked_mutex_expire)
+    redis.Redis.from_url(env["REDIS_URL"]).set(Channel.unacked_mutex_key, "the doomed worker", ex=held)
     survivor = start_worker(env, queue, tmp_path / "survivor.log")
     try:
         outcome = result.get(timeout=90)  # redelivered after the visibility timeout
