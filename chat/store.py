@@ -109,19 +109,15 @@ class CosmosChatStore(Store[ChatContext]):
         _kept.move_to_end(key)
         return kept
 
-    def _stored(self, customer_id: str, thread_id: str, result: Any, json_text: str | None) -> None:
-        """After a write of the thread (``json_text``: its state as written): the etag its next write in this
-        request must match, and the copy kept for the next turn."""
+    def _stored(self, customer_id: str, thread_id: str, etag: str | None, json_text: str | None) -> None:
+        """After a write of the thread (``etag``: the one Cosmos gave it; ``json_text``: its state as written): the
+        etag its next write in this request must match, and the copy kept for the next turn."""
         key = (customer_id, thread_id)
-        etag = (
-            (result.get("eTag") or (result.get("resourceBody") or {}).get("_etag"))
-            if isinstance(result, dict)
-            else None
-        )
-        if key in self._guarded and etag:
-            self._guarded[key] = etag
-        elif key in self._guarded:  # no new etag: a later write on the old one could only fail
-            del self._guarded[key]
+        if key in self._guarded:
+            if etag:
+                self._guarded[key] = etag
+            else:  # no new etag: a later write on the old one could only fail
+                del self._guarded[key]
         if self._turn is not None and self._turn[0] == thread_id and etag and json_text is not None:
             _kept[key] = _Kept(self._turn[1], etag, json_text)
             _kept.move_to_end(key)
@@ -174,15 +170,14 @@ class CosmosChatStore(Store[ChatContext]):
         results = await self.container.execute_item_batch(batch_operations=operations, partition_key=partition)
         for doc, result in zip(docs, results, strict=False):
             if doc["type"] == THREAD:
-                self._stored(partition, doc["id"], result, states.get(doc["id"]))
+                etag = result.get("eTag") or (result.get("resourceBody") or {}).get("_etag")
+                self._stored(partition, doc["id"], etag, states.get(doc["id"]))
 
     async def _upsert(self, doc: dict[str, Any]) -> None:
         if self._deferred is None:
             stored = await self.container.upsert_item(doc)
             if doc["type"] == THREAD:
-                self._stored(
-                    doc["customer_id"], doc["id"], {"eTag": stored.get("_etag")}, self._held_json.get(doc["id"])
-                )
+                self._stored(doc["customer_id"], doc["id"], stored.get("_etag"), self._held_json.get(doc["id"]))
         else:
             self._deferred[doc["id"]] = doc
 
