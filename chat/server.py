@@ -115,9 +115,11 @@ class ReturnsChatServer(ChatKitServer[ChatContext]):
         return result
 
     def _serialize(self, obj: BaseModel) -> bytes:
-        """The library's JSON for the customer; a streamed event the dashboards mirror is read back from the same
-        bytes rather than dumped a second time (a widget is the dearest thing a turn serialises)."""
+        """The library's JSON for the customer; the stored item and the event the dashboards mirror are read back
+        from the same bytes rather than dumped again (a widget is the dearest thing a turn serialises)."""
         data = super()._serialize(obj)
+        if isinstance(obj, (ThreadItemDoneEvent, ThreadItemReplacedEvent)):
+            self.store.serialized(obj.item, data)  # its held write takes these bytes too
         if self.mirror is not None and isinstance(obj, MIRRORED):
             self.mirror.add(json.loads(data))
         return data

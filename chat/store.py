@@ -50,6 +50,20 @@ _attachments: TypeAdapter[Any] = TypeAdapter(Attachment)
 KEPT_THREADS = 1000  # threads a process keeps between their turns (a few KB each), the least recently used go
 
 
+class _Unwritten:
+    """A held item's data, not yet dumped: the stream serialises the item for the customer anyway, and the
+    document takes those bytes (``serialized``) instead of walking the item a second time (a widget's dump is
+    the dearest thing a turn does in Python: ChatKit drops empty fields at every node of it)."""
+
+    __slots__ = ("item",)
+
+    def __init__(self, item: ThreadItem) -> None:
+        self.item = item
+
+    def dumped(self) -> dict[str, Any]:
+        return self.item.model_dump(mode="json")
+
+
 @dataclass(frozen=True)
 class _Kept:
     """A thread as this process stored it at the end of ``turn``, with the etag Cosmos gave that write."""
@@ -65,6 +79,16 @@ _kept: OrderedDict[tuple[str, str], _Kept] = OrderedDict()  # (customer, thread 
 def _item_doc_id(thread_id: str, item_id: str) -> str:
     # Item ids are unique within a thread only; Cosmos ids must be unique within the partition.
     return f"{thread_id}:{item_id}"
+
+
+SERIALIZED_TYPES = frozenset({"assistant_message", "widget"})
+
+
+def _data(doc: dict[str, Any]) -> Any:
+    """A document's data, dumped now if it was held undumped (``_Unwritten``)."""
+    if isinstance(doc.get("data"), _Unwritten):
+        doc["data"] = doc["data"].dumped()
+    return doc["data"]
 
 
 def _page(rows: list[Any], ids: list[str], after: str | None, limit: int) -> tuple[list[Any], bool, str | None]:
@@ -145,6 +169,8 @@ class CosmosChatStore(Store[ChatContext]):
                 self._deferred = {}  # still deferring: what the turn writes next is held again
             # The threads' states as held now: the turn may save a thread again while this batch is on its way.
             states = {doc["id"]: self._held_json.get(doc["id"]) for doc in held.values() if doc["type"] == THREAD}
+            for doc in held.values():
+                _data(doc)
             by_partition: dict[str, list[dict[str, Any]]] = {}
             for doc in held.values():
                 by_partition.setdefault(doc["customer_id"], []).append(doc)
@@ -345,6 +371,16 @@ class CosmosChatStore(Store[ChatContext]):
             self._seen_items[key] = await self._read(key[1], context, ITEM)
         return self._seen_items[key]
 
+    def serialized(self, item: ThreadItem, event_json: bytes) -> None:
+        """``event_json``: a stream event carrying ``item``, as the customer is sent it. A held write of that very
+        item takes its data from there. The customer's form leaves out empty fields (and attachments' metadata:
+        only the assistant's messages and widgets are taken), which read back as the same item."""
+        if self._deferred is None or item.type not in SERIALIZED_TYPES:
+            return
+        doc = self._deferred.get(_item_doc_id(item.thread_id, item.id))
+        if doc is not None and isinstance(doc["data"], _Unwritten) and doc["data"].item is item:
+            doc["data"] = json.loads(event_json)["item"]
+
     async def _write_item(self, thread_id: str, item: ThreadItem, seq: int, context: ChatContext) -> None:
         doc = {
             "id": _item_doc_id(thread_id, item.id),
@@ -354,7 +390,7 @@ class CosmosChatStore(Store[ChatContext]):
             "item_id": item.id,
             "created_at": item.created_at.isoformat(),
             "seq": seq,
-            "data": item.model_dump(mode="json"),
+            "data": _Unwritten(item) if self._deferred is not None else item.model_dump(mode="json"),
         }
         await self._upsert(doc)
         self._seen_items[(context.customer_id, doc["id"])] = doc
@@ -373,7 +409,7 @@ class CosmosChatStore(Store[ChatContext]):
         await self._write_item(thread_id, item, seq, context)
 
     async def load_item(self, thread_id: str, item_id: str, context: ChatContext) -> ThreadItem:
-        return _items.validate_python((await self._item_document(thread_id, item_id, context))["data"])
+        return _items.validate_python(_data(await self._item_document(thread_id, item_id, context)))
 
     async def delete_thread_item(self, thread_id: str, item_id: str, context: ChatContext) -> None:
         await self._store_held()

@@ -11,7 +11,7 @@ from azure.cosmos.exceptions import CosmosHttpResponseError
 from bench.chat import CLICKS
 from chat.context import ChatContext
 from chat.signals import conversation_events
-from chat.store import CHAT_CONTAINER, CosmosChatStore
+from chat.store import CHAT_CONTAINER, CosmosChatStore, _Unwritten
 from tests.chat.conversation import Conversation
 from tests.customers.seeded import seed
 
@@ -63,6 +63,36 @@ async def test_a_click_is_stored_in_one_write_and_reads_back_as_the_customer_saw
     assert len(writes) == 1 and writes[0] >= 2  # the answer's items and the thread's state, together
     _, item_ids = await _stored(repo, chat.thread_id)
     assert [item.id for item in chat.done_items()] == item_ids[-len(chat.done_items()) :]
+
+
+async def test_every_answer_is_stored_from_the_bytes_the_customer_got_and_reads_back_the_same(
+    repo, services_settings, monkeypatch
+):
+    """A widget is dumped once a turn, for the customer; its document is read back from those bytes. What is
+    stored must read back as exactly the item the customer was shown, for every answer of a whole return."""
+    services_settings.MIRROR_WINDOW_SECONDS = 10
+    await seed(repo)
+    dumped_again: list[str] = []
+    dumped = _Unwritten.dumped
+
+    def counted(self: _Unwritten) -> dict[str, Any]:
+        dumped_again.append(self.item.type)
+        return dumped(self)
+
+    monkeypatch.setattr(_Unwritten, "dumped", counted)
+    chat = await Conversation.sign_in()
+    shown = {}
+    await chat.say("hi")
+    shown.update({item.id: item for item in chat.done_items()})
+    for action, payload in CLICKS:
+        await chat.click(action, payload)
+        shown.update({item.id: item for item in chat.done_items()})
+    answers = {item_id: item for item_id, item in shown.items() if item.type in ("assistant_message", "widget")}
+    assert len(answers) >= 2 * len(CLICKS) and any(item.type == "widget" for item in answers.values())
+    assert [kind for kind in dumped_again if kind in ("assistant_message", "widget")] == []
+    store = CosmosChatStore(repo.database)
+    for item_id, item in answers.items():
+        assert await store.load_item(chat.thread_id, item_id, ROBERT) == item
 
 
 async def test_a_click_whose_write_fails_tells_the_customer_and_changes_nothing(
