@@ -6,12 +6,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import transaction
+from django.db import connections, router, transaction
 
 from chat.models import AssistantTurn, Conversation, ConversationMessage
 from customers import clock
+from customers.inserts import PreparedInsert
 
 MAX_TOOL_CALLS = 20  # per turn, as stored and shown (a model that loops is cut by max_turns before this)
+# Every turn stores its record, and every click what it meant: their INSERTs are built once (customers.inserts).
+NEW_TURN = PreparedInsert(AssistantTurn)
+NEW_MESSAGE = PreparedInsert(ConversationMessage)
 
 
 @dataclass
@@ -78,19 +82,35 @@ def _store_turn(
 ) -> AssistantTurn:
     with transaction.atomic():
         if click is not None and not click.stored:
-            click.message.save()
-        turn = AssistantTurn.objects.create(
-            thread_id=thread_id,
-            customer_id=customer_id,
-            engine=report.engine[:200],
-            fallback=report.fallback[:200],
-            tool_calls=report.tool_calls[:MAX_TOOL_CALLS],
-            item_ids=item_ids,
-            step=step,
+            NEW_MESSAGE.insert(click.message)
+        turn = NEW_TURN.insert(
+            AssistantTurn(
+                thread_id=thread_id,
+                customer_id=customer_id,
+                engine=report.engine[:200],
+                fallback=report.fallback[:200],
+                tool_calls=report.tool_calls[:MAX_TOOL_CALLS],
+                item_ids=item_ids,
+                step=step,
+            )
         )
         if step and moved:
-            Conversation.objects.filter(thread_id=thread_id).exclude(last_step=step).update(last_step=step)
+            _note_step(thread_id, step)
     return turn
+
+
+def _note_step(thread_id: str, step: str) -> None:
+    """The conversation's row says where its return stopped (insights' stalls), changed only when it moved.
+    Written out rather than built by the ORM: it runs on most clicks, and Django took ~8x longer to build it
+    than SQLite to run it (both columns are NOT NULL, so ``<>`` is the ORM's ``exclude``)."""
+    connection = connections[router.db_for_write(Conversation)]
+    name, meta = connection.ops.quote_name, Conversation._meta
+    step_column, thread_column = (name(meta.get_field(field).column) for field in ("last_step", "thread_id"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {name(meta.db_table)} SET {step_column} = %s WHERE {thread_column} = %s AND {step_column} <> %s",
+            [step, thread_id, step],
+        )
 
 
 def turns_by_item(thread_id: str, limit: int = 500) -> dict[str, dict[str, Any]]:
