@@ -33,6 +33,7 @@ from chat.models import (
 from chat.push import post_to_thread
 from chat.signals import conversation_changed, conversation_note
 from chat.store import CosmosChatStore
+from chat.turns import NEW_MESSAGE
 from customers import clock
 from customers.cosmos.runner import loop_repository
 from customers.errors import InvalidRequest, NotFound, ReturnsError
@@ -80,7 +81,7 @@ def _described(overview: CustomerOverview, known_order_ids: str = "") -> dict[st
 def _note_said(thread_id: str, said: str | None) -> Conversation | None:
     """What the customer typed, stored; and the conversation, if it exists yet (one trip to the database thread)."""
     if said is not None:
-        ConversationMessage.objects.create(thread_id=thread_id, author="customer", text=said)
+        NEW_MESSAGE.insert(ConversationMessage(thread_id=thread_id, author="customer", text=said))
     try:
         return CONVERSATION_BY_THREAD.get(thread_id)
     except Conversation.DoesNotExist:
