@@ -153,10 +153,18 @@ def decision_message(proposal: Proposal, record: ReturnRecord | None) -> tuple[s
     return text, card, f"{title}: approved"
 
 
-def _items(thread_id: str, text: str, card: Any, copy_text: str, ask_rating: bool = False) -> list[ThreadItem]:
+def _items(
+    thread_id: str, text: str, card: Any, copy_text: str, ask_rating: bool = False, told: str = ""
+) -> list[ThreadItem]:
+    """The message, its card and maybe the rating ask. ``told``: which decision this tells, so that telling it
+    again (a worker that died before its task was acknowledged) stores and shows the same items, not a copy."""
     now = clock.now()
+
+    def item_id(n: int) -> str:
+        return ownership.new_item_id("msg", thread_id, seed=f"{told}:{n}" if told else None)
+
     rating = WidgetItem(
-        id=ownership.new_item_id("msg", thread_id),
+        id=item_id(2),
         thread_id=thread_id,
         created_at=now,
         widget=widgets.rating_card(),
@@ -164,13 +172,13 @@ def _items(thread_id: str, text: str, card: Any, copy_text: str, ask_rating: boo
     )
     return [
         AssistantMessageItem(
-            id=ownership.new_item_id("msg", thread_id),
+            id=item_id(0),
             thread_id=thread_id,
             created_at=now,
             content=[AssistantMessageContent(text=text)],
         ),
         WidgetItem(
-            id=ownership.new_item_id("msg", thread_id),
+            id=item_id(1),
             thread_id=thread_id,
             created_at=now,
             widget=card,
@@ -207,5 +215,6 @@ async def tell_customer(repo: CosmosRepository, proposal: Proposal) -> None:
     ask_rating = record is not None and not rated
     with translation.override(language or None):
         text, card, copy_text = decision_message(proposal, record)
-        items = _items(proposal.thread_id, text, card, copy_text, ask_rating)
+        told = f"decision:{proposal.pk}:{proposal.version}:{proposal.state}"
+        items = _items(proposal.thread_id, text, card, copy_text, ask_rating, told)
     await post_to_thread(CosmosChatStore(repo.database), proposal.customer_id, proposal.thread_id, *items)

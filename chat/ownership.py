@@ -46,8 +46,9 @@ def new_thread_id(customer_id: str, seed: str | None = None) -> str:
     return _signed_id("thr", "thread", customer_id, seed)
 
 
-def new_item_id(prefix: str, thread_id: str) -> str:
-    return _signed_id(prefix, "item", thread_id)
+def new_item_id(prefix: str, thread_id: str, seed: str | None = None) -> str:
+    """A new item's id; with a ``seed``, the same id for the same seed (a message told twice replaces itself)."""
+    return _signed_id(prefix, "item", thread_id, seed)
 
 
 def owns_thread(customer_id: str, thread_id: str) -> bool:

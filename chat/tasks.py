@@ -6,7 +6,13 @@ from celery import shared_task
 
 from chat.decisions import tell_customer
 from customers.cosmos.runner import process_repository
+from customers.models import Proposal
 from customers.selectors.proposals import proposal_or_none
+
+
+def tell_now(proposal: Proposal) -> None:
+    """Tell the customer about ``proposal`` as it stands, from this process (a worker, on its Cosmos client)."""
+    process_repository.run(lambda repo: tell_customer(repo, proposal))
 
 
 # Nothing reads its result (the message in the thread is the outcome): storing it cost a Redis write per task.
@@ -17,5 +23,5 @@ def tell_customer_task(proposal_id: int, state: str) -> str:
     proposal = proposal_or_none(proposal_id)
     if proposal is None or proposal.state != state:
         return "superseded"
-    process_repository.run(lambda repo: tell_customer(repo, proposal))
+    tell_now(proposal)
     return "told"

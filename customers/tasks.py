@@ -54,7 +54,8 @@ def commit_return_task(self: Task, payload: dict[str, Any]) -> dict[str, Any]:
             raise self.retry(exc=error, countdown=retry_delay(self.request.retries)) from error
         logger.exception("commit %s failed", approval_id)
         return _failed(approval_id, "commit_failed", f"The commit failed: {type(error).__name__}.")
-    commit_progress.mark_committed(approved.approval_id, result.record.return_id)
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    commit_progress.mark_committed(approved.approval_id, result.record.return_id, redelivered=redelivered)
     return_committed.send(sender=None, record=result.record, approval_id=approved.approval_id, created=result.created)
     return {"status": "committed", "return_id": result.record.return_id, "created": result.created}
 

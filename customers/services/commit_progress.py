@@ -102,8 +102,12 @@ def mark_committing(approval_id: str) -> None:
 
 
 @transaction.atomic
-def mark_committed(approval_id: str, return_id: str) -> Proposal | None:
-    """Record the commit once: a redelivered or re-sent task finds it committed and changes nothing."""
+def mark_committed(approval_id: str, return_id: str, *, redelivered: bool = False) -> Proposal | None:
+    """Record the commit once: a redelivered or re-sent task finds it committed and changes nothing.
+
+    ``redelivered``: the broker's second delivery of a commit, whose first worker died before acknowledging it,
+    perhaps after marking it and before its listeners were done (the customer told, from that task). Found
+    committed, it is announced again: heard at least once, and listeners take a repeat as the same news."""
     proposal = proposal_by_approval(approval_id)
     if proposal is None:
         return None
@@ -118,7 +122,10 @@ def mark_committed(approval_id: str, return_id: str) -> Proposal | None:
     if proposal.commit_seconds is None:  # insights: filing to the first commit
         changes["commit_seconds"] = (now - proposal.created_at).total_seconds()
     if not _move(proposal, (ProposalState.APPROVED, ProposalState.COMMITTING, ProposalState.FAILED), changes):
-        return proposal_by_approval(approval_id)  # as another task or a decision left it
+        current = proposal_by_approval(approval_id)  # as another task or a decision left it
+        if redelivered and current is not None and current.state == ProposalState.COMMITTED:
+            announce(current, "committed")
+        return current
     audit.record(AuditAction.COMMITTED, label="worker", proposal=proposal, note=f"Return {return_id}")
     announce(proposal, "committed")
     return proposal
