@@ -135,7 +135,12 @@ class ReturnsChatServer(ChatKitServer[ChatContext]):
                 if isinstance(event, ThreadCreatedEvent):
                     thread_id = event.thread.id
                 if thread_id and self.mirror is None:
-                    self.mirror = TurnMirror(thread_id, context.customer_id, before_announce=self._store_held)
+                    self.mirror = TurnMirror(
+                        thread_id,
+                        context.customer_id,
+                        before_announce=self._store_held,
+                        live=self.engine.mirrored_live,
+                    )
                 yield event
             try:
                 await self.store.save_deferred()

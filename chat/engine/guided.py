@@ -73,6 +73,8 @@ def menu() -> list[tuple[str, str, dict[str, object]]]:
 
 class GuidedEngine:
     label = "guided"
+    # Its turns take milliseconds of work: the dashboards hear of each at its end, in one burst (chat.mirror).
+    mirrored_live = False
 
     def __init__(self, store: Store[ChatContext]) -> None:
         self.store = store

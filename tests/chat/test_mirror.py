@@ -43,6 +43,16 @@ async def test_a_long_turn_is_announced_while_it_goes_on(announced):
     assert [burst for _, _, burst in announced] == [[{"n": 0}, {"n": 1}], [{"n": 2}]]
 
 
+async def test_a_turn_not_watched_live_is_announced_once_when_it_ends_however_long_it_takes(announced):
+    mirror = TurnMirror("thr_1", "CUST-1", window=0.01, live=False)
+    mirror.add({"n": 0})
+    await asyncio.sleep(0.05)  # a busy machine keeps the turn waiting well past the window
+    mirror.add({"n": 1})
+    assert announced == []
+    await mirror.close()
+    assert [burst for _, _, burst in announced] == [[{"n": 0}, {"n": 1}]]
+
+
 async def test_closing_while_a_burst_is_being_announced_waits_for_it_and_keeps_the_order(announced):
     slow: list[list[dict[str, Any]]] = []
 

@@ -65,6 +65,32 @@ async def test_a_click_is_stored_in_one_write_and_reads_back_as_the_customer_saw
     assert [item.id for item in chat.done_items()] == item_ids[-len(chat.done_items()) :]
 
 
+async def test_a_guided_click_is_one_burst_and_one_write_however_long_it_waits(
+    repo, services_settings, monkeypatch, announced
+):
+    """A model's turn is watched live (a burst every MIRROR_WINDOW_SECONDS); a guided one is heard of at its end:
+    on a busy machine, timed bursts split most clicks in two, each half with its own write and frames."""
+    services_settings.MIRROR_WINDOW_SECONDS = 0.001  # every click outlasts this
+    await seed(repo)
+    chat = await Conversation.sign_in()
+    await chat.say("hi")
+    writes: list[int] = []
+    execute = ContainerProxy.execute_item_batch
+
+    async def counted(self: ContainerProxy, **kwargs: Any) -> Any:
+        if self.id == CHAT_CONTAINER:
+            writes.append(len(kwargs["batch_operations"]))
+        return await execute(self, **kwargs)
+
+    monkeypatch.setattr(ContainerProxy, "execute_item_batch", counted)
+    for action, payload in CLICKS[:3]:
+        announced.clear()
+        writes.clear()
+        await chat.click(action, payload)
+        assert len(writes) == 1 and len(announced) == 1, (action, writes, announced)
+        assert any(event.get("type") == "customer.click" for event in announced[0])
+
+
 async def test_every_answer_is_stored_from_the_bytes_the_customer_got_and_reads_back_the_same(
     repo, services_settings, monkeypatch
 ):

@@ -416,6 +416,8 @@ def _answered_by_the_rules(flow: Flow, text: str, said: Understanding) -> bool:
 class LLMEngine:
     """Same interface as the guided engine; ``model`` overrides the configured one (tests, simulations)."""
 
+    mirrored_live = True  # a model's turn goes on for seconds: the dashboards watch it as it goes (chat.mirror)
+
     def __init__(
         self,
         store: Store[ChatContext],
