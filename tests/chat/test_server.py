@@ -40,24 +40,26 @@ async def _stored(repo: Any, thread_id: str) -> tuple[dict[str, Any], list[str]]
     return thread.metadata, [item.id for item in page.data]
 
 
-async def test_a_click_is_stored_in_one_write_and_reads_back_as_the_customer_saw_it(
-    repo, services_settings, monkeypatch
-):
-    # One burst per click for the dashboards (chat.mirror): on a slow machine a short window fires mid-turn, and
-    # the burst stores what the turn holds so far before it leaves (a second write, by design).
-    services_settings.MIRROR_WINDOW_SECONDS = 10
-    await seed(repo)
-    chat = await Conversation.sign_in()
-    await chat.say("hi")
-    writes: list[int] = []
+@pytest.fixture
+def writes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """From here on, each transactional batch written to the chat container: its number of operations."""
+    written: list[int] = []
     execute = ContainerProxy.execute_item_batch
 
     async def counted(self: ContainerProxy, **kwargs: Any) -> Any:
         if self.id == CHAT_CONTAINER:
-            writes.append(len(kwargs["batch_operations"]))
+            written.append(len(kwargs["batch_operations"]))
         return await execute(self, **kwargs)
 
     monkeypatch.setattr(ContainerProxy, "execute_item_batch", counted)
+    return written
+
+
+async def test_a_click_is_stored_in_one_write_and_reads_back_as_the_customer_saw_it(repo, services_settings, writes):
+    await seed(repo)
+    chat = await Conversation.sign_in()
+    await chat.say("hi")
+    writes.clear()
     action, payload = CLICKS[0]
     await chat.click(action, payload)
     assert len(writes) == 1 and writes[0] >= 2  # the answer's items and the thread's state, together
@@ -66,7 +68,7 @@ async def test_a_click_is_stored_in_one_write_and_reads_back_as_the_customer_saw
 
 
 async def test_a_guided_click_is_one_burst_and_one_write_however_long_it_waits(
-    repo, services_settings, monkeypatch, announced
+    repo, services_settings, writes, announced
 ):
     """A model's turn is watched live (a burst every MIRROR_WINDOW_SECONDS); a guided one is heard of at its end:
     on a busy machine, timed bursts split most clicks in two, each half with its own write and frames."""
@@ -74,15 +76,6 @@ async def test_a_guided_click_is_one_burst_and_one_write_however_long_it_waits(
     await seed(repo)
     chat = await Conversation.sign_in()
     await chat.say("hi")
-    writes: list[int] = []
-    execute = ContainerProxy.execute_item_batch
-
-    async def counted(self: ContainerProxy, **kwargs: Any) -> Any:
-        if self.id == CHAT_CONTAINER:
-            writes.append(len(kwargs["batch_operations"]))
-        return await execute(self, **kwargs)
-
-    monkeypatch.setattr(ContainerProxy, "execute_item_batch", counted)
     for action, payload in CLICKS[:3]:
         announced.clear()
         writes.clear()
@@ -96,7 +89,6 @@ async def test_every_answer_is_stored_from_the_bytes_the_customer_got_and_reads_
 ):
     """A widget is dumped once a turn, for the customer; its document is read back from those bytes. What is
     stored must read back as exactly the item the customer was shown, for every answer of a whole return."""
-    services_settings.MIRROR_WINDOW_SECONDS = 10
     await seed(repo)
     dumped_again: list[str] = []
     dumped = _Unwritten.dumped

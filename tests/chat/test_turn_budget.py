@@ -70,8 +70,6 @@ def round_trips(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
 
 
 async def test_each_click_of_a_return_stays_within_its_round_trips(repo, services_settings, round_trips):
-    # One burst per click for the dashboards (chat.mirror): a short window could split a slow turn's in two.
-    services_settings.MIRROR_WINDOW_SECONDS = 10
     await seed(repo)
     chat = await Conversation.sign_in()
     await chat.say("hi")
@@ -92,7 +90,6 @@ GREETING = {"cosmos": 4, "sql": 8, "sql writes": 3, "redis": 6}  # a new convers
 async def test_a_new_conversation_stays_within_its_round_trips(repo, services_settings, round_trips):
     """Its first message stored, the conversation created with who the customer is (the dashboards hear of it
     once, named: one row read, one event), the greeting's widget and the turn's record."""
-    services_settings.MIRROR_WINDOW_SECONDS = 10
     await seed(repo)
     chat = await Conversation.sign_in()
     await chat.say("hi")  # the first of the process: the SDK reads the containers' metadata once
