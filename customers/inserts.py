@@ -58,14 +58,16 @@ class PreparedInsert(Generic[M]):
         if instance.pk is not None:
             raise ValueError(f"{self.model.__name__} {instance.pk} is already stored")
         alias = router.db_for_write(self.model, instance=instance)
+        # An expression (F(), a function) is SQL of its own, not a parameter: Django's own way, and checked before
+        # the statement is built, which would otherwise keep that SQL for every row after.
+        if any(hasattr(getattr(instance, field.attname), "resolve_expression") for field in self.fields):
+            instance.save(force_insert=True, using=alias)
+            return instance
         if alias not in self._compiled:
             self._compiled[alias] = self._compile(alias, instance)
         compiled = self._compiled[alias]
         connection = connections[alias]
         values = self._values(compiled.compiler, instance)
-        if any(hasattr(value, "as_sql") for value in values):  # an expression (F(), a function): Django's own way
-            instance.save(force_insert=True, using=alias)
-            return instance
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, values)
             if connection.features.can_return_columns_from_insert:

@@ -73,7 +73,10 @@ def test_it_belongs_to_the_transaction_it_runs_in():
     assert not ConversationMessage.objects.filter(thread_id="thr_undone").exists()
 
 
-def test_a_value_made_by_the_database_goes_the_orms_way():
+def test_a_value_made_by_the_database_goes_the_orms_way_and_leaves_the_statement_plain():
+    inserts = PreparedInsert(ConversationMessage)
     message = ConversationMessage(thread_id="thr_expr", author="customer", text=Upper(Value("hello")))
-    PreparedInsert(ConversationMessage).insert(message)
+    inserts.insert(message)
     assert ConversationMessage.objects.get(pk=message.pk).text == "HELLO"
+    plain = inserts.insert(ConversationMessage(thread_id="thr_expr", author="customer", text="hello again"))
+    assert ConversationMessage.objects.get(pk=plain.pk).text == "hello again"
