@@ -153,15 +153,13 @@ def decision_message(proposal: Proposal, record: ReturnRecord | None) -> tuple[s
     return text, card, f"{title}: approved"
 
 
-def _items(
-    thread_id: str, text: str, card: Any, copy_text: str, ask_rating: bool = False, told: str = ""
-) -> list[ThreadItem]:
+def _items(thread_id: str, text: str, card: Any, copy_text: str, ask_rating: bool, told: str) -> list[ThreadItem]:
     """The message, its card and maybe the rating ask. ``told``: which decision this tells, so that telling it
     again (a worker that died before its task was acknowledged) stores and shows the same items, not a copy."""
     now = clock.now()
 
     def item_id(n: int) -> str:
-        return ownership.new_item_id("msg", thread_id, seed=f"{told}:{n}" if told else None)
+        return ownership.new_item_id("msg", thread_id, seed=f"{told}:{n}")
 
     rating = WidgetItem(
         id=item_id(2),

@@ -169,10 +169,9 @@ class CosmosChatStore(Store[ChatContext]):
                 self._deferred = {}  # still deferring: what the turn writes next is held again
             # The threads' states as held now: the turn may save a thread again while this batch is on its way.
             states = {doc["id"]: self._held_json.get(doc["id"]) for doc in held.values() if doc["type"] == THREAD}
-            for doc in held.values():
-                _data(doc)
             by_partition: dict[str, list[dict[str, Any]]] = {}
             for doc in held.values():
+                _data(doc)  # an item the stream did not hand its bytes for is dumped now
                 by_partition.setdefault(doc["customer_id"], []).append(doc)
             try:
                 for partition, docs in by_partition.items():
