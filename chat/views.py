@@ -30,6 +30,7 @@ from chat.server import REQUEST_ADAPTER, ReturnsChatServer
 from chat.sockets import end_sockets, session_group
 from chat.store import CosmosChatStore
 from chat.streaming import coalesced
+from chat.turn_slots import turn_slot
 from customers.cosmos.runner import loop_repository
 from customers.services.identity import identify_customer, normalise_order_id
 
@@ -180,12 +181,14 @@ def _sse(event: Any) -> bytes:
 
 
 async def _answer_stream(result: StreamingResult) -> AsyncIterator[bytes]:
-    """The customer sees that we are on it at once, before the conversation is read; a thread of theirs deleted
-    meanwhile (the only id that passes the signature check and is still missing) ends with a clear error."""
+    """The customer sees that we are on it at once, before the turn waits for a slot (chat.turn_slots) and the
+    conversation is read; a thread of theirs deleted meanwhile (the only id that passes the signature check and
+    is still missing) ends with a clear error."""
     yield _sse(ProgressUpdateEvent(text=FIRST_PROGRESS))
     try:
-        async for chunk in coalesced(result):
-            yield chunk
+        async with turn_slot():
+            async for chunk in coalesced(result):
+                yield chunk
     except NotFoundError:
         yield _sse(ErrorEvent(message="That conversation no longer exists. Please start a new one.", allow_retry=False))
 
