@@ -11,6 +11,9 @@ from chat.turn_slots import turn_slot
 from tests.chat import protocol
 from tests.chat.conversation import Conversation
 from tests.customers.seeded import seed
+from tests.returns_console.test_security_settings import load_settings
+
+NO_MODEL = {"AZURE_OPENAI_ENDPOINT": None, "AZURE_OPENAI_DEPLOYMENT": None, "OPENAI_API_KEY": None}
 
 
 async def _turns(count: int, until: asyncio.Event) -> tuple[list[int], list[int], list[asyncio.Task]]:
@@ -87,3 +90,17 @@ async def test_the_customer_hears_we_are_on_it_at_once_and_gets_the_answer_when_
     events = protocol.parse_sse(b"".join(answer))
     assert "thread.created" in [event.type for event in events]
     assert any(event.type == "thread.item.done" and event.item.type == "widget" for event in events)
+
+
+@pytest.mark.parametrize(
+    ("env", "limit"),
+    [
+        ({**NO_MODEL, "ASSISTANT_ENGINE": None, "TURN_CONCURRENCY": None}, 16),  # the guided assistant: CPU
+        ({**NO_MODEL, "OPENAI_API_KEY": "sk-test", "ASSISTANT_ENGINE": None, "TURN_CONCURRENCY": None}, 0),
+        ({**NO_MODEL, "ASSISTANT_ENGINE": None, "TURN_CONCURRENCY": "4"}, 4),
+    ],
+)
+def test_the_guided_assistants_turns_are_held_to_sixteen_and_a_models_are_not_held_back(
+    monkeypatch, tmp_path, env, limit
+):
+    assert load_settings(monkeypatch, tmp_path, **env)["TURN_CONCURRENCY"] == limit
