@@ -140,19 +140,23 @@ class Dashboard:
         await ws.close()
 
 
-def expected_live(views: list[list], conversation: str, received: float, turn_ended: float) -> bool:
-    """Whether a dashboard with these ``views`` should have got an item live: it had the item's conversation open
-    before the customer got the item and until the turn ended (a turn's events reach dashboards in a burst at
-    its end). What came before a dashboard opened a conversation it reads from the API."""
+def expected_live(views: list[list], conversation: str, turn_started: float, turn_ended: float) -> bool:
+    """Whether a dashboard with these ``views`` should have got a turn's items live: it had the conversation open
+    (the server said so) before the turn began and until the turn ended (a turn's events reach dashboards in a
+    burst at its end). Not the moment the customer read an item: a load generator's busy moment can read an item
+    late, after a dashboard opened the conversation but long after the server had announced it. What came before a
+    dashboard opened a conversation it reads from the API."""
     return any(
-        c == conversation and since <= received and (until is None or until >= turn_ended) for c, since, until in views
+        c == conversation and since <= turn_started and (until is None or until >= turn_ended)
+        for c, since, until in views
     )
 
 
 class Customer:
     def __init__(self, index: int) -> None:
         self.customer_id, self.email, self.order_id = bench_identity(index)
-        self.received: dict[str, list[float]] = {}  # item id -> [when this customer's SSE delivered it, turn end]
+        # item id -> [when this customer's SSE delivered it, turn end, turn start]
+        self.received: dict[str, list[float]] = {}
         self.thread_id = ""
         self.confirmed_at: float | None = None
         self.approved_at: float | None = None
@@ -179,6 +183,7 @@ class Customer:
         """One request; each item is timed when its complete SSE event has arrived."""
         parsed: list[dict] = []
         pending = b""
+        started = time.perf_counter()
         async with session.post(f"{base}/chatkit", data=json.dumps(body), headers=headers) as response:
             if response.status != 200:
                 raise RuntimeError(f"HTTP {response.status}")
@@ -191,7 +196,7 @@ class Customer:
                         event = json.loads(block[6:])
                         parsed.append(event)
                         if event["type"] == "thread.item.done":
-                            self.received.setdefault(event["item"]["id"], [now, now])
+                            self.received.setdefault(event["item"]["id"], [now, now, started])
         ended = time.perf_counter()
         for event in parsed:
             if event["type"] == "thread.item.done":
@@ -279,9 +284,9 @@ async def run(
     due = [
         (at, item_id, index, dashboard)
         for customer in customers
-        for item_id, (at, ended) in customer.received.items()
+        for item_id, (at, ended, started) in customer.received.items()
         for index, dashboard in enumerate(dashboards)
-        if expected_live(dashboard.views, customer.thread_id, at, ended)
+        if expected_live(dashboard.views, customer.thread_id, started, ended)
     ]
     samples = [(at, d.seen[item_id] - at, index) for at, item_id, index, d in due if item_id in d.seen]
     lags = [lag for _, lag, _ in samples]
