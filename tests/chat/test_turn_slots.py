@@ -95,7 +95,7 @@ async def test_the_customer_hears_we_are_on_it_at_once_and_gets_the_answer_when_
 @pytest.mark.parametrize(
     ("env", "limit"),
     [
-        ({**NO_MODEL, "ASSISTANT_ENGINE": None, "TURN_CONCURRENCY": None}, 16),  # the guided assistant: CPU
+        ({**NO_MODEL, "ASSISTANT_ENGINE": None, "TURN_CONCURRENCY": None}, 8),  # the guided assistant: CPU
         ({**NO_MODEL, "OPENAI_API_KEY": "sk-test", "ASSISTANT_ENGINE": None, "TURN_CONCURRENCY": None}, 0),
         ({**NO_MODEL, "ASSISTANT_ENGINE": None, "TURN_CONCURRENCY": "4"}, 4),
     ],
