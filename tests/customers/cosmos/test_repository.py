@@ -75,6 +75,39 @@ async def test_batch_is_all_or_nothing(repo: CosmosRepository):
     assert "note" not in unchanged and unchanged["_etag"] == raw["_etag"]
 
 
+async def test_a_partition_query_sees_its_partition_as_it_changes(repo: CosmosRepository):
+    """The emulator answers a partition's query from an index of that partition (its cost does not grow with the
+    rest of the container): what is created, replaced, deleted or undone by a failed batch shows there at once."""
+    await seed(repo)
+
+    async def probes(customer_id: str) -> list[tuple[str, str]]:
+        query = "SELECT * FROM c WHERE c.type = 'probe'"
+        rows = [row async for row in repo.customer_data.query_items(query, partition_key=customer_id)]
+        return sorted((row["id"], row.get("note", "")) for row in rows)
+
+    assert await probes("CUST-1001") == []
+    await repo.customer_data.create_item({"id": "P-1", "customer_id": "CUST-1001", "type": "probe"})
+    assert await probes("CUST-1001") == [("P-1", "")]
+    assert await probes("CUST-1002") == []
+    await repo.customer_data.replace_item(
+        "P-1", {"id": "P-1", "customer_id": "CUST-1001", "type": "probe", "note": "b"}
+    )
+    assert await probes("CUST-1001") == [("P-1", "b")]
+
+    failing = [
+        ("create", ({"id": "P-2", "customer_id": "CUST-1001", "type": "probe"},)),
+        ("delete", ("P-1",)),
+        ("create", ({"id": "CUST-1001", "customer_id": "CUST-1001", "type": "probe"},)),  # exists: all undone
+    ]
+    with pytest.raises(CosmosBatchOperationError):
+        await repo.execute_batch("CUST-1001", failing)
+    assert await probes("CUST-1001") == [("P-1", "b")]
+
+    await repo.execute_batch("CUST-1001", [("create", ({"id": "P-2", "customer_id": "CUST-1001", "type": "probe"},))])
+    await repo.customer_data.delete_item("P-1", partition_key="CUST-1001")
+    assert await probes("CUST-1001") == [("P-2", "")]
+
+
 async def test_get_products_skips_unknown_skus(repo: CosmosRepository):
     await seed(repo)
     products = await repo.get_products(["HUB-SMART-2", "NOPE-1", "HUB-SMART-2"])
