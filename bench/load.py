@@ -112,13 +112,9 @@ def serve_profiled(out: str, daphne_args: list[str]) -> None:
     signal.signal(signal.SIGUSR1, clear)
     signal.signal(signal.SIGUSR2, write)
     start_here()
-    from returns_console.serve import keep_bodies_raw, use_fast_loop
+    from returns_console.serve import prepared_daphne
 
-    use_fast_loop()
-    from daphne.cli import CommandLineInterface
-
-    keep_bodies_raw()
-    CommandLineInterface().run(daphne_args)
+    prepared_daphne()().run(daphne_args)
 
 
 AREAS = (  # (area, substrings of the file path or function name), first match wins

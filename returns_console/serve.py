@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from daphne.cli import CommandLineInterface
 
 
 def use_fast_loop() -> str:
@@ -41,12 +44,17 @@ def keep_bodies_raw() -> None:
     http_protocol.WebRequest = RawBodyRequest  # what Daphne's HTTPFactory makes each request with
 
 
-def main() -> None:
+def prepared_daphne() -> type[CommandLineInterface]:
+    """Daphne's command line, set up as every process of ours runs it (uvloop, raw bodies)."""
     use_fast_loop()
     from daphne.cli import CommandLineInterface  # imported after the policy: it makes its loop on import
 
     keep_bodies_raw()
-    CommandLineInterface.entrypoint()
+    return CommandLineInterface
+
+
+def main() -> None:
+    prepared_daphne().entrypoint()
 
 
 if __name__ == "__main__":
